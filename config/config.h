@@ -1,0 +1,134 @@
+#pragma once
+// The one configuration model. Loaded from TOML or JSON (same keys, same meaning); see
+// docs/configuration.md for every key, its type, default and an example.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pgcdc {
+
+// A configuration problem. The message names the key ("source.slot_name: ...") and, where the
+// format gives one, the line. The daemon exits with kExitConfig on it.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kExitConfig = 2;
+
+struct TableConfig {
+  std::string schema = "public";
+  std::string name;
+  // Columns to publish, in this order; empty = every column, looked up in the catalog.
+  std::vector<std::string> columns;
+  // Key columns; empty = the primary key (or the replica identity index), looked up.
+  std::vector<std::string> key;
+
+  std::string qualified() const { return schema + "." + name; }
+
+  bool operator==(const TableConfig&) const = default;
+};
+
+struct SourceConfig {
+  std::string url;              // libpq URL or key=value string; required
+  std::string replication_url;  // defaults to url
+  std::vector<TableConfig> tables;
+  bool cdc = true;       // false: snapshot only, then exit when delivered
+  bool snapshot = true;  // false: stream only, no initial read of the rows
+  std::string publication_name = "pgcdc";
+  std::string slot_name = "pgcdc";
+  // Add configured tables missing from an existing publication (instead of failing).
+  bool alter_publication = false;
+  // Drop slot and publication on a clean stop (for throw-away pipelines; off by default).
+  bool drop_slot_on_stop = false;
+  std::uint32_t snapshot_chunk_rows = 10000;
+  std::chrono::milliseconds status_interval{10000};
+  std::chrono::milliseconds heartbeat_interval{0};  // 0 = off
+
+  bool operator==(const SourceConfig&) const = default;
+};
+
+struct KafkaSinkConfig {
+  std::string brokers;  // required
+  std::string topic_prefix = "pgcdc";
+  bool tombstones = true;  // a null-valued record after each delete
+  // Passed to librdkafka as they are (e.g. "compression.type", "security.protocol").
+  std::map<std::string, std::string> properties;
+
+  bool operator==(const KafkaSinkConfig&) const = default;
+};
+
+struct StdoutSinkConfig {
+  std::string path = "-";  // "-" = standard output; otherwise a file appended to
+
+  bool operator==(const StdoutSinkConfig&) const = default;
+};
+
+struct SinkConfig {
+  enum class Kind { kKafka, kStdout };
+  Kind kind = Kind::kKafka;
+  KafkaSinkConfig kafka;
+  StdoutSinkConfig stdout_sink;
+
+  bool operator==(const SinkConfig&) const = default;
+};
+
+struct BufferConfig {
+  std::size_t max_records = 100000;  // PGCDC_BUFFER_SIZE overrides
+  std::size_t max_bytes = 64u << 20;
+
+  bool operator==(const BufferConfig&) const = default;
+};
+
+struct OffsetsConfig {
+  std::string path = "/var/lib/pgcdc/offsets.json";
+
+  bool operator==(const OffsetsConfig&) const = default;
+};
+
+struct MetricsConfig {
+  std::string listen = "127.0.0.1:9187";  // empty = no HTTP endpoint
+
+  bool operator==(const MetricsConfig&) const = default;
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace, debug, info, warn, error
+  std::string format = "text";  // text or json
+
+  bool operator==(const LogConfig&) const = default;
+};
+
+struct Config {
+  SourceConfig source;
+  SinkConfig sink;
+  BufferConfig buffer;
+  OffsetsConfig offsets;
+  MetricsConfig metrics;
+  LogConfig log;
+  std::chrono::milliseconds shutdown_timeout{30000};
+
+  bool operator==(const Config&) const = default;
+};
+
+// Reads a .toml or .json file (by extension; other extensions: content sniffing) into a Config,
+// applies defaults and environment overrides, validates. Throws ConfigError.
+Config load_config_file(const std::string& path);
+// The same from text; `format` is "toml" or "json".
+Config load_config_text(const std::string& text, const std::string& format);
+
+// The URL or libpq key=value string with its password replaced by "***":
+// "postgres://u:secret@h/db" -> "postgres://u:***@h/db", "host=h password=secret" ->
+// "host=h password=***" (also a "password" query parameter). Safe to log.
+std::string redact_url(const std::string& url);
+
+// The effective configuration (defaults applied) as TOML text that load_config_text accepts,
+// with secrets redacted: URLs through redact_url, and Kafka properties whose name contains
+// "password", "secret", "key" or "sasl.oauthbearer.config" shown as "***". For `pgcdc check`.
+std::string describe_config(const Config& config);
+
+}  // namespace pgcdc

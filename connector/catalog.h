@@ -1,0 +1,64 @@
+#pragma once
+// What pgcdc needs to know about a configured table, looked up in the catalog once per session,
+// and the type facts the value converter needs, cached per type OID.
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "connector/pg_connection.h"
+#include "connector/value_converter.h"
+
+namespace pgcdc {
+
+// A problem a person must fix (missing table, no key, no privilege, wrong server setting).
+// The message names the object and the fix. Never retried.
+class SetupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Resolves type OIDs to the facts the converter needs (array element, category, domain base),
+// querying pg_type once per OID. Used by both the snapshot and the stream so they agree.
+class TypeCache {
+ public:
+  explicit TypeCache(PgConnection& connection) : connection_(connection) {}
+  ColumnType resolve(Oid oid);
+
+ private:
+  PgConnection& connection_;
+  std::unordered_map<Oid, ColumnType> cache_;
+};
+
+struct ColumnInfo {
+  std::string name;
+  Oid type_oid = 0;
+  bool not_null = false;
+};
+
+struct TableInfo {
+  std::string schema;
+  std::string name;
+  std::string qualified;  // "schema.name", unquoted, for logs, offsets and metric labels
+  std::string quoted;     // "schema"."name", for SQL
+  std::string topic;
+  Oid oid = 0;
+  char replica_identity = 'd';  // pg_class.relreplident: d default, f full, i index, n nothing
+  // Columns pgoutput sends for this table (column list of the publication, or every column that is
+  // not generated), in attribute order: the snapshot SELECTs exactly these, in this order.
+  std::vector<ColumnInfo> published;
+  std::vector<std::string> output_columns;  // `after` object members, in output order
+  std::vector<std::string> key_columns;     // Kafka key members, in key order
+  bool column_list = false;  // publish only `published` (a PG15 publication column list)
+};
+
+// Looks the table up and checks it can be captured. Throws SetupError naming the problem.
+TableInfo describe_table(PgConnection& connection, const TableConfig& config,
+                         const std::string& topic_prefix);
+
+// Kafka topic for a table: "<prefix>.<schema>.<table>", with characters Kafka does not allow in
+// topic names replaced by '_'.
+std::string topic_for(const std::string& prefix, const std::string& schema, const std::string& table);
+
+}  // namespace pgcdc

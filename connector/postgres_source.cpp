@@ -1,0 +1,686 @@
+#include "connector/postgres_source.h"
+
+#include <sys/select.h>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "connector/replication_protocol.h"
+#include "connector/replication_setup.h"
+
+namespace pgcdc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kCommitInterval = std::chrono::milliseconds(1000);
+constexpr auto kPushWait = std::chrono::milliseconds(100);
+constexpr std::size_t kRecentXids = 4096;
+constexpr const char* kWatermarkPrefix = "pgcdc";
+
+// Unwinds the decoder when a stop is requested while the buffer is full. The transaction being
+// decoded is not sealed, so its position is never committed and it is read again next time.
+struct StopRequested {};
+
+std::int64_t unix_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string random_session_id() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> distribution;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx",
+                static_cast<unsigned long long>(distribution(device)));
+  return text;
+}
+
+// "xmin:xmax:xip,xip" of pg_current_snapshot(); returns the in-progress xids (low 32 bits: the
+// xid pgoutput's Begin carries).
+std::unordered_set<std::uint32_t> in_progress_xids(std::string_view snapshot) {
+  std::unordered_set<std::uint32_t> xids;
+  auto second_colon = snapshot.find(':', snapshot.find(':') + 1);
+  if (second_colon == std::string_view::npos) return xids;
+  std::string_view list = snapshot.substr(second_colon + 1);
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    std::uint64_t xid = 0;
+    std::from_chars(item.data(), item.data() + item.size(), xid);
+    xids.insert(static_cast<std::uint32_t>(xid));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return xids;
+}
+
+}  // namespace
+
+struct PostgresSource::PendingChunk {
+  const TableInfo* table = nullptr;
+  RowLayout layout;
+  std::uint64_t id = 0;
+  PgResult rows;
+  std::unordered_map<std::string, int> row_by_key;  // key JSON -> row
+  std::vector<bool> dropped;
+  std::unordered_set<std::uint32_t> in_progress;  // xids running when the chunk was read
+  bool low_seen = false;
+  bool invalid = false;  // a transaction the chunk could not see committed before the low mark
+};
+
+PostgresSource::PostgresSource(const Config& config, BoundedBuffer& buffer, PositionLedger& ledger,
+                               OffsetStore& offsets, SourceStats& stats)
+    : config_(config),
+      buffer_(buffer),
+      ledger_(ledger),
+      offsets_(offsets),
+      stats_(stats),
+      converter_(ConverterOptions{}),
+      session_id_(random_session_id()),
+      recent_xids_(kRecentXids, 0) {}
+
+PostgresSource::~PostgresSource() = default;
+
+PostgresSource::Outcome PostgresSource::run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
+  connect_and_prepare();
+  try {
+    return config_.source.cdc ? stream_loop(stop) : snapshot_only_loop(stop);
+  } catch (const StopRequested&) {
+    return ledger_.failed() ? Outcome::kDeliveryFailed : Outcome::kStopped;
+  }
+}
+
+void PostgresSource::connect_and_prepare() {
+  const SourceConfig& source = config_.source;
+  query_.emplace(source.url, PgConnection::Kind::kQuery);
+  check_server(*query_, source.cdc);
+  types_ = std::make_unique<TypeCache>(*query_);
+  builder_ = std::make_unique<RecordBuilder>(converter_, query_->database());
+  tables_.clear();
+  for (const auto& table : source.tables) {
+    tables_.push_back(describe_table(*query_, table, config_.sink.kafka.topic_prefix));
+  }
+
+  SourceOffset start = ledger_.committable();
+  resume_lsn_ = start.lsn;
+  progress_ = start.snapshot;
+  last_saved_ = start;
+  last_sent_flush_ = start.lsn;
+  if (!source.cdc) return;
+
+  auto slot = find_slot(*query_, source.slot_name);
+  if (slot) {
+    if (slot->plugin != "pgoutput") {
+      throw SetupError("replication slot " + source.slot_name + " uses plugin '" + slot->plugin +
+                       "', not pgoutput; choose another source.slot_name");
+    }
+    if (slot->database != query_->database()) {
+      throw SetupError("replication slot " + source.slot_name + " belongs to database " +
+                       slot->database + ", not " + query_->database());
+    }
+    if (slot->wal_status == "lost") {
+      throw SetupError("replication slot " + source.slot_name + " was invalidated (wal_status "
+                       "lost): PostgreSQL removed WAL it still needed, changes were lost. Drop the "
+                       "slot and the offsets file to start over with a new snapshot");
+    }
+    if (slot->active) {
+      // Another process (a second pgcdc instance) streams from it: wait and try again.
+      throw PgError("replication slot " + source.slot_name + " is in use by another process",
+                    "55006", true);
+    }
+  } else if (resume_lsn_ != 0) {
+    throw SetupError("replication slot " + source.slot_name + " does not exist, but the offsets "
+                     "file " + config_.offsets.path + " says streaming reached " +
+                     format_lsn(resume_lsn_) + ": changes since then cannot be recovered. Remove "
+                     "the offsets file to start over with a new snapshot");
+  }
+
+  bool created_publication = ensure_publication(*query_, source, tables_);
+  try {
+    replication_.emplace(source.replication_url, PgConnection::Kind::kReplication);
+    if (!slot) create_slot(*replication_, source.slot_name);
+  } catch (...) {
+    // Leave nothing half-made: a publication without its slot is the residue of a failed start.
+    if (created_publication) {
+      try {
+        drop_publication(*query_, source.publication_name);
+      } catch (const std::exception& e) {
+        spdlog::error("could not drop publication {} after a failed start: {}",
+                      source.publication_name, e.what());
+      }
+    }
+    throw;
+  }
+  start_streaming(resume_lsn_);
+}
+
+void PostgresSource::start_streaming(Lsn start) {
+  const SourceConfig& source = config_.source;
+  std::string publications = replication_->quote_identifier(source.publication_name);
+  std::string command = "START_REPLICATION SLOT " + replication_->quote_identifier(source.slot_name) +
+                        " LOGICAL " + format_lsn(start) +
+                        " (proto_version '1', publication_names " +
+                        replication_->quote_literal(publications) + ", messages 'true')";
+  replication_->exec(command);  // PGRES_COPY_BOTH
+  stats_.streaming = true;
+  spdlog::info("streaming from slot {} (publication {}), resuming after {}", source.slot_name,
+               source.publication_name, format_lsn(start));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main loops
+
+PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& stop) {
+  for (;;) {
+    if (stop) return Outcome::kStopped;
+    if (ledger_.failed()) return Outcome::kDeliveryFailed;
+    if (!chunk_) {
+      const TableInfo* table = next_table_to_snapshot();
+      stats_.snapshotting = table != nullptr;
+      if (table) start_chunk(*table);
+    }
+    read_from_server(std::chrono::milliseconds(100));
+    maybe_commit(false);
+  }
+}
+
+PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<bool>& stop) {
+  // Without a stream there is nothing to be consistent with: read chunk after chunk, each one a
+  // ledger entry whose position is the snapshot progress after it.
+  while (const TableInfo* table = next_table_to_snapshot()) {
+    stats_.snapshotting = true;
+    if (stop) return Outcome::kStopped;
+    if (ledger_.failed()) return Outcome::kDeliveryFailed;
+    auto progress = progress_->find(table->qualified);
+    std::optional<std::vector<std::string>> after;
+    if (progress != progress_->end()) after = progress->second.last_key;
+    PgResult rows = read_chunk(*table, after, nullptr);
+    RowLayout layout = snapshot_layout(*table);
+    DeliveryToken token = ledger_.open();
+    ChangeSource source{resume_lsn_, std::nullopt, unix_now_us(), true};
+    std::uint64_t published = publish_rows(*table, layout, rows.get(), nullptr, token, source);
+    advance_snapshot_progress(*table, rows, published);
+    SourceOffset position;
+    position.lsn = resume_lsn_;
+    position.snapshot = progress_;
+    ledger_.seal(token, std::move(position));
+    maybe_commit(false);
+  }
+  stats_.snapshotting = false;
+  while (ledger_.entries_in_flight() > 0) {
+    if (stop) return Outcome::kStopped;
+    if (ledger_.failed()) return Outcome::kDeliveryFailed;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    maybe_commit(false);
+  }
+  if (ledger_.failed()) return Outcome::kDeliveryFailed;
+  maybe_commit(true);
+  return Outcome::kFinished;
+}
+
+bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
+  PGconn* conn = replication_->raw();
+  bool received = false;
+  // Bounded so chunks and commits get their turn even when the server never pauses.
+  for (int handled = 0; handled < 10000; ++handled) {
+    char* buffer = nullptr;
+    int length = PQgetCopyData(conn, &buffer, /*async=*/1);
+    if (length > 0) {
+      std::unique_ptr<char, decltype(&PQfreemem)> owned(buffer, &PQfreemem);
+      handle_copy_data(std::string_view(buffer, static_cast<std::size_t>(length)));
+      received = true;
+      continue;
+    }
+    if (length == 0) {
+      if (received) return true;
+      // Nothing buffered: wait for the socket, then let libpq read what arrived.
+      int socket = PQsocket(conn);
+      fd_set readable;
+      FD_ZERO(&readable);
+      FD_SET(socket, &readable);
+      timeval timeout{0, static_cast<suseconds_t>(wait.count() * 1000)};
+      if (select(socket + 1, &readable, nullptr, nullptr, &timeout) < 0 && errno != EINTR) {
+        throw PgError("waiting for the replication connection failed", "", true);
+      }
+      if (PQconsumeInput(conn) == 0) {
+        throw make_pg_error(nullptr, conn, "replication connection lost");
+      }
+      wait = std::chrono::milliseconds(0);  // only one wait per call
+      char* again = nullptr;
+      int more = PQgetCopyData(conn, &again, 1);
+      if (more > 0) {
+        std::unique_ptr<char, decltype(&PQfreemem)> owned(again, &PQfreemem);
+        handle_copy_data(std::string_view(again, static_cast<std::size_t>(more)));
+        received = true;
+        continue;
+      }
+      if (more == 0) return received;
+      length = more;
+    }
+    // -1: the server ended the COPY (e.g. shutting down); -2: the connection failed.
+    PgResult result(PQgetResult(conn));
+    throw make_pg_error(result.get(), conn, "replication stream ended");
+  }
+  return received;
+}
+
+void PostgresSource::handle_copy_data(std::string_view data) {
+  auto message = replication::parse_server_message(data);
+  if (auto* xlog = std::get_if<replication::XLogData>(&message)) {
+    if (xlog->data_start != 0) {
+      received_lsn_ = std::max(received_lsn_, xlog->data_start);
+      stats_.received_lsn = received_lsn_;
+    }
+    decoder_.decode(xlog->payload, *this);
+    return;
+  }
+  if (auto* keepalive = std::get_if<replication::PrimaryKeepalive>(&message)) {
+    // A keepalive's walEnd is how far the walsender has decoded: every transaction that
+    // committed before it has been sent, so with nothing in flight the slot may move there.
+    server_wal_end_ = std::max(server_wal_end_, keepalive->wal_end);
+    received_lsn_ = std::max(received_lsn_, keepalive->wal_end);
+    stats_.server_wal_end = server_wal_end_;
+    if (keepalive->reply_requested) maybe_commit(true);
+    return;
+  }
+  throw pgoutput::DecodeError("replication protocol: " +
+                              std::get<replication::MalformedMessage>(message).reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions
+
+void PostgresSource::maybe_commit(bool force) {
+  auto now = Clock::now();
+  if (!force && now < next_commit_) return;
+  next_commit_ = now + kCommitInterval;
+  if (replication_ && !txn_.open && server_wal_end_ != 0) ledger_.advance_if_idle(server_wal_end_);
+  SourceOffset offset = ledger_.committable();
+  // Durable first, then tell PostgreSQL: a crash in between re-reads, it never skips.
+  if (!(offset == last_saved_)) {
+    offsets_.save(offset);
+    last_saved_ = offset;
+  }
+  stats_.flushed_lsn = offset.lsn;
+  if (!replication_) return;
+  if (force || offset.lsn != last_sent_flush_ || now >= next_status_) {
+    send_status(false);
+    last_sent_flush_ = offset.lsn;
+  }
+}
+
+void PostgresSource::send_status(bool reply_requested) {
+  next_status_ = Clock::now() + config_.source.status_interval;
+  Lsn flush = last_saved_.lsn;
+  std::string update = replication::make_standby_status_update(
+      std::max(received_lsn_, flush), flush, flush, unix_now_us(), reply_requested);
+  PGconn* conn = replication_->raw();
+  if (PQputCopyData(conn, update.data(), static_cast<int>(update.size())) != 1 ||
+      PQflush(conn) != 0) {
+    throw make_pg_error(nullptr, conn, "sending a status update failed");
+  }
+}
+
+void PostgresSource::commit_positions() {
+  try {
+    next_commit_ = {};
+    if (replication_ && PQstatus(replication_->raw()) == CONNECTION_OK) {
+      maybe_commit(true);
+    } else {
+      SourceOffset offset = ledger_.committable();
+      if (!(offset == last_saved_)) {
+        offsets_.save(offset);
+        last_saved_ = offset;
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("final position commit failed: {}", e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot chunks
+
+const TableInfo* PostgresSource::next_table_to_snapshot() const {
+  if (!config_.source.snapshot) return nullptr;
+  for (const auto& table : tables_) {
+    auto it = progress_->find(table.qualified);
+    if (it == progress_->end() || !it->second.done) return &table;
+  }
+  return nullptr;
+}
+
+RowLayout PostgresSource::snapshot_layout(const TableInfo& table) {
+  std::vector<std::string> names;
+  std::vector<ColumnType> types;
+  for (const auto& column : table.published) {
+    names.push_back(column.name);
+    types.push_back(types_->resolve(column.type_oid));
+  }
+  return make_row_layout(table, names, types);
+}
+
+PgResult PostgresSource::read_chunk(const TableInfo& table,
+                                    const std::optional<std::vector<std::string>>& after,
+                                    std::string* snapshot_text) {
+  std::string columns, keys, placeholders;
+  for (const auto& column : table.published) {
+    columns += (columns.empty() ? "" : ", ") + query_->quote_identifier(column.name);
+  }
+  std::vector<Oid> key_types;
+  for (const auto& key : table.key_columns) {
+    keys += (keys.empty() ? "" : ", ") + query_->quote_identifier(key);
+    placeholders += (placeholders.empty() ? "$" : ", $") + std::to_string(key_types.size() + 1);
+    for (const auto& column : table.published) {
+      if (column.name == key) key_types.push_back(column.type_oid);
+    }
+  }
+  // Keyset pagination: the row comparison uses the same btree order as ORDER BY.
+  std::string sql = "SELECT " + columns + " FROM " + table.quoted;
+  std::vector<std::optional<std::string>> params;
+  if (after) {
+    sql += " WHERE (" + keys + ") > (" + placeholders + ")";
+    for (const auto& value : *after) params.emplace_back(value);
+  }
+  sql += " ORDER BY " + keys + " LIMIT " + std::to_string(config_.source.snapshot_chunk_rows);
+
+  if (!snapshot_text) return query_->exec_params(sql, params, after ? key_types : std::vector<Oid>{});
+  // One REPEATABLE READ transaction so the snapshot we report is the one the rows come from.
+  query_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    auto snapshot = query_->exec("SELECT pg_catalog.pg_current_snapshot()::text");
+    *snapshot_text = std::string(field(snapshot.get(), 0, 0));
+    auto rows = query_->exec_params(sql, params, after ? key_types : std::vector<Oid>{});
+    query_->exec("COMMIT");
+    return rows;
+  } catch (...) {
+    PQclear(PQexec(query_->raw(), "ROLLBACK"));
+    throw;
+  }
+}
+
+void PostgresSource::tuple_from_result(const PGresult* rows, int row, pgoutput::Tuple& tuple) const {
+  int columns = PQnfields(rows);
+  tuple.resize(static_cast<std::size_t>(columns));
+  for (int column = 0; column < columns; ++column) {
+    auto& value = tuple[static_cast<std::size_t>(column)];
+    if (PQgetisnull(rows, row, column)) {
+      value = {pgoutput::ValueKind::kNull, {}};
+    } else {
+      value = {pgoutput::ValueKind::kText, field(rows, row, column)};
+    }
+  }
+}
+
+void PostgresSource::start_chunk(const TableInfo& table) {
+  auto chunk = std::make_unique<PendingChunk>();
+  chunk->table = &table;
+  chunk->id = ++chunk_sequence_;
+  chunk->layout = snapshot_layout(table);
+  const std::string mark = " " + session_id_ + " " + std::to_string(chunk->id);
+
+  query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
+                      {std::string(kWatermarkPrefix), "low" + mark});
+  auto progress = progress_->find(table.qualified);
+  std::optional<std::vector<std::string>> after;
+  if (progress != progress_->end()) after = progress->second.last_key;
+  std::string snapshot;
+  chunk->rows = read_chunk(table, after, &snapshot);
+  query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
+                      {std::string(kWatermarkPrefix), "high" + mark});
+
+  // A transaction running when the chunk's snapshot was taken, but already decoded before the low
+  // watermark, committed in WAL order before the chunk yet was invisible to it: the chunk could
+  // then overwrite its change with an older row. Rare (a commit racing the snapshot); the chunk is
+  // simply read again.
+  chunk->in_progress = in_progress_xids(snapshot);
+  for (std::uint32_t xid : recent_xids_) {
+    if (xid != 0 && chunk->in_progress.count(xid)) chunk->invalid = true;
+  }
+
+  int count = PQntuples(chunk->rows.get());
+  chunk->dropped.assign(static_cast<std::size_t>(count), false);
+  pgoutput::Tuple tuple;
+  std::string key;
+  for (int row = 0; row < count; ++row) {
+    tuple_from_result(chunk->rows.get(), row, tuple);
+    if (!builder_->key_of(chunk->layout, tuple, key)) continue;
+    chunk->row_by_key.emplace(key, row);
+  }
+  chunk_ = std::move(chunk);
+}
+
+void PostgresSource::advance_snapshot_progress(const TableInfo& table, const PgResult& rows,
+                                               std::uint64_t published) {
+  auto next = std::make_shared<SnapshotProgress>(*progress_);
+  TableSnapshotProgress& entry = (*next)[table.qualified];
+  int count = PQntuples(rows.get());
+  entry.rows += published;
+  if (count > 0) {
+    // The last key of the chunk, even if that row was dropped: the chunk covered its range.
+    std::vector<std::string> last_key;
+    for (const auto& key : table.key_columns) {
+      int column = PQfnumber(rows.get(), query_->quote_identifier(key).c_str());
+      last_key.emplace_back(field(rows.get(), count - 1, column));
+    }
+    entry.last_key = std::move(last_key);
+  }
+  if (static_cast<std::uint32_t>(count) < config_.source.snapshot_chunk_rows) {
+    entry.done = true;
+    spdlog::info("snapshot of {} complete: {} rows", table.qualified, entry.rows);
+  }
+  progress_ = std::move(next);
+  stats_.snapshot_rows += published;
+  ++stats_.snapshot_chunks;
+}
+
+std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayout& layout,
+                                          const PGresult* rows, const std::vector<bool>* dropped,
+                                          DeliveryToken token, const ChangeSource& source) {
+  pgoutput::Tuple tuple;
+  std::uint64_t published = 0;
+  for (int row = 0; row < PQntuples(rows); ++row) {
+    if (dropped && (*dropped)[static_cast<std::size_t>(row)]) continue;
+    tuple_from_result(rows, row, tuple);
+    if (!builder_->build(table, layout, Operation::kRead, nullptr, 0, &tuple, source, scratch_)) {
+      throw pgoutput::DecodeError("snapshot row of " + table.qualified + " has no key");
+    }
+    push(scratch_, token);
+    ++published;
+  }
+  stats_.unknown_type_values = builder_->unknown_type_values();
+  return published;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pgoutput handler
+
+void PostgresSource::on_begin(const pgoutput::Begin& begin) {
+  txn_ = Transaction{};
+  txn_.open = true;
+  txn_.final_lsn = begin.final_lsn;
+  txn_.xid = begin.xid;
+  txn_.commit_time_us = begin.commit_time_us;
+  // START_REPLICATION resumes at the slot's confirmed position, which may lag our offsets.
+  txn_.skip = begin.final_lsn < resume_lsn_;
+  if (!txn_.skip) txn_.token = ledger_.open();
+  recent_xids_[recent_xids_next_] = begin.xid;
+  recent_xids_next_ = (recent_xids_next_ + 1) % recent_xids_.size();
+  if (chunk_ && !chunk_->low_seen && chunk_->in_progress.count(begin.xid)) chunk_->invalid = true;
+}
+
+void PostgresSource::on_commit(const pgoutput::Commit& commit) {
+  if (!txn_.open) throw pgoutput::DecodeError("Commit without Begin");
+  if (!txn_.skip) {
+    SourceOffset position;
+    position.lsn = commit.end_lsn;
+    position.snapshot = progress_;
+    ledger_.seal(txn_.token, std::move(position));
+    ++stats_.transactions;
+  }
+  txn_.open = false;
+}
+
+void PostgresSource::on_relation(const pgoutput::Relation& relation) {
+  RelationState state;
+  for (const auto& table : tables_) {
+    if (table.schema == relation.schema && table.name == relation.name) state.table = &table;
+  }
+  if (state.table) {
+    std::vector<std::string> names;
+    std::vector<ColumnType> types;
+    for (const auto& column : relation.columns) {
+      names.push_back(column.name);
+      types.push_back(types_->resolve(column.type_oid));
+    }
+    state.layout = make_row_layout(*state.table, names, types);
+  }
+  relations_[relation.id] = std::move(state);
+}
+
+const PostgresSource::RelationState* PostgresSource::relation_for_change(std::uint32_t relation_id) {
+  if (!txn_.open) throw pgoutput::DecodeError("change outside a transaction");
+  if (txn_.skip) return nullptr;
+  auto it = relations_.find(relation_id);
+  if (it == relations_.end()) {
+    throw pgoutput::DecodeError("change for relation " + std::to_string(relation_id) +
+                                " before its Relation message");
+  }
+  return it->second.table ? &it->second : nullptr;
+}
+
+void PostgresSource::note_chunk_key(const RelationState& relation, const pgoutput::Tuple& tuple) {
+  if (!chunk_ || !chunk_->low_seen || relation.table != chunk_->table) return;
+  std::string key;
+  if (!builder_->key_of(relation.layout, tuple, key)) return;
+  auto it = chunk_->row_by_key.find(key);
+  if (it != chunk_->row_by_key.end()) chunk_->dropped[static_cast<std::size_t>(it->second)] = true;
+}
+
+void PostgresSource::on_insert(std::uint32_t relation_id, const pgoutput::Tuple& new_tuple) {
+  const RelationState* relation = relation_for_change(relation_id);
+  if (!relation) return;
+  note_chunk_key(*relation, new_tuple);
+  emit(*relation, Operation::kCreate, nullptr, 0, &new_tuple);
+}
+
+void PostgresSource::on_update(std::uint32_t relation_id, char old_kind,
+                               const pgoutput::Tuple* old_tuple, const pgoutput::Tuple& new_tuple) {
+  const RelationState* relation = relation_for_change(relation_id);
+  if (!relation) return;
+  note_chunk_key(*relation, new_tuple);
+  if (old_tuple) {
+    note_chunk_key(*relation, *old_tuple);
+    std::string old_key, new_key;
+    if (builder_->key_of(relation->layout, *old_tuple, old_key) &&
+        builder_->key_of(relation->layout, new_tuple, new_key) && old_key != new_key) {
+      // The key changed: for a compacted topic that is a delete of the old key and a create of
+      // the new one (as Debezium does), not an update under the new key.
+      emit(*relation, Operation::kDelete, old_tuple, old_kind, nullptr);
+      if (config_.sink.kafka.tombstones) emit_tombstone(relation->table->topic, old_key,
+                                                        relation->table->qualified);
+      emit(*relation, Operation::kCreate, nullptr, 0, &new_tuple);
+      return;
+    }
+  }
+  emit(*relation, Operation::kUpdate, old_tuple, old_kind, &new_tuple);
+}
+
+void PostgresSource::on_delete(std::uint32_t relation_id, char old_kind,
+                               const pgoutput::Tuple& old_tuple) {
+  const RelationState* relation = relation_for_change(relation_id);
+  if (!relation) return;
+  note_chunk_key(*relation, old_tuple);
+  std::string key;
+  bool has_key = builder_->key_of(relation->layout, old_tuple, key);
+  emit(*relation, Operation::kDelete, &old_tuple, old_kind, nullptr);
+  if (has_key && config_.sink.kafka.tombstones) {
+    emit_tombstone(relation->table->topic, key, relation->table->qualified);
+  }
+}
+
+void PostgresSource::on_truncate(std::uint8_t, const std::vector<std::uint32_t>& relation_ids) {
+  for (std::uint32_t id : relation_ids) {
+    const RelationState* relation = relation_for_change(id);
+    if (!relation) continue;
+    // Rows of a truncated table that a pending chunk still holds must not reappear.
+    if (chunk_ && chunk_->table == relation->table && chunk_->low_seen) {
+      chunk_->dropped.assign(chunk_->dropped.size(), true);
+    }
+    emit(*relation, Operation::kTruncate, nullptr, 0, nullptr);
+  }
+}
+
+void PostgresSource::on_message(const pgoutput::LogicalMessage& message) {
+  if (!message.transactional || message.prefix != kWatermarkPrefix || !chunk_) return;
+  // "low <session> <chunk>" / "high <session> <chunk>"
+  const std::string expected = " " + session_id_ + " " + std::to_string(chunk_->id);
+  if (message.content == "low" + expected) {
+    chunk_->low_seen = true;
+  } else if (message.content == "high" + expected) {
+    if (txn_.skip || chunk_->invalid || !chunk_->low_seen) {
+      ++stats_.snapshot_chunk_retries;
+      spdlog::debug("snapshot chunk {} of {} raced a concurrent commit; reading it again",
+                    chunk_->id, chunk_->table->qualified);
+    } else {
+      // The chunk's rows take the high watermark's place in the stream: after every change
+      // that committed before it, before every change after it.
+      ChangeSource source{txn_.final_lsn, std::nullopt, txn_.commit_time_us, true};
+      std::uint64_t published = publish_rows(*chunk_->table, chunk_->layout, chunk_->rows.get(),
+                                             &chunk_->dropped, txn_.token, source);
+      advance_snapshot_progress(*chunk_->table, chunk_->rows, published);
+    }
+    chunk_.reset();
+  }
+}
+
+void PostgresSource::emit(const RelationState& relation, Operation op,
+                          const pgoutput::Tuple* before, char before_kind,
+                          const pgoutput::Tuple* after) {
+  ChangeSource source{txn_.final_lsn, txn_.xid, txn_.commit_time_us, false};
+  if (!builder_->build(*relation.table, relation.layout, op, before, before_kind, after, source,
+                       scratch_)) {
+    throw pgoutput::DecodeError("a change of " + relation.table->qualified +
+                                " does not carry its key columns");
+  }
+  stats_.unknown_type_values = builder_->unknown_type_values();
+  push(scratch_, txn_.token);
+}
+
+void PostgresSource::emit_tombstone(const std::string& topic, const std::string& key,
+                                    const std::string& table) {
+  scratch_.topic = topic;
+  scratch_.key = key;
+  scratch_.value.reset();
+  scratch_.op = Operation::kTombstone;
+  scratch_.table = table;
+  scratch_.commit_time_us = txn_.commit_time_us;
+  push(scratch_, txn_.token);
+}
+
+void PostgresSource::push(Record& record, DeliveryToken token) {
+  record.token = token;
+  ledger_.add_record(token);
+  ++stats_.records_read;
+  for (;;) {
+    switch (buffer_.push(record, kPushWait)) {
+      case BoundedBuffer::PushResult::kPushed:
+        return;
+      case BoundedBuffer::PushResult::kClosed:
+        throw StopRequested{};
+      case BoundedBuffer::PushResult::kTimedOut:
+        // Backpressure: keep the walsender informed so wal_sender_timeout never fires.
+        if (stop_ && *stop_) throw StopRequested{};
+        if (ledger_.failed()) throw StopRequested{};
+        maybe_commit(false);
+        break;
+    }
+  }
+}
+
+}  // namespace pgcdc

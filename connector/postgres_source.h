@@ -1,0 +1,168 @@
+#pragma once
+// The PostgreSQL source: snapshot + logical replication stream, one thread (the "source thread").
+//
+// Path of one row: the walsender sends a pgoutput message -> Decoder calls this class's Handler
+// methods -> RecordBuilder serializes it -> push() puts it into the BoundedBuffer with a ledger
+// token -> (sink thread) Kafka -> delivery report -> PositionLedger -> commit_positions() here
+// saves the offset and only then reports the flush LSN to PostgreSQL.
+//
+// Snapshot: DBLog-style watermark chunks (docs/ARCHITECTURE.md). For each chunk of N rows in key
+// order: emit a low watermark (pg_logical_emit_message), read the chunk, emit a high watermark.
+// While the stream is between the two watermarks, every key a streamed change touches is dropped
+// from the chunk; at the high watermark what is left is published as read events. A chunk's rows
+// belong to the high watermark's transaction in the ledger, so its progress is committed exactly
+// when its rows and everything before them were delivered.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "config/config.h"
+#include "connector/catalog.h"
+#include "connector/pg_connection.h"
+#include "connector/pgoutput.h"
+#include "connector/record_builder.h"
+#include "connector/value_converter.h"
+#include "core/bounded_buffer.h"
+#include "core/offset_store.h"
+#include "core/position_ledger.h"
+
+namespace pgcdc {
+
+// Counters and gauges the source publishes; read by the metrics sampler (any thread).
+struct SourceStats {
+  std::atomic<std::uint64_t> records_read{0};
+  std::atomic<std::uint64_t> snapshot_rows{0};
+  std::atomic<std::uint64_t> snapshot_chunks{0};
+  std::atomic<std::uint64_t> snapshot_chunk_retries{0};
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> unknown_type_values{0};
+  std::atomic<Lsn> received_lsn{0};
+  std::atomic<Lsn> flushed_lsn{0};
+  std::atomic<Lsn> server_wal_end{0};
+  std::atomic<bool> streaming{false};
+  std::atomic<bool> snapshotting{false};
+};
+
+class PostgresSource : private pgoutput::Handler {
+ public:
+  enum class Outcome {
+    kStopped,         // stop requested
+    kFinished,        // snapshot-only run: every row delivered and committed
+    kDeliveryFailed,  // a record failed; the session must restart from the committed position
+  };
+
+  PostgresSource(const Config& config, BoundedBuffer& buffer, PositionLedger& ledger,
+                 OffsetStore& offsets, SourceStats& stats);
+  ~PostgresSource() override;
+
+  // Source thread. Connects, checks, prepares publication and slot, then snapshots and streams
+  // until one of the outcomes. Throws PgError (transient() says whether to retry), SetupError
+  // (a person must fix something) or pgoutput::DecodeError.
+  Outcome run(const std::atomic<bool>& stop);
+
+  // Source thread, after run() returned and the sink has drained: saves the committable offset
+  // and confirms it to PostgreSQL. Safe to call when run() failed early.
+  void commit_positions();
+
+ private:
+  struct PendingChunk;
+  struct RelationState {
+    const TableInfo* table = nullptr;  // nullptr: not configured, changes ignored
+    RowLayout layout;
+  };
+
+  void connect_and_prepare();
+  void start_streaming(Lsn start);
+  Outcome stream_loop(const std::atomic<bool>& stop);
+  Outcome snapshot_only_loop(const std::atomic<bool>& stop);
+  bool read_from_server(std::chrono::milliseconds wait);  // false when nothing arrived
+  void handle_copy_data(std::string_view data);
+  void maybe_commit(bool force);
+  void send_status(bool reply_requested);
+
+  // Snapshot chunks.
+  const TableInfo* next_table_to_snapshot() const;
+  PgResult read_chunk(const TableInfo& table, const std::optional<std::vector<std::string>>& after,
+                      std::string* snapshot_text);
+  void start_chunk(const TableInfo& table);
+  // Publishes the rows of a snapshot read (skipping `dropped` ones) as read events of `token`.
+  std::uint64_t publish_rows(const TableInfo& table, const RowLayout& layout, const PGresult* rows,
+                             const std::vector<bool>* dropped, DeliveryToken token,
+                             const ChangeSource& source);
+  void advance_snapshot_progress(const TableInfo& table, const PgResult& rows, std::uint64_t published);
+  void tuple_from_result(const PGresult* rows, int row, pgoutput::Tuple& tuple) const;
+  RowLayout snapshot_layout(const TableInfo& table);
+
+  // pgoutput::Handler, called by the decoder on the source thread.
+  void on_begin(const pgoutput::Begin& begin) override;
+  void on_commit(const pgoutput::Commit& commit) override;
+  void on_relation(const pgoutput::Relation& relation) override;
+  void on_insert(std::uint32_t relation_id, const pgoutput::Tuple& new_tuple) override;
+  void on_update(std::uint32_t relation_id, char old_kind, const pgoutput::Tuple* old_tuple,
+                 const pgoutput::Tuple& new_tuple) override;
+  void on_delete(std::uint32_t relation_id, char old_kind,
+                 const pgoutput::Tuple& old_tuple) override;
+  void on_truncate(std::uint8_t options, const std::vector<std::uint32_t>& relation_ids) override;
+  void on_message(const pgoutput::LogicalMessage& message) override;
+
+  const RelationState* relation_for_change(std::uint32_t relation_id);
+  void note_chunk_key(const RelationState& relation, const pgoutput::Tuple& tuple);
+  void emit(const RelationState& relation, Operation op, const pgoutput::Tuple* before,
+            char before_kind, const pgoutput::Tuple* after);
+  void emit_tombstone(const std::string& topic, const std::string& key, const std::string& table);
+  void push(Record& record, DeliveryToken token);
+
+  const Config& config_;
+  BoundedBuffer& buffer_;
+  PositionLedger& ledger_;
+  OffsetStore& offsets_;
+  SourceStats& stats_;
+  const std::atomic<bool>* stop_ = nullptr;
+
+  std::optional<PgConnection> query_;
+  std::optional<PgConnection> replication_;
+  std::unique_ptr<TypeCache> types_;
+  ValueConverter converter_;
+  std::unique_ptr<RecordBuilder> builder_;
+  pgoutput::Decoder decoder_;
+  std::vector<TableInfo> tables_;
+  std::unordered_map<std::uint32_t, RelationState> relations_;
+
+  // Where this session resumed: transactions that committed before it were delivered already.
+  Lsn resume_lsn_ = 0;
+  // Snapshot progress after the last published chunk; sealed into each later ledger entry.
+  std::shared_ptr<const SnapshotProgress> progress_;
+
+  // The transaction being decoded.
+  struct Transaction {
+    bool open = false;
+    bool skip = false;  // committed before resume_lsn_: already delivered
+    DeliveryToken token = 0;
+    Lsn final_lsn = 0;
+    std::uint32_t xid = 0;
+    std::int64_t commit_time_us = 0;
+  } txn_;
+
+  std::unique_ptr<PendingChunk> chunk_;
+  std::uint64_t chunk_sequence_ = 0;
+  std::string session_id_;  // tells this session's watermarks from a previous session's
+  // Xids of recently decoded transactions (a ring), for the chunk visibility check.
+  std::vector<std::uint32_t> recent_xids_;
+  std::size_t recent_xids_next_ = 0;
+
+  SourceOffset last_saved_;
+  Lsn last_sent_flush_ = 0;
+  Lsn received_lsn_ = 0;
+  Lsn server_wal_end_ = 0;
+  std::chrono::steady_clock::time_point next_commit_{};
+  std::chrono::steady_clock::time_point next_status_{};
+  Record scratch_;  // reused for every record built
+};
+
+}  // namespace pgcdc

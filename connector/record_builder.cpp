@@ -1,0 +1,170 @@
+#include "connector/record_builder.h"
+
+#include <chrono>
+
+namespace pgcdc {
+
+RowLayout make_row_layout(const TableInfo& table, const std::vector<std::string>& names,
+                          const std::vector<ColumnType>& types) {
+  RowLayout layout;
+  layout.names = names;
+  layout.types = types;
+  auto position = [&](const std::string& name) -> int {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  for (const auto& name : table.output_columns) {
+    int index = position(name);
+    // A column added by ALTER TABLE appears in the next Relation message; one that was dropped
+    // simply stops appearing in `after` when every column is captured.
+    if (index >= 0) layout.output_indexes.push_back(index);
+  }
+  for (const auto& name : table.key_columns) {
+    int index = position(name);
+    if (index < 0) {
+      throw SetupError("key column " + name + " of " + table.qualified +
+                       " is not in the replicated columns (was it dropped or renamed?)");
+    }
+    layout.key_indexes.push_back(index);
+  }
+  return layout;
+}
+
+void RecordBuilder::write_value(Writer& writer, const ColumnType& type,
+                                const pgoutput::TupleValue& value) {
+  if (value.kind == pgoutput::ValueKind::kNull) {
+    writer.Null();
+    return;
+  }
+  if (!converter_.write(writer, type, value.data)) ++unknown_type_values_;
+}
+
+void RecordBuilder::write_row(Writer& writer, const RowLayout& layout,
+                              const pgoutput::Tuple& tuple, bool key_only_tuple,
+                              const std::vector<int>& indexes) {
+  writer.StartObject();
+  for (int index : indexes) {
+    const auto& value = tuple[static_cast<std::size_t>(index)];
+    // A 'K' old tuple carries only the replica identity; its other columns are placeholders.
+    if (key_only_tuple && value.kind == pgoutput::ValueKind::kNull) continue;
+    if (value.kind == pgoutput::ValueKind::kUnchangedToast) continue;
+    const std::string& name = layout.names[static_cast<std::size_t>(index)];
+    writer.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    write_value(writer, layout.types[static_cast<std::size_t>(index)], value);
+  }
+  writer.EndObject();
+}
+
+bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple,
+                           std::string& out) {
+  buffer_.Clear();
+  Writer writer(buffer_);
+  writer.StartObject();
+  for (int index : layout.key_indexes) {
+    const auto& value = tuple[static_cast<std::size_t>(index)];
+    if (value.kind == pgoutput::ValueKind::kUnchangedToast) return false;
+    const std::string& name = layout.names[static_cast<std::size_t>(index)];
+    writer.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    write_value(writer, layout.types[static_cast<std::size_t>(index)], value);
+  }
+  writer.EndObject();
+  out.assign(buffer_.GetString(), buffer_.GetSize());
+  return true;
+}
+
+bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Operation op,
+                          const pgoutput::Tuple* before, char before_kind,
+                          const pgoutput::Tuple* after, const ChangeSource& source, Record& out) {
+  const pgoutput::Tuple* key_tuple = after ? after : before;
+  if (op == Operation::kTruncate) {
+    out.key.clear();  // a truncate concerns every key: null Kafka key
+  } else if (!key_tuple || !key_of(layout, *key_tuple, out.key)) {
+    return false;
+  }
+
+  buffer_.Clear();
+  Writer writer(buffer_);
+  writer.StartObject();
+  writer.Key("before");
+  if (before) {
+    write_row(writer, layout, *before, before_kind == 'K', layout.output_indexes);
+  } else {
+    writer.Null();
+  }
+  writer.Key("after");
+  unchanged_toast_.clear();
+  if (after) {
+    writer.StartObject();
+    for (int index : layout.output_indexes) {
+      const auto* value = &(*after)[static_cast<std::size_t>(index)];
+      if (value->kind == pgoutput::ValueKind::kUnchangedToast) {
+        // An unchanged TOASTed value is not in the WAL; a full old row (REPLICA IDENTITY FULL)
+        // has it. Otherwise it is left out and named below: never a made-up value.
+        const pgoutput::TupleValue* old_value =
+            before && before_kind == 'O' ? &(*before)[static_cast<std::size_t>(index)] : nullptr;
+        if (!old_value || old_value->kind == pgoutput::ValueKind::kUnchangedToast) {
+          unchanged_toast_.push_back(index);
+          continue;
+        }
+        value = old_value;
+      }
+      const std::string& name = layout.names[static_cast<std::size_t>(index)];
+      writer.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+      write_value(writer, layout.types[static_cast<std::size_t>(index)], *value);
+    }
+    writer.EndObject();
+  } else {
+    writer.Null();
+  }
+  char op_code = static_cast<char>(op);
+  writer.Key("op");
+  writer.String(&op_code, 1);
+  writer.Key("ts_ms");
+  writer.Int64(std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count());
+  writer.Key("source");
+  writer.StartObject();
+  writer.Key("connector");
+  writer.String("pgcdc");
+  writer.Key("db");
+  writer.String(database_.c_str(), static_cast<rapidjson::SizeType>(database_.size()));
+  writer.Key("schema");
+  writer.String(table.schema.c_str(), static_cast<rapidjson::SizeType>(table.schema.size()));
+  writer.Key("table");
+  writer.String(table.name.c_str(), static_cast<rapidjson::SizeType>(table.name.size()));
+  writer.Key("lsn");
+  writer.Uint64(source.lsn);
+  writer.Key("txId");
+  if (source.xid) {
+    writer.Uint(*source.xid);
+  } else {
+    writer.Null();
+  }
+  writer.Key("ts_ms");
+  writer.Int64(source.commit_time_us / 1000);
+  writer.Key("snapshot");
+  writer.String(source.snapshot ? "true" : "false");
+  writer.EndObject();
+  if (!unchanged_toast_.empty()) {
+    writer.Key("unchanged_toast_columns");
+    writer.StartArray();
+    for (int index : unchanged_toast_) {
+      const std::string& name = layout.names[static_cast<std::size_t>(index)];
+      writer.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    }
+    writer.EndArray();
+  }
+  writer.EndObject();
+
+  out.topic = table.topic;
+  out.value.emplace(buffer_.GetString(), buffer_.GetSize());
+  out.op = op;
+  out.table = table.qualified;
+  out.commit_time_us = source.commit_time_us;
+  return true;
+}
+
+}  // namespace pgcdc

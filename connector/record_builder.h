@@ -1,0 +1,74 @@
+#pragma once
+// Turns one row change into a Record: the Kafka key and the Debezium-shaped JSON envelope.
+//
+// Snapshot rows and streamed changes both arrive here as pgoutput-style tuples of text values (the
+// snapshot wraps its PGresult row the same way), laid out by a RowLayout built by one function
+// from the published column names and types. That is what makes the two paths byte-identical.
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string>
+#include <vector>
+
+#include "connector/catalog.h"
+#include "connector/pgoutput.h"
+#include "connector/value_converter.h"
+#include "core/lsn.h"
+#include "core/record.h"
+
+namespace pgcdc {
+
+// Where the values of one tuple go.
+struct RowLayout {
+  std::vector<std::string> names;    // tuple columns, in tuple order
+  std::vector<ColumnType> types;     // same order
+  std::vector<int> output_indexes;   // tuple positions of `after` members, in output order
+  std::vector<int> key_indexes;      // tuple positions of key members, in key order
+};
+
+// Builds the layout for tuples with the given columns. Throws SetupError when a key or output
+// column is missing from them (e.g. dropped by ALTER TABLE while pgcdc runs).
+RowLayout make_row_layout(const TableInfo& table, const std::vector<std::string>& names,
+                          const std::vector<ColumnType>& types);
+
+// The source block of the envelope.
+struct ChangeSource {
+  Lsn lsn = 0;
+  std::optional<std::uint32_t> xid;  // none for snapshot rows
+  std::int64_t commit_time_us = 0;
+  bool snapshot = false;
+};
+
+class RecordBuilder {
+ public:
+  RecordBuilder(const ValueConverter& converter, std::string database)
+      : converter_(converter), database_(std::move(database)) {}
+
+  // Fills `out` (topic, key, value, op, table, commit time). `before`/`after` may be null.
+  // `before_kind` is 'K' when `before` holds only the replica identity (other columns absent),
+  // 'O' or 0 otherwise. Returns false when the key cannot be built from the tuple (a key value is
+  // missing): the caller treats that as a decode error, never as a record without a key.
+  bool build(const TableInfo& table, const RowLayout& layout, Operation op,
+             const pgoutput::Tuple* before, char before_kind, const pgoutput::Tuple* after,
+             const ChangeSource& source, Record& out);
+
+  // The key JSON alone, from the given tuple (used to match chunk rows against stream changes).
+  bool key_of(const RowLayout& layout, const pgoutput::Tuple& tuple, std::string& out);
+
+  // Types the converter did not know specifically, written as strings (counted for metrics).
+  std::uint64_t unknown_type_values() const { return unknown_type_values_; }
+
+ private:
+  using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+  void write_row(Writer& writer, const RowLayout& layout, const pgoutput::Tuple& tuple,
+                 bool key_only_tuple, const std::vector<int>& indexes);
+  void write_value(Writer& writer, const ColumnType& type, const pgoutput::TupleValue& value);
+
+  const ValueConverter& converter_;
+  std::string database_;
+  rapidjson::StringBuffer buffer_;  // reused between records
+  std::vector<int> unchanged_toast_;
+  std::uint64_t unknown_type_values_ = 0;
+};
+
+}  // namespace pgcdc

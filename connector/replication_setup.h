@@ -1,0 +1,55 @@
+#pragma once
+// Checks the server, and creates or checks the publication and the replication slot.
+//
+// Order matters for "nothing half-made": every check that can fail runs before anything is created;
+// if the slot cannot be created after this run created the publication, the publication is dropped.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "connector/catalog.h"
+#include "connector/pg_connection.h"
+#include "core/lsn.h"
+
+namespace pgcdc {
+
+struct SlotState {
+  std::string plugin;
+  std::string database;
+  Lsn confirmed_flush = 0;
+  bool active = false;
+  std::string wal_status;  // reserved, extended, unreserved, lost
+};
+
+// Ping and server checks: version, and for CDC wal_level=logical and the REPLICATION attribute.
+// Throws SetupError naming the setting and the fix.
+void check_server(PgConnection& connection, bool cdc);
+
+std::optional<SlotState> find_slot(PgConnection& connection, const std::string& slot_name);
+
+struct PublicationState {
+  bool all_tables = false;                // FOR ALL TABLES
+  bool publishes_all_operations = false;  // insert, update and delete
+  std::vector<std::string> missing_tables;  // configured tables it does not publish
+};
+
+// nullopt when the publication does not exist.
+std::optional<PublicationState> find_publication(PgConnection& connection,
+                                                 const std::string& publication_name,
+                                                 const std::vector<TableInfo>& tables);
+
+// Creates the publication for `tables` if missing; checks (or, when allowed, alters) an existing
+// one. Returns true when this call created it.
+bool ensure_publication(PgConnection& connection, const SourceConfig& config,
+                        const std::vector<TableInfo>& tables);
+
+void drop_publication(PgConnection& connection, const std::string& publication_name);
+
+// CREATE_REPLICATION_SLOT ... LOGICAL pgoutput on a replication connection; returns the slot's
+// consistent point.
+Lsn create_slot(PgConnection& replication, const std::string& slot_name);
+
+void drop_slot(PgConnection& connection, const std::string& slot_name);
+
+}  // namespace pgcdc

@@ -1,0 +1,33 @@
+#pragma once
+// The contract between a sink and whoever tracks positions: one report per record the sink
+// accepted, saying whether the destination confirmed it.
+#include <cstdint>
+#include <string_view>
+
+#include "core/record.h"
+
+namespace pgcdc {
+
+enum class DeliveryStatus {
+  kDelivered,  // the destination confirmed it (Kafka: acks=all delivery report without error)
+  kFailed,     // it will not be delivered by this session (timeout, fatal error, rejected)
+};
+
+struct DeliveryReport {
+  DeliveryToken token = 0;
+  DeliveryStatus status = DeliveryStatus::kDelivered;
+  std::string_view error;        // empty when delivered
+  Operation op = Operation::kRead;
+  std::string_view table;        // "schema.table"; valid only during the call
+  std::size_t payload_bytes = 0;
+  std::int64_t commit_time_us = 0;  // copied from the record, for end-to-end latency
+};
+
+class DeliveryListener {
+ public:
+  virtual ~DeliveryListener() = default;
+  // Called on the sink's delivery thread, exactly once per record the sink accepted.
+  virtual void on_delivery(const DeliveryReport& report) = 0;
+};
+
+}  // namespace pgcdc

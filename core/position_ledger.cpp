@@ -1,0 +1,102 @@
+#include "core/position_ledger.h"
+
+#include <stdexcept>
+
+namespace pgcdc {
+
+PositionLedger::PositionLedger(SourceOffset start) : committed_(std::move(start)) {}
+
+DeliveryToken PositionLedger::open() {
+  std::lock_guard lock(mutex_);
+  entries_.emplace_back();
+  return next_token_++;
+}
+
+PositionLedger::Entry* PositionLedger::find(DeliveryToken token) {
+  if (token < first_token_ || token >= first_token_ + entries_.size()) return nullptr;
+  return &entries_[token - first_token_];
+}
+
+void PositionLedger::add_record(DeliveryToken token) {
+  std::lock_guard lock(mutex_);
+  Entry* entry = find(token);
+  if (!entry || entry->sealed) throw std::logic_error("record added to a closed ledger entry");
+  ++entry->pending;
+  ++in_flight_;
+}
+
+void PositionLedger::seal(DeliveryToken token, SourceOffset position) {
+  std::lock_guard lock(mutex_);
+  Entry* entry = find(token);
+  if (!entry || entry->sealed) throw std::logic_error("ledger entry sealed twice");
+  entry->sealed = true;
+  entry->position = std::move(position);
+  pop_completed();
+}
+
+bool PositionLedger::advance_if_idle(Lsn lsn) {
+  std::lock_guard lock(mutex_);
+  if (!entries_.empty() || failed_) return false;
+  if (lsn > committed_.lsn) committed_.lsn = lsn;
+  return true;
+}
+
+void PositionLedger::on_delivery(const DeliveryReport& report) {
+  const DeliveryToken token = report.token;
+  std::lock_guard lock(mutex_);
+  Entry* entry = find(token);
+  // A report for an unknown token would mean a sink reported twice or invented a token: that is a
+  // bug which could commit undelivered data, so it fails the session instead of being ignored.
+  if (!entry || entry->pending == 0) {
+    if (!failed_) {
+      failed_ = true;
+      failure_ = "delivery report for unknown or completed ledger entry " + std::to_string(token);
+    }
+    return;
+  }
+  --entry->pending;
+  --in_flight_;
+  if (report.status != DeliveryStatus::kDelivered && !failed_) {
+    failed_ = true;
+    failure_ = std::string(report.error.empty() ? "delivery failed" : report.error);
+  }
+  pop_completed();
+}
+
+void PositionLedger::pop_completed() {
+  // After a failure nothing more is committed in this session: the failed record's position and
+  // everything after it must be re-read from the last committed position.
+  if (failed_) return;
+  while (!entries_.empty() && entries_.front().sealed && entries_.front().pending == 0) {
+    committed_ = std::move(entries_.front().position);
+    entries_.pop_front();
+    ++first_token_;
+  }
+}
+
+SourceOffset PositionLedger::committable() const {
+  std::lock_guard lock(mutex_);
+  return committed_;
+}
+
+bool PositionLedger::failed() const {
+  std::lock_guard lock(mutex_);
+  return failed_;
+}
+
+std::string PositionLedger::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+std::uint64_t PositionLedger::records_in_flight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_;
+}
+
+std::size_t PositionLedger::entries_in_flight() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace pgcdc

@@ -1,0 +1,67 @@
+#pragma once
+// Tracks which source positions are safe to commit: a position is committable only when every
+// record of its entry and of all earlier entries has a successful delivery report.
+//
+// One entry per PostgreSQL transaction (or snapshot chunk), not per record: memory is O(entries in
+// flight), and a 1,000,000-row transaction is one counter. Delivery reports may arrive out of order
+// across partitions; the committable position is the end of the longest fully delivered prefix.
+// A failed report freezes the committable position before that entry for the rest of the session.
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/delivery.h"
+#include "core/source_offset.h"
+
+namespace pgcdc {
+
+class PositionLedger : public DeliveryListener {
+ public:
+  // `start` is the offset the session resumed from: committable() returns it until more is done.
+  explicit PositionLedger(SourceOffset start = {});
+
+  // Source thread: starts a new entry after all existing ones. Its records must carry the token.
+  DeliveryToken open();
+  // Source thread: one more record of `token` was handed to the buffer.
+  void add_record(DeliveryToken token);
+  // Source thread: the entry has all its records; `position` is where the source stands once they
+  // are delivered (end LSN of the transaction, snapshot progress after the chunk).
+  void seal(DeliveryToken token, SourceOffset position);
+
+  // Source thread, for idle streams: when no entry is in flight, the position may move forward
+  // without any record (keepalive walEnd, transactions that touched nothing published).
+  // Returns false (and changes nothing) when entries are in flight.
+  bool advance_if_idle(Lsn lsn);
+
+  // Sink delivery thread.
+  void on_delivery(const DeliveryReport& report) override;
+
+  // Any thread.
+  SourceOffset committable() const;
+  bool failed() const;
+  std::string failure() const;         // first delivery error, empty if none
+  std::uint64_t records_in_flight() const;
+  std::size_t entries_in_flight() const;
+
+ private:
+  struct Entry {
+    std::uint64_t pending = 0;  // records handed out and not yet acked
+    bool sealed = false;
+    SourceOffset position;
+  };
+  Entry* find(DeliveryToken token);  // requires mutex_
+  void pop_completed();              // requires mutex_
+
+  mutable std::mutex mutex_;  // guards every member below
+  std::deque<Entry> entries_;
+  DeliveryToken first_token_ = 1;  // token of entries_.front()
+  DeliveryToken next_token_ = 1;
+  SourceOffset committed_;
+  std::uint64_t in_flight_ = 0;
+  bool failed_ = false;
+  std::string failure_;
+};
+
+}  // namespace pgcdc

@@ -1,0 +1,46 @@
+#pragma once
+// Wires one source, the bounded buffer and one sink into sessions, and supervises them.
+//
+// A session: load the committed offset -> new ledger, buffer, sink (sink thread) and source
+// (source thread = the caller's thread) -> run until stop, finish or failure -> drain the sink ->
+// commit what was delivered. A delivery failure or a transient error ends the session and a new
+// one starts from the last committed position after a backoff; nothing is skipped. A problem a
+// person must fix (SetupError, bad Kafka property, decode error) ends the daemon with exit 1.
+#include <atomic>
+#include <functional>
+#include <mutex>
+
+#include "config/config.h"
+#include "connector/postgres_source.h"
+#include "core/bounded_buffer.h"
+#include "core/position_ledger.h"
+#include "daemon/metrics.h"
+
+namespace pgcdc {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+
+class Pipeline {
+ public:
+  Pipeline(const Config& config, Metrics& metrics);
+
+  // Main thread. Returns the process exit code.
+  int run(const std::atomic<bool>& stop);
+
+  // Any thread: called with a status line when the state changes (for systemd STATUS=).
+  std::function<void(const std::string&)> on_status;
+  // Called once when the first session is streaming or snapshotting (systemd READY=1).
+  std::function<void()> on_ready;
+
+ private:
+  enum class SessionEnd { kStopped, kFinished, kRetry, kFatal };
+  SessionEnd run_session(const std::atomic<bool>& stop, std::string& error);
+  bool sleep_unless_stopped(std::chrono::milliseconds duration, const std::atomic<bool>& stop);
+
+  const Config& config_;
+  Metrics& metrics_;
+  SourceStats source_stats_;
+};
+
+}  // namespace pgcdc

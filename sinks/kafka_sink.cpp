@@ -1,0 +1,332 @@
+#include "sinks/kafka_sink.h"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <utility>
+
+namespace pgcdc {
+namespace {
+
+constexpr int to_ms(std::chrono::milliseconds timeout) {
+  return timeout.count() < 0 ? 0 : static_cast<int>(timeout.count());
+}
+
+struct MetadataDeleter {
+  void operator()(const rd_kafka_metadata_t* metadata) const {
+    rd_kafka_metadata_destroy(metadata);
+  }
+};
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
+
+void set_property(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
+      RD_KAFKA_CONF_OK) {
+    // librdkafka's text names the property ("No such configuration property: \"x\"",
+    // "Invalid value \"y\" for configuration property \"x\""); say where it came from too.
+    throw std::runtime_error("kafka property " + name + "=" + value + ": " + errstr);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> KafkaSink::default_properties() {
+  return {
+      // "Delivered" must mean durable and in order, without duplicates from internal retries:
+      // the idempotent producer (acks=all, at most 5 in flight per partition, retries kept in
+      // order). acks=all is implied by idempotence; it is written out so an override of
+      // enable.idempotence alone does not silently weaken what a delivery report means.
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      // A short linger builds batches under load at a small latency cost (librdkafka's own default
+      // in 2.x, pinned so it does not drift with the library version).
+      {"linger.ms", "5"},
+      // CDC values are JSON with repeated field names: lz4 shrinks them well for little CPU, and
+      // every supported broker and client decompresses it. zstd compresses better but costs more
+      // CPU on the sink thread's machine; override with compression.type if the network is the
+      // bottleneck.
+      {"compression.type", "lz4"},
+      // How long librdkafka retries a message before failing it (librdkafka's default, pinned):
+      // a failure here stops positions and the session restarts from the last committed one.
+      {"message.timeout.ms", "300000"},
+      // Same key -> same partition as the Java client (murmur2), so Kafka Connect and Debezium
+      // deployments see keys where they expect them. librdkafka's own default is crc32-based.
+      {"partitioner", "murmur2_random"},
+      // Bound what librdkafka itself holds (invariant 4): its default of 1 GiB would dwarf the
+      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss.
+      {"queue.buffering.max.kbytes", "65536"},
+      {"client.id", "pgcdc"},
+  };
+}
+
+KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
+                     std::shared_ptr<spdlog::logger> logger)
+    : listener_(listener),
+      logger_(logger ? std::move(logger) : spdlog::default_logger()),
+      brokers_(config.brokers) {
+  if (config.brokers.empty()) throw std::runtime_error("kafka: no brokers configured");
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
+  for (const auto& [name, value] : default_properties()) set_property(conf.get(), name, value);
+  set_property(conf.get(), "bootstrap.servers", config.brokers);
+  for (const auto& [name, value] : config.properties) {
+    if (name == "delivery.report.only.error" && value != "false") {
+      // Without success reports no position would ever be committed.
+      throw std::runtime_error("kafka property delivery.report.only.error=" + value +
+                               ": pgcdc needs a delivery report for every message");
+    }
+    set_property(conf.get(), name, value);
+  }
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::on_delivery_report);
+  rd_kafka_conf_set_error_cb(conf.get(), &KafkaSink::on_error);
+  rd_kafka_conf_set_log_cb(conf.get(), &KafkaSink::on_log);
+
+  char errstr[512];
+  producer_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
+  if (!producer_) {
+    // On failure the conf is still ours: `conf` destroys it.
+    throw std::runtime_error(std::string("kafka: cannot create producer: ") + errstr);
+  }
+  // On success rd_kafka_new took ownership of the conf: give it up without destroying it.
+  (void)conf.release();
+  logger_->info("kafka producer {} created for {}", rd_kafka_name(producer_.get()), brokers_);
+  for (const char* name : {"acks", "request.required.acks"}) {
+    auto it = config.properties.find(name);
+    if (it != config.properties.end() && it->second != "all" && it->second != "-1") {
+      logger_->warn(
+          "kafka property {}={}: a delivery report no longer means every in-sync replica has the "
+          "record, so committed positions may pass data a broker failure loses",
+          name, it->second);
+    }
+  }
+}
+
+KafkaSink::~KafkaSink() {
+  if (in_flight_.load() > 0) {
+    logger_->warn(
+        "kafka sink closing with {} record(s) not yet acknowledged; reporting them failed",
+        in_flight_.load());
+    // Purged messages come back as delivery reports (ERR__PURGE_QUEUE / ERR__PURGE_INFLIGHT),
+    // served by the polls below, so each still gets exactly one (failed) report.
+    rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_poll(producer_.get(), 50);
+    }
+    // Whatever librdkafka did not hand back: report it here. No report can follow, because nothing
+    // polls this handle again and rd_kafka_destroy does not call the delivery callback.
+    for (auto& slot : slots_) {
+      if (slot->in_use) report(slot.get(), DeliveryStatus::kFailed, "kafka sink destroyed");
+    }
+  }
+  topics_.clear();  // topic handles go before the producer (member order also ensures it)
+}
+
+rd_kafka_topic_t* KafkaSink::topic_handle(const std::string& topic, std::string& error) {
+  auto it = topics_.find(topic);
+  if (it != topics_.end()) return it->second.get();
+  // nullptr conf: the topic uses the producer's default topic properties (acks, timeouts).
+  RdKafkaTopicPtr handle(rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr));
+  if (!handle) {
+    error = "kafka topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error());
+    return nullptr;
+  }
+  return topics_.emplace(topic, std::move(handle)).first->second.get();
+}
+
+KafkaSink::InFlight* KafkaSink::acquire_slot(const Record& record) {
+  InFlight* slot;
+  if (free_slots_.empty()) {
+    slots_.push_back(std::make_unique<InFlight>());
+    slot = slots_.back().get();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  slot->in_use = true;
+  slot->token = record.token;
+  slot->op = record.op;
+  slot->table.assign(record.table);  // reuses the slot's capacity
+  slot->payload_bytes = record.payload_bytes();
+  slot->commit_time_us = record.commit_time_us;
+  return slot;
+}
+
+void KafkaSink::release_slot(InFlight* slot) {
+  slot->in_use = false;
+  free_slots_.push_back(slot);
+}
+
+void KafkaSink::report(InFlight* slot, DeliveryStatus status, std::string_view error) {
+  DeliveryReport report;
+  report.token = slot->token;
+  report.status = status;
+  report.error = error;
+  report.op = slot->op;
+  report.table = slot->table;
+  report.payload_bytes = slot->payload_bytes;
+  report.commit_time_us = slot->commit_time_us;
+  // Counted down before the call so a listener that reads in_flight() sees this one done.
+  in_flight_.fetch_sub(1);
+  listener_.on_delivery(report);
+  release_slot(slot);
+}
+
+Sink::SendResult KafkaSink::send(Record& record) {
+  InFlight* slot = acquire_slot(record);
+  in_flight_.fetch_add(1);
+
+  std::string error;
+  rd_kafka_topic_t* topic = topic_handle(record.topic, error);
+  if (!topic) {
+    logger_->error("{}", error);
+    report(slot, DeliveryStatus::kFailed, error);
+    return SendResult::kAccepted;
+  }
+  // RD_KAFKA_MSG_F_COPY: librdkafka copies key and value, so the record's buffers are free again
+  // when this returns. A null payload is a tombstone.
+  void* value = record.value ? const_cast<char*>(record.value->data()) : nullptr;
+  const std::size_t value_size = record.value ? record.value->size() : 0;
+  if (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value, value_size,
+                       record.key.data(), record.key.size(), slot) == 0) {
+    return SendResult::kAccepted;
+  }
+
+  const rd_kafka_resp_err_t err = rd_kafka_last_error();
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    // Backpressure: nothing was taken, nothing will be reported.
+    in_flight_.fetch_sub(1);
+    release_slot(slot);
+    return SendResult::kQueueFull;
+  }
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char reason[512];
+    rd_kafka_fatal_error(producer_.get(), reason, sizeof(reason));
+    remember_fatal(reason);
+  }
+  // Refused for good (too large, unknown topic, fatal state...): report it now so the
+  // "one report per accepted record" contract holds and positions stop before it.
+  error = "kafka produce to " + record.topic + ": " + rd_kafka_err2str(err);
+  logger_->error("{}", error);
+  report(slot, DeliveryStatus::kFailed, error);
+  return SendResult::kAccepted;
+}
+
+void KafkaSink::poll(std::chrono::milliseconds timeout) {
+  rd_kafka_poll(producer_.get(), to_ms(timeout));
+}
+
+bool KafkaSink::flush(std::chrono::milliseconds timeout) {
+  // rd_kafka_flush serves delivery reports (callbacks run here, on this thread) until librdkafka's
+  // out-queue is empty or the timeout passes.
+  rd_kafka_flush(producer_.get(), to_ms(timeout));
+  return in_flight_.load() == 0;
+}
+
+std::size_t KafkaSink::in_flight() const {
+  return in_flight_.load();
+}
+
+bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
+  const rd_kafka_metadata_t* raw = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw, to_ms(timeout));
+  MetadataPtr metadata(raw);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = "kafka brokers " + brokers_ + " not reachable within " +
+            std::to_string(timeout.count()) + " ms: " + rd_kafka_err2str(err);
+    return false;
+  }
+  return true;
+}
+
+std::string KafkaSink::describe_metadata(std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* raw = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw, to_ms(timeout));
+  MetadataPtr metadata(raw);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("kafka brokers " + brokers_ + " not reachable within " +
+                             std::to_string(timeout.count()) + " ms: " + rd_kafka_err2str(err));
+  }
+  std::string text = std::to_string(metadata->broker_cnt) + " broker(s):";
+  for (int i = 0; i < metadata->broker_cnt; ++i) {
+    const rd_kafka_metadata_broker_t& broker = metadata->brokers[i];
+    text += (i == 0 ? " " : ", ") + std::to_string(broker.id) + "@" + broker.host + ":" +
+            std::to_string(broker.port);
+  }
+  return text;
+}
+
+bool KafkaSink::fatal() const {
+  return fatal_.load();
+}
+
+std::string KafkaSink::fatal_error() const {
+  std::lock_guard lock(fatal_mutex_);
+  return fatal_error_;
+}
+
+void KafkaSink::remember_fatal(const std::string& message) {
+  {
+    std::lock_guard lock(fatal_mutex_);
+    if (!fatal_error_.empty()) return;  // keep the first: later ones are its consequences
+    fatal_error_ = message;
+  }
+  fatal_.store(true);
+  logger_->error("kafka producer fatal error: {}; nothing more can be delivered by this producer",
+                 message);
+}
+
+// Sink thread (inside rd_kafka_poll / rd_kafka_flush).
+void KafkaSink::on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message,
+                                   void* opaque) {
+  auto* sink = static_cast<KafkaSink*>(opaque);
+  auto* slot = static_cast<InFlight*>(message->_private);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // With idempotence and acks=all, no error means every in-sync replica has the message.
+    sink->report(slot, DeliveryStatus::kDelivered, {});
+    return;
+  }
+  if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+    char reason[512];
+    rd_kafka_fatal_error(rk, reason, sizeof(reason));
+    sink->remember_fatal(reason);
+  }
+  const std::string error = std::string("kafka delivery to ") + rd_kafka_topic_name(message->rkt) +
+                            " failed: " + rd_kafka_err2str(message->err);
+  sink->logger_->error("{} (table {}, ledger entry {})", error, slot->table, slot->token);
+  sink->report(slot, DeliveryStatus::kFailed, error);
+}
+
+// Sink thread (error events are served by rd_kafka_poll).
+void KafkaSink::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* sink = static_cast<KafkaSink*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal_reason[512];
+    rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, fatal_reason, sizeof(fatal_reason));
+    sink->remember_fatal(std::string(rd_kafka_err2name(original)) + ": " + fatal_reason);
+    return;
+  }
+  // Transient (a broker went away, all brokers down...): librdkafka keeps retrying on its own;
+  // messages that cannot make it within message.timeout.ms come back as failed reports.
+  sink->logger_->warn("kafka: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
+                      reason);
+}
+
+// librdkafka's internal threads: only the logger (thread-safe) is touched.
+void KafkaSink::on_log(const rd_kafka_t* rk, int level, const char* facility, const char* buf) {
+  auto* sink = static_cast<KafkaSink*>(rd_kafka_opaque(rk));
+  spdlog::level::level_enum spd_level;
+  if (level <= 3) {
+    spd_level = spdlog::level::err;
+  } else if (level == 4) {
+    spd_level = spdlog::level::warn;
+  } else if (level <= 6) {
+    spd_level = spdlog::level::info;
+  } else {
+    spd_level = spdlog::level::debug;
+  }
+  sink->logger_->log(spd_level, "librdkafka {}: {}", facility, buf);
+}
+
+}  // namespace pgcdc

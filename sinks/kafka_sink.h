@@ -1,0 +1,133 @@
+#pragma once
+// Sink that produces each record to Kafka through librdkafka's idempotent producer.
+//
+// A record is reported kDelivered only from a delivery report without error; with
+// enable.idempotence=true (which implies acks=all) that means every in-sync replica has it.
+// Everything else (message timeout, broker rejection, fatal producer error, purge at destruction)
+// is reported kFailed, once, with librdkafka's error text.
+//
+// Threads: the constructor, send(), poll(), flush(), ping() and the destructor run on the sink
+// thread (SinkRunner) or, before it starts and after it stopped, on its owner. Delivery reports and
+// error events are served only by poll()/flush() (librdkafka calls the callbacks on the thread that
+// polls), so the listener is called on the sink thread. librdkafka's log lines come from its own
+// internal threads and go to the (thread-safe) spdlog logger. fatal(), fatal_error() and
+// in_flight() may be read from any thread.
+#include <librdkafka/rdkafka.h>
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "core/delivery.h"
+#include "sinks/sink.h"
+
+namespace pgcdc {
+
+// One owner per librdkafka handle (STYLE 1). Copy is deleted by unique_ptr; move is allowed.
+struct RdKafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct RdKafkaTopicDeleter {
+  void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
+};
+struct RdKafkaConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+using RdKafkaPtr = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using RdKafkaTopicPtr = std::unique_ptr<rd_kafka_topic_t, RdKafkaTopicDeleter>;
+using RdKafkaConfPtr = std::unique_ptr<rd_kafka_conf_t, RdKafkaConfDeleter>;
+
+class KafkaSink : public Sink {
+ public:
+  // Creates the producer (it connects in the background; use ping() for a clear startup error).
+  // Throws std::runtime_error with librdkafka's message, which names the property, when a
+  // property is unknown or invalid, or when the producer cannot be created.
+  // `logger` defaults to spdlog's default logger. The listener is called from librdkafka's
+  // callbacks (C frames): it must not throw.
+  KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
+            std::shared_ptr<spdlog::logger> logger = nullptr);
+  // Neither copyable nor movable: librdkafka holds `this` as the callbacks' opaque.
+  KafkaSink(const KafkaSink&) = delete;
+  KafkaSink& operator=(const KafkaSink&) = delete;
+  // Purges what is still queued or in flight and reports it kFailed (the caller should flush()
+  // first), then destroys the producer.
+  ~KafkaSink() override;
+
+  SendResult send(Record& record) override;
+  void poll(std::chrono::milliseconds timeout) override;
+  bool flush(std::chrono::milliseconds timeout) override;
+  std::size_t in_flight() const override;
+  std::string name() const override { return "kafka"; }
+
+  // Asks a broker for cluster metadata (rd_kafka_metadata). False with a message naming the
+  // bootstrap servers when none answers within `timeout`.
+  bool ping(std::chrono::milliseconds timeout, std::string& error) override;
+  // "N broker(s): id@host:port, ..." or throws std::runtime_error like ping() fails.
+  std::string describe_metadata(std::chrono::milliseconds timeout);
+
+  bool fatal() const override;
+  std::string fatal_error() const override;
+
+  // The underlying handle, for tests (e.g. rd_kafka_test_fatal_error) and diagnostics. Still
+  // owned by the sink: never destroy it, never poll it from another thread.
+  rd_kafka_t* native_handle() const { return producer_.get(); }
+
+  // The properties the sink sets before the user's (which override them), for docs and tests.
+  static std::vector<std::pair<std::string, std::string>> default_properties();
+
+ private:
+  // What a delivery report needs to know about its record, carried as the message opaque.
+  // Owned by `slots_` for the sink's whole life (librdkafka only borrows the pointer), so nothing
+  // leaks even if a report were never served; reused through `free_slots_` so a steady stream
+  // does not allocate per message.
+  struct InFlight {
+    bool in_use = false;  // handed to librdkafka, report not yet issued
+    DeliveryToken token = 0;
+    Operation op = Operation::kRead;
+    std::string table;
+    std::size_t payload_bytes = 0;
+    std::int64_t commit_time_us = 0;
+  };
+
+  rd_kafka_topic_t* topic_handle(const std::string& topic, std::string& error);
+  InFlight* acquire_slot(const Record& record);
+  void release_slot(InFlight* slot);
+  void report(InFlight* slot, DeliveryStatus status, std::string_view error);
+  void remember_fatal(const std::string& message);
+
+  // librdkafka callbacks; `opaque` is this sink.
+  static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* buf);
+
+  DeliveryListener& listener_;
+  // Declared before producer_ so it outlives it: librdkafka logs while being destroyed.
+  std::shared_ptr<spdlog::logger> logger_;
+  std::string brokers_;
+
+  // Sink thread only.
+  std::vector<std::unique_ptr<InFlight>> slots_;
+  std::vector<InFlight*> free_slots_;
+
+  // Records accepted and not yet reported. Counted by the sink rather than read from
+  // rd_kafka_outq_len(), which also counts protocol requests and unserved events and so is not
+  // "records awaiting a report"; written on the sink thread, read anywhere.
+  std::atomic<std::size_t> in_flight_{0};
+
+  std::atomic<bool> fatal_{false};
+  mutable std::mutex fatal_mutex_;  // guards fatal_error_
+  std::string fatal_error_;
+
+  // Destroyed in reverse order: topic handles before the producer they belong to.
+  RdKafkaPtr producer_;
+  std::unordered_map<std::string, RdKafkaTopicPtr> topics_;  // sink thread only
+};
+
+}  // namespace pgcdc

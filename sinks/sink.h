@@ -1,0 +1,56 @@
+#pragma once
+// The contract every destination implements.
+//
+// A sink takes serialized records and, for each one it accepted, later reports exactly once to its
+// DeliveryListener whether the destination confirmed it. "Delivered" means durable at the
+// destination (Kafka: acknowledged by all in-sync replicas; file: written and flushed), never
+// merely queued. All methods run on the sink thread (see SinkRunner) unless they say otherwise;
+// reports are issued from send() (a record refused at once is reported kFailed there), poll() or
+// flush() on that same thread. The listener must outlive the sink: a sink destroyed with records
+// still in flight reports them kFailed from its destructor.
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "core/delivery.h"
+#include "core/record.h"
+
+namespace pgcdc {
+
+class Sink {
+ public:
+  enum class SendResult {
+    kAccepted,   // taken: a report will follow (possibly kFailed)
+    kQueueFull,  // not taken, nothing will be reported: poll() and send it again (backpressure)
+  };
+
+  virtual ~Sink() = default;
+
+  // Takes the record (moved from on kAccepted only).
+  virtual SendResult send(Record& record) = 0;
+  // Serves delivery reports, waiting up to `timeout` for one.
+  virtual void poll(std::chrono::milliseconds timeout) = 0;
+  // Waits until every accepted record has been reported, up to `timeout`. True when none is left.
+  virtual bool flush(std::chrono::milliseconds timeout) = 0;
+  // Records accepted and not yet reported. Any thread (a gauge may read it).
+  virtual std::size_t in_flight() const = 0;
+  // Short name for logs and metric labels ("kafka", "stdout").
+  virtual std::string name() const = 0;
+
+  // Startup check, before the pipeline runs: true when the destination is reachable within
+  // `timeout`; otherwise false with `error` saying why (naming the address). Default: nothing to
+  // check.
+  virtual bool ping(std::chrono::milliseconds timeout, std::string& error) {
+    (void)timeout;
+    (void)error;
+    return true;
+  }
+  // Any thread. True once the sink can deliver nothing more in this session (Kafka: a fatal
+  // producer error such as a fenced idempotent producer). Every record accepted from then on is
+  // reported kFailed; the owner must recreate the sink and resume from the last committed position.
+  virtual bool fatal() const { return false; }
+  // Any thread. Why fatal() is true; empty otherwise.
+  virtual std::string fatal_error() const { return {}; }
+};
+
+}  // namespace pgcdc

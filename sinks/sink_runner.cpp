@@ -1,0 +1,51 @@
+#include "sinks/sink_runner.h"
+
+#include <vector>
+
+namespace pgcdc {
+
+SinkRunner::SinkRunner(BoundedBuffer& buffer, Sink& sink, SinkRunnerOptions options)
+    : buffer_(buffer), sink_(sink), options_(options) {}
+
+bool SinkRunner::send_with_retry(Record& record, const std::atomic<bool>& stop) {
+  while (sink_.send(record) == Sink::SendResult::kQueueFull) {
+    // Backpressure, never loss: serve reports so the sink frees room, then offer the same record
+    // again. Meanwhile the buffer fills and the source slows down (it keeps answering the
+    // walsender while its pushes time out).
+    queue_full_retries_.fetch_add(1, std::memory_order_relaxed);
+    if (stop.load() || sink_.fatal()) return false;
+    sink_.poll(options_.queue_full_poll_timeout);
+  }
+  records_sent_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void SinkRunner::run(const std::atomic<bool>& stop) {
+  std::vector<Record> batch;
+  batch.reserve(options_.max_batch);
+  while (!stop.load() && !sink_.fatal()) {
+    batch.clear();
+    // With reports outstanding, do not block on the buffer: take what is there and wait in the
+    // sink instead. With none, block on the buffer (a push wakes it at once).
+    const bool waiting_for_reports = sink_.in_flight() > 0;
+    const auto pop_timeout =
+        waiting_for_reports ? std::chrono::milliseconds(0) : options_.idle_pop_timeout;
+    const bool open = buffer_.pop_batch(batch, options_.max_batch, pop_timeout);
+
+    for (Record& record : batch) {
+      // A record popped but not sent when stopping is simply dropped: it never reached the
+      // ledger as delivered, so its position is not committed and it is read again on restart.
+      if (!send_with_retry(record, stop)) return;
+    }
+    if (!batch.empty()) batches_.fetch_add(1, std::memory_order_relaxed);
+
+    if (!open) return;  // closed and drained; the caller flushes what is in flight
+    if (batch.empty() && waiting_for_reports) {
+      sink_.poll(options_.report_poll_timeout);
+    } else {
+      sink_.poll(std::chrono::milliseconds(0));  // let reports flow between batches
+    }
+  }
+}
+
+}  // namespace pgcdc

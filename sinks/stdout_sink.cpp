@@ -1,0 +1,144 @@
+#include "sinks/stdout_sink.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace pgcdc {
+namespace {
+
+void append_json_string(std::string& out, const std::string& text) {
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (byte < 0x20) {
+          out += "\\u00";
+          out += kHex[byte >> 4];
+          out += kHex[byte & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_line(std::string& out, const Record& record) {
+  out += "{\"topic\":";
+  append_json_string(out, record.topic);
+  out += ",\"key\":";
+  out += record.key;
+  out += ",\"value\":";
+  if (record.value) {
+    out += *record.value;
+  } else {
+    out += "null";  // tombstone
+  }
+  out += '}';
+}
+
+}  // namespace
+
+std::string StdoutSink::format_line(const Record& record) {
+  std::string line;
+  append_line(line, record);
+  return line;
+}
+
+StdoutSink::StdoutSink(const StdoutSinkConfig& config, DeliveryListener& listener)
+    : listener_(listener), path_(config.path.empty() ? "-" : config.path), out_(stdout) {
+  if (path_ != "-") {
+    owned_file_.reset(std::fopen(path_.c_str(), "a"));
+    if (!owned_file_) {
+      throw std::runtime_error("stdout sink: cannot open " + path_ +
+                               " for appending: " + std::strerror(errno));
+    }
+    out_ = owned_file_.get();
+  }
+}
+
+StdoutSink::~StdoutSink() {
+  report_pending();
+}
+
+Sink::SendResult StdoutSink::send(Record& record) {
+  line_.clear();
+  append_line(line_, record);
+  line_ += '\n';
+
+  Pending pending;
+  pending.token = record.token;
+  pending.op = record.op;
+  pending.table = record.table;
+  pending.payload_bytes = record.payload_bytes();
+  pending.commit_time_us = record.commit_time_us;
+  if (std::fwrite(line_.data(), 1, line_.size(), out_) != line_.size()) {
+    pending.error = "stdout sink: write to " + path_ + " failed: " + std::strerror(errno);
+    std::clearerr(out_);
+  }
+  pending_.push_back(std::move(pending));
+  in_flight_.fetch_add(1);
+  return SendResult::kAccepted;
+}
+
+void StdoutSink::report_pending() {
+  if (pending_.empty()) return;
+  std::string flush_error;
+  if (std::fflush(out_) != 0) {
+    flush_error = "stdout sink: flush of " + path_ + " failed: " + std::strerror(errno);
+    std::clearerr(out_);
+  } else if (owned_file_ && ::fsync(fileno(out_)) != 0) {
+    // Only for a file: standard output may be a pipe or a terminal, where fsync means nothing
+    // (EINVAL); there "delivered" is "handed to the kernel".
+    flush_error = "stdout sink: fsync of " + path_ + " failed: " + std::strerror(errno);
+  }
+  for (const Pending& pending : pending_) {
+    DeliveryReport report;
+    report.token = pending.token;
+    report.op = pending.op;
+    report.table = pending.table;
+    report.payload_bytes = pending.payload_bytes;
+    report.commit_time_us = pending.commit_time_us;
+    if (!pending.error.empty()) {
+      report.status = DeliveryStatus::kFailed;
+      report.error = pending.error;
+    } else if (!flush_error.empty()) {
+      report.status = DeliveryStatus::kFailed;
+      report.error = flush_error;
+    }
+    in_flight_.fetch_sub(1);
+    listener_.on_delivery(report);
+  }
+  pending_.clear();
+}
+
+void StdoutSink::poll(std::chrono::milliseconds /*timeout*/) {
+  report_pending();
+}
+
+bool StdoutSink::flush(std::chrono::milliseconds /*timeout*/) {
+  report_pending();
+  return true;
+}
+
+}  // namespace pgcdc

@@ -1,0 +1,184 @@
+#include "tests/support/kafka_consumer.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/test_env.h"
+
+namespace pgcdc::test {
+namespace {
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
+};
+struct MetadataDeleter {
+  void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
+};
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const {
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
+};
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+};
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* event) const { rd_kafka_event_destroy(event); }
+};
+struct AdminOptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* options) const {
+    rd_kafka_AdminOptions_destroy(options);
+  }
+};
+struct NewTopicDeleter {
+  void operator()(rd_kafka_NewTopic_t* topic) const { rd_kafka_NewTopic_destroy(topic); }
+};
+using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+void set(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    throw std::runtime_error(std::string("test kafka client: ") + errstr);
+  }
+}
+
+HandlePtr make_handle(rd_kafka_type_t type, ConfPtr conf) {
+  char errstr[512];
+  HandlePtr rk(rd_kafka_new(type, conf.get(), errstr, sizeof(errstr)));
+  if (!rk) throw std::runtime_error(std::string("test kafka client: ") + errstr);
+  (void)conf.release();  // rd_kafka_new took the conf
+  return rk;
+}
+
+// Partition count of `topic` once the broker knows it and every partition has a leader.
+int wait_for_partitions(rd_kafka_t* rk, const std::string& topic,
+                        std::chrono::steady_clock::time_point deadline) {
+  std::unique_ptr<rd_kafka_topic_t, TopicDeleter> rkt(
+      rd_kafka_topic_new(rk, topic.c_str(), nullptr));
+  if (!rkt) throw std::runtime_error("test kafka client: cannot create topic handle " + topic);
+  std::string last_error = "no answer";
+  while (std::chrono::steady_clock::now() < deadline) {
+    const rd_kafka_metadata_t* raw = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt.get(), &raw, 5000);
+    std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> md(raw);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+      const rd_kafka_metadata_topic_t& t = md->topics[0];
+      bool ready = t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0;
+      for (int i = 0; ready && i < t.partition_cnt; ++i) ready = t.partitions[i].leader >= 0;
+      if (ready) return t.partition_cnt;
+      last_error = rd_kafka_err2str(t.err);
+    } else {
+      last_error = rd_kafka_err2str(err);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  throw std::runtime_error("test kafka client: topic " + topic + " not available: " + last_error);
+}
+
+}  // namespace
+
+std::vector<ConsumedMessage> consume_all(const std::string& brokers, const std::string& topic,
+                                         std::size_t expected_count,
+                                         std::chrono::milliseconds timeout,
+                                         std::chrono::milliseconds linger) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  ConfPtr conf(rd_kafka_conf_new());
+  set(conf.get(), "bootstrap.servers", brokers);
+  set(conf.get(), "group.id", unique_name("pgcdc_test_consumer"));  // required, never joined
+  set(conf.get(), "enable.auto.commit", "false");
+  set(conf.get(), "enable.auto.offset.store", "false");
+  set(conf.get(), "isolation.level", "read_committed");
+  HandlePtr rk = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
+
+  const int partitions = wait_for_partitions(rk.get(), topic, deadline);
+  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> assignment(
+      rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), assignment.get())) {
+    throw std::runtime_error(std::string("test kafka client: assign: ") + rd_kafka_err2str(err));
+  }
+
+  std::vector<ConsumedMessage> out;
+  auto stop_at = deadline;
+  bool lingering = false;
+  while (std::chrono::steady_clock::now() < stop_at) {
+    if (!lingering && out.size() >= expected_count) {
+      lingering = true;
+      stop_at = std::chrono::steady_clock::now() + linger;
+      continue;
+    }
+    std::unique_ptr<rd_kafka_message_t, MessageDeleter> message(
+        rd_kafka_consumer_poll(rk.get(), 100));
+    if (!message) continue;
+    if (message->err) continue;  // transient (e.g. partition EOF); the deadline bounds the wait
+    ConsumedMessage consumed;
+    if (message->key) consumed.key.assign(static_cast<const char*>(message->key), message->key_len);
+    if (message->payload) {
+      consumed.value.emplace(static_cast<const char*>(message->payload), message->len);
+    }
+    consumed.partition = message->partition;
+    consumed.offset = message->offset;
+    rd_kafka_timestamp_type_t type;
+    consumed.timestamp_ms = rd_kafka_message_timestamp(message.get(), &type);
+    out.push_back(std::move(consumed));
+  }
+  rd_kafka_assign(rk.get(), nullptr);
+  rd_kafka_consumer_close(rk.get());
+  return out;
+}
+
+void create_topic(const std::string& brokers, const std::string& topic, int partitions,
+                  std::chrono::milliseconds timeout) {
+  ConfPtr conf(rd_kafka_conf_new());
+  set(conf.get(), "bootstrap.servers", brokers);
+  HandlePtr rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
+
+  char errstr[512];
+  std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter> new_topic(
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof(errstr)));
+  if (!new_topic) throw std::runtime_error(std::string("test kafka client: ") + errstr);
+  std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> options(
+      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
+  rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
+                                              errstr, sizeof(errstr));
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk.get()));
+  rd_kafka_NewTopic_t* topics[] = {new_topic.get()};
+  rd_kafka_CreateTopics(rk.get(), topics, 1, options.get(), queue.get());
+
+  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(
+      rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000));
+  if (!event) throw std::runtime_error("test kafka client: CreateTopics timed out for " + topic);
+  if (rd_kafka_event_error(event.get())) {
+    throw std::runtime_error(std::string("test kafka client: CreateTopics: ") +
+                             rd_kafka_event_error_string(event.get()));
+  }
+  const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (rd_kafka_topic_result_error(results[i])) {
+      throw std::runtime_error("test kafka client: create " + topic + ": " +
+                               rd_kafka_topic_result_error_string(results[i]));
+    }
+  }
+  // Metadata of the new topic reaches every broker shortly after: wait until it has leaders.
+  wait_for_partitions(rk.get(), topic, std::chrono::steady_clock::now() + timeout);
+}
+
+}  // namespace pgcdc::test

@@ -1,0 +1,35 @@
+#pragma once
+// A small librdkafka consumer (and topic creator) for tests that check what reached a real broker.
+// Not used by pgcdc itself.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgcdc::test {
+
+struct ConsumedMessage {
+  std::string key;                   // empty when the message had no key
+  std::optional<std::string> value;  // nullopt for a null value (tombstone)
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::int64_t timestamp_ms = -1;  // -1 when the broker gave none
+};
+
+// Reads `topic` from the beginning of every partition (assign(), no consumer group offsets), until
+// `expected_count` messages arrived or `timeout` passed; then keeps reading for `linger` to catch
+// messages beyond the expected ones (duplicates). Waits for the topic to exist within `timeout`.
+// Messages come in arrival order: ordered within a partition, interleaved across partitions.
+// Throws std::runtime_error when the consumer cannot be set up.
+std::vector<ConsumedMessage> consume_all(
+    const std::string& brokers, const std::string& topic, std::size_t expected_count,
+    std::chrono::milliseconds timeout,
+    std::chrono::milliseconds linger = std::chrono::milliseconds(0));
+
+// Creates `topic` with `partitions` partitions and replication factor 1 (the dev broker has one
+// node). Throws std::runtime_error with the broker's error.
+void create_topic(const std::string& brokers, const std::string& topic, int partitions,
+                  std::chrono::milliseconds timeout);
+
+}  // namespace pgcdc::test

@@ -1,0 +1,158 @@
+#include "tests/support/pipeline_fixture.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <signal.h>
+
+#include <thread>
+
+namespace pgcdc::test {
+
+std::string member_json(const rapidjson::Value& object, const char* name) {
+  if (!object.IsObject() || !object.HasMember(name)) return "null";
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  object[name].Accept(writer);
+  return buffer.GetString();
+}
+
+ChangeEvent parse_event(const ConsumedMessage& message) {
+  ChangeEvent event;
+  event.key = message.key;
+  event.value = message.value;
+  if (!message.value) return event;
+  rapidjson::Document doc;
+  doc.Parse(message.value->c_str());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    ADD_FAILURE() << "record value is not a JSON object: " << *message.value;
+    return event;
+  }
+  event.op = doc["op"].GetString();
+  event.after = member_json(doc, "after");
+  event.before = member_json(doc, "before");
+  if (doc.HasMember("source") && doc["source"].HasMember("snapshot")) {
+    event.snapshot = doc["source"]["snapshot"].GetString();
+  }
+  return event;
+}
+
+void PipelineTest::SetUp() {
+  const auto& env = test_env();
+  ASSERT_FALSE(env.pg_url.empty());
+  name_ = unique_name("t");
+  dir_ = make_temp_dir("pgcdc-test");
+  db_ = std::make_unique<PgConnection>(env.pg_url, PgConnection::Kind::kQuery);
+}
+
+void PipelineTest::TearDown() {
+  if (daemon_ && daemon_->running()) {
+    daemon_->signal(SIGKILL);
+    daemon_->wait(std::chrono::seconds(10));
+  }
+  if (HasFailure() && daemon_) {
+    std::cerr << "---- pgcdc log (" << dir_ << ") ----\n" << daemon_->log() << "\n----\n";
+  }
+  if (!db_) return;
+  // The slot retains WAL for as long as it exists: always drop it (it may take a moment to be
+  // released by the walsender of a killed daemon).
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    try {
+      db_->exec_params(
+          "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+          "WHERE slot_name = $1",
+          {name_});
+      break;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  db_->exec("DROP PUBLICATION IF EXISTS " + db_->quote_identifier(name_));
+}
+
+std::string PipelineTest::toml_config(const std::vector<std::string>& tables,
+                                      const std::string& extra_source,
+                                      const std::string& extra) const {
+  const auto& env = test_env();
+  std::string list;
+  for (const auto& table : tables) {
+    list += (list.empty() ? "" : ", ") + std::string("'") + table + "'";
+  }
+  return "[source]\n"
+         "url = '" + env.pg_url + "'\n"
+         "tables = [" + list + "]\n"
+         "slot_name = '" + name_ + "'\n"
+         "publication_name = '" + name_ + "'\n" +
+         extra_source +
+         "\n[sink.kafka]\n"
+         "brokers = '" + env.kafka_brokers + "'\n"
+         "topic_prefix = '" + name_ + "'\n"
+         "\n[offsets]\n"
+         "path = '" + dir_ + "/offsets.json'\n"
+         "\n[metrics]\n"
+         "listen = ''\n"
+         "\n[log]\n"
+         "level = 'debug'\n" + extra;
+}
+
+std::string PipelineTest::write_config(const std::string& text, const std::string& extension) {
+  std::string path = dir_ + "/pgcdc." + extension;
+  write_file(path, text);
+  return path;
+}
+
+DaemonProcess& PipelineTest::start_daemon(const std::string& config_path) {
+  if (daemon_ && daemon_->running()) ADD_FAILURE() << "daemon already running";
+  daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{"run", "-c", config_path},
+                                            dir_ + "/pgcdc.log");
+  daemon_->start();
+  ++daemon_starts_;
+  return *daemon_;
+}
+
+void PipelineTest::stop_daemon() {
+  ASSERT_TRUE(daemon_);
+  daemon_->signal(SIGTERM);
+  int code = daemon_->wait(std::chrono::seconds(60));
+  EXPECT_EQ(code, 0) << daemon_->log();
+}
+
+std::string PipelineTest::topic(const std::string& table, const std::string& schema) const {
+  return name_ + "." + schema + "." + table;
+}
+
+std::vector<ChangeEvent> PipelineTest::read_topic(const std::string& topic, std::size_t count,
+                                                  std::chrono::milliseconds timeout,
+                                                  std::chrono::milliseconds linger) {
+  std::vector<ChangeEvent> events;
+  for (const auto& message : consume_all(test_env().kafka_brokers, topic, count, timeout, linger)) {
+    events.push_back(parse_event(message));
+  }
+  return events;
+}
+
+bool PipelineTest::wait_for_slot_to_catch_up(std::chrono::milliseconds timeout) {
+  auto target = db_->exec("SELECT pg_current_wal_insert_lsn()::text");
+  std::string lsn(field(target.get(), 0, 0));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto result = db_->exec_params(
+        "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
+        {name_, lsn});
+    if (PQntuples(result.get()) == 1 && field(result.get(), 0, 0) == "t") return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+bool PipelineTest::wait_for_slot(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto result = db_->exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                                   {name_});
+    if (PQntuples(result.get()) == 1) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace pgcdc::test

@@ -1,0 +1,57 @@
+#include "tests/support/test_env.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+
+namespace pgcdc::test {
+namespace {
+
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+TestEnv load() {
+  TestEnv env{env_or_empty("PGCDC_PG_URL"), env_or_empty("PGCDC_KAFKA_BROKERS"),
+              env_or_empty("PGCDC_DEV_DIR")};
+  if (!env.pg_url.empty() && !env.kafka_brokers.empty()) return env;
+  std::ifstream file(env.dev_dir + "/env");
+  std::string line;
+  // Lines look like: export NAME=value
+  while (std::getline(file, line)) {
+    const std::string prefix = "export ";
+    if (line.rfind(prefix, 0) != 0) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = line.substr(prefix.size(), eq - prefix.size());
+    std::string value = line.substr(eq + 1);
+    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"')) {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (name == "PGCDC_PG_URL" && env.pg_url.empty()) env.pg_url = value;
+    if (name == "PGCDC_KAFKA_BROKERS" && env.kafka_brokers.empty()) env.kafka_brokers = value;
+  }
+  return env;
+}
+
+}  // namespace
+
+const TestEnv& test_env() {
+  static const TestEnv env = load();
+  if (env.pg_url.empty() || env.kafka_brokers.empty()) {
+    ADD_FAILURE() << "no test environment: run `scripts/dev-env up` or ctest (its fixture starts "
+                     "it); PGCDC_DEV_DIR=" << env.dev_dir;
+  }
+  return env;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+}
+
+}  // namespace pgcdc::test

@@ -1,0 +1,20 @@
+#pragma once
+// Where the integration tests find the real PostgreSQL and Kafka that scripts/dev-env started.
+#include <string>
+
+namespace pgcdc::test {
+
+struct TestEnv {
+  std::string pg_url;         // postgres://postgres@127.0.0.1:PORT/pgcdc
+  std::string kafka_brokers;  // 127.0.0.1:PORT
+  std::string dev_dir;        // scripts/dev-env state directory
+};
+
+// From PGCDC_PG_URL / PGCDC_KAFKA_BROKERS when set, otherwise from $PGCDC_DEV_DIR/env (written by
+// `scripts/dev-env up`). Fails the calling test (ADD_FAILURE + empty strings) when neither exists.
+const TestEnv& test_env();
+
+// A name unique to this process and call, for tables, topics, slots: "<prefix>_<pid>_<n>".
+std::string unique_name(const std::string& prefix);
+
+}  // namespace pgcdc::test

@@ -1,0 +1,388 @@
+// KafkaSink against librdkafka's in-process mock cluster: deterministic delivery, failure and
+// backpressure cases that a real broker cannot produce on demand.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>  // must follow rdkafka.h
+#include <unistd.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/position_ledger.h"
+#include "sinks/kafka_sink.h"
+#include "sinks/sink_factory.h"
+
+namespace pgcdc {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr int16_t kProduceApiKey = 0;  // Kafka protocol ApiKey of Produce
+
+struct SavedReport {
+  DeliveryToken token;
+  DeliveryStatus status;
+  std::string error;
+  Operation op;
+  std::string table;
+  std::size_t payload_bytes;
+  std::int64_t commit_time_us;
+};
+
+// Keeps every report and forwards it to an optional ledger.
+class RecordingListener : public DeliveryListener {
+ public:
+  explicit RecordingListener(PositionLedger* ledger = nullptr) : ledger_(ledger) {}
+  void on_delivery(const DeliveryReport& r) override {
+    reports.push_back({r.token, r.status, std::string(r.error), r.op, std::string(r.table),
+                       r.payload_bytes, r.commit_time_us});
+    if (ledger_) ledger_->on_delivery(r);
+  }
+  std::size_t count(DeliveryStatus status) const {
+    std::size_t n = 0;
+    for (const auto& r : reports) n += r.status == status;
+    return n;
+  }
+  std::vector<SavedReport> reports;
+
+ private:
+  PositionLedger* ledger_;
+};
+
+// A one-broker mock cluster. rd_kafka_mock_cluster_new needs a handle to live in; a bare producer
+// that never produces serves.
+class MockCluster {
+ public:
+  MockCluster() {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    host_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)));
+    if (!host_) {
+      rd_kafka_conf_destroy(conf);  // not taken on failure
+      throw std::runtime_error(errstr);
+    }
+    cluster_ = rd_kafka_mock_cluster_new(host_.get(), 1);
+    if (!cluster_) throw std::runtime_error("rd_kafka_mock_cluster_new failed");
+  }
+  ~MockCluster() { rd_kafka_mock_cluster_destroy(cluster_); }  // before host_ goes
+  MockCluster(const MockCluster&) = delete;
+  MockCluster& operator=(const MockCluster&) = delete;
+
+  rd_kafka_mock_cluster_t* get() const { return cluster_; }
+  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+
+ private:
+  RdKafkaPtr host_;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+Record make_record(DeliveryToken token, const std::string& topic, int seq, bool tombstone = false) {
+  Record r;
+  r.topic = topic;
+  r.key = "{\"id\":" + std::to_string(seq) + "}";
+  if (!tombstone) r.value = "{\"op\":\"c\",\"after\":{\"id\":" + std::to_string(seq) + "}}";
+  r.token = token;
+  r.op = tombstone ? Operation::kTombstone : Operation::kCreate;
+  r.table = "public.items";
+  r.commit_time_us = 1700000000000000 + seq;
+  return r;
+}
+
+SourceOffset at(Lsn lsn) {
+  SourceOffset offset;
+  offset.lsn = lsn;
+  return offset;
+}
+
+class KafkaMockSinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    topic_ = "pgcdc.mock." + std::to_string(getpid()) + "." +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_.get(), topic_.c_str(), 3, 1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  KafkaSinkConfig config(std::map<std::string, std::string> properties = {}) const {
+    KafkaSinkConfig c;
+    c.brokers = cluster_.bootstraps();
+    c.properties = std::move(properties);
+    c.properties.emplace("log_level", "2");  // the failure tests make librdkafka complain
+    return c;
+  }
+
+  MockCluster cluster_;
+  std::string topic_;
+};
+
+TEST_F(KafkaMockSinkTest, DeliveredRecordsAreReportedOnceWithTheirTokens) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSink sink(config(), listener);
+  std::string error;
+  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+
+  std::vector<DeliveryToken> tokens;
+  for (int t = 0; t < 10; ++t) {
+    DeliveryToken token = ledger.open();
+    tokens.push_back(token);
+    for (int i = 0; i < 10; ++i) {
+      Record r = make_record(token, topic_, t * 10 + i, /*tombstone=*/i == 9);
+      ledger.add_record(token);
+      ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+    }
+    ledger.seal(token, at(static_cast<Lsn>(t + 1) * 100));
+  }
+  EXPECT_EQ(sink.in_flight(), 100u);
+  EXPECT_TRUE(sink.flush(milliseconds(10000)));
+  EXPECT_EQ(sink.in_flight(), 0u);
+
+  ASSERT_EQ(listener.reports.size(), 100u);
+  EXPECT_EQ(listener.count(DeliveryStatus::kDelivered), 100u);
+  std::multiset<DeliveryToken> seen;
+  for (const auto& r : listener.reports) {
+    seen.insert(r.token);
+    EXPECT_TRUE(r.error.empty());
+    EXPECT_EQ(r.table, "public.items");
+    EXPECT_GE(r.commit_time_us, 1700000000000000);
+  }
+  for (DeliveryToken token : tokens) EXPECT_EQ(seen.count(token), 10u);
+  EXPECT_FALSE(ledger.failed());
+  EXPECT_EQ(ledger.committable().lsn, 1000u);
+  EXPECT_FALSE(sink.fatal());
+}
+
+TEST_F(KafkaMockSinkTest, RejectedProduceIsAFailedReportAndStopsThePosition) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSink sink(config(), listener);
+
+  DeliveryToken first = ledger.open();
+  Record a = make_record(first, topic_, 1);
+  ledger.add_record(first);
+  ASSERT_EQ(sink.send(a), Sink::SendResult::kAccepted);
+  ledger.seal(first, at(100));
+  ASSERT_TRUE(sink.flush(milliseconds(10000)));
+  ASSERT_EQ(ledger.committable().lsn, 100u);
+
+  // The next Produce request is rejected with a non-retriable error.
+  rd_kafka_mock_push_request_errors(cluster_.get(), kProduceApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  DeliveryToken second = ledger.open();
+  Record b = make_record(second, topic_, 2);
+  ledger.add_record(second);
+  ASSERT_EQ(sink.send(b), Sink::SendResult::kAccepted);
+  ledger.seal(second, at(200));
+  sink.flush(milliseconds(10000));
+  ASSERT_EQ(listener.reports.size(), 2u);
+  EXPECT_EQ(listener.reports[1].token, second);
+  EXPECT_EQ(listener.reports[1].status, DeliveryStatus::kFailed);
+  EXPECT_NE(listener.reports[1].error.find(topic_), std::string::npos) << listener.reports[1].error;
+  EXPECT_NE(listener.reports[1].error.find("uthoriz"), std::string::npos)
+      << listener.reports[1].error;
+
+  // Later records may well be delivered, but the position never passes the failed one.
+  DeliveryToken third = ledger.open();
+  Record c = make_record(third, topic_, 3);
+  ledger.add_record(third);
+  ASSERT_EQ(sink.send(c), Sink::SendResult::kAccepted);
+  ledger.seal(third, at(300));
+  sink.flush(milliseconds(10000));
+  EXPECT_EQ(listener.reports.size(), 3u);
+  EXPECT_TRUE(ledger.failed());
+  EXPECT_EQ(ledger.committable().lsn, 100u);
+}
+
+TEST_F(KafkaMockSinkTest, BrokerDownPastTheMessageTimeoutFailsTheRecords) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSink sink(config({{"message.timeout.ms", "1000"}}), listener);
+  std::string error;
+  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+
+  DeliveryToken first = ledger.open();
+  Record a = make_record(first, topic_, 1);
+  ledger.add_record(first);
+  ASSERT_EQ(sink.send(a), Sink::SendResult::kAccepted);
+  ledger.seal(first, at(100));
+  ASSERT_TRUE(sink.flush(milliseconds(10000)));
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  DeliveryToken second = ledger.open();
+  for (int i = 0; i < 5; ++i) {
+    Record r = make_record(second, topic_, 10 + i);
+    ledger.add_record(second);
+    ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+  }
+  ledger.seal(second, at(200));
+  EXPECT_TRUE(sink.flush(milliseconds(15000)));
+
+  ASSERT_EQ(listener.reports.size(), 6u);
+  EXPECT_EQ(listener.count(DeliveryStatus::kFailed), 5u);
+  for (std::size_t i = 1; i < 6; ++i) {
+    EXPECT_EQ(listener.reports[i].token, second);
+    EXPECT_NE(listener.reports[i].error.find("timed out"), std::string::npos)
+        << listener.reports[i].error;
+  }
+  EXPECT_TRUE(ledger.failed());
+  EXPECT_EQ(ledger.committable().lsn, 100u);
+}
+
+TEST_F(KafkaMockSinkTest, FullQueueIsBackpressureAndNothingIsReportedForIt) {
+  RecordingListener listener;
+  KafkaSink sink(config({{"queue.buffering.max.messages", "2"}}), listener);
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+  Record a = make_record(1, topic_, 1);
+  Record b = make_record(1, topic_, 2);
+  Record c = make_record(1, topic_, 3);
+  ASSERT_EQ(sink.send(a), Sink::SendResult::kAccepted);
+  ASSERT_EQ(sink.send(b), Sink::SendResult::kAccepted);
+  EXPECT_EQ(sink.send(c), Sink::SendResult::kQueueFull);
+  EXPECT_EQ(sink.in_flight(), 2u);
+  // The refused record is untouched, ready to be sent again.
+  EXPECT_EQ(c.key, "{\"id\":3}");
+  ASSERT_TRUE(c.value.has_value());
+  sink.poll(milliseconds(0));
+  EXPECT_TRUE(listener.reports.empty());
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(sink.flush(milliseconds(15000)));
+  ASSERT_EQ(sink.send(c), Sink::SendResult::kAccepted);
+  ASSERT_TRUE(sink.flush(milliseconds(15000)));
+  EXPECT_EQ(listener.reports.size(), 3u);
+  EXPECT_EQ(listener.count(DeliveryStatus::kDelivered), 3u);
+}
+
+TEST_F(KafkaMockSinkTest, FatalErrorIsVisibleAndLaterRecordsFail) {
+  RecordingListener listener;
+  KafkaSink sink(config(), listener);
+  Record a = make_record(1, topic_, 1);
+  ASSERT_EQ(sink.send(a), Sink::SendResult::kAccepted);
+  ASSERT_TRUE(sink.flush(milliseconds(10000)));
+  ASSERT_FALSE(sink.fatal());
+
+  // What a fenced or out-of-sequence idempotent producer raises.
+  ASSERT_EQ(rd_kafka_test_fatal_error(sink.native_handle(),
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                      "injected by the test"),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!sink.fatal() && std::chrono::steady_clock::now() < deadline) sink.poll(milliseconds(20));
+  ASSERT_TRUE(sink.fatal());
+  EXPECT_NE(sink.fatal_error().find("injected by the test"), std::string::npos)
+      << sink.fatal_error();
+
+  // Accepted and failed at once: exactly one report, nothing left in flight.
+  Record b = make_record(2, topic_, 2);
+  EXPECT_EQ(sink.send(b), Sink::SendResult::kAccepted);
+  ASSERT_EQ(listener.reports.size(), 2u);
+  EXPECT_EQ(listener.reports[1].token, 2u);
+  EXPECT_EQ(listener.reports[1].status, DeliveryStatus::kFailed);
+  EXPECT_FALSE(listener.reports[1].error.empty());
+  EXPECT_EQ(sink.in_flight(), 0u);
+}
+
+TEST_F(KafkaMockSinkTest, DestroyingWithRecordsInFlightReportsThemFailedOnce) {
+  RecordingListener listener;
+  {
+    KafkaSink sink(config(), listener);
+    ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    for (int i = 0; i < 3; ++i) {
+      Record r = make_record(static_cast<DeliveryToken>(i + 1), topic_, i);
+      ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+    }
+    EXPECT_FALSE(sink.flush(milliseconds(100)));
+  }
+  ASSERT_EQ(listener.reports.size(), 3u);
+  std::set<DeliveryToken> tokens;
+  for (const auto& r : listener.reports) {
+    EXPECT_EQ(r.status, DeliveryStatus::kFailed);
+    tokens.insert(r.token);
+  }
+  EXPECT_EQ(tokens, (std::set<DeliveryToken>{1, 2, 3}));
+}
+
+TEST_F(KafkaMockSinkTest, OversizedRecordIsFailedAtOnce) {
+  RecordingListener listener;
+  KafkaSink sink(config({{"message.max.bytes", "1000"}}), listener);
+  Record r = make_record(5, topic_, 1);
+  r.value = std::string(5000, 'x');
+  EXPECT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+  ASSERT_EQ(listener.reports.size(), 1u);
+  EXPECT_EQ(listener.reports[0].token, 5u);
+  EXPECT_EQ(listener.reports[0].status, DeliveryStatus::kFailed);
+  EXPECT_NE(listener.reports[0].error.find(topic_), std::string::npos) << listener.reports[0].error;
+  EXPECT_EQ(sink.in_flight(), 0u);
+}
+
+TEST_F(KafkaMockSinkTest, DescribesTheCluster) {
+  RecordingListener listener;
+  KafkaSink sink(config(), listener);
+  EXPECT_EQ(sink.describe_metadata(milliseconds(5000)).rfind("1 broker(s): 1@", 0), 0u);
+  EXPECT_EQ(sink.name(), "kafka");
+}
+
+TEST(KafkaSinkConfigTest, UnknownPropertyThrowsNamingIt) {
+  RecordingListener listener;
+  KafkaSinkConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.properties = {{"no.such.property", "1"}};
+  try {
+    KafkaSink sink(config, listener);
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no.such.property"), std::string::npos) << e.what();
+  }
+}
+
+TEST(KafkaSinkConfigTest, InvalidValueThrowsNamingTheProperty) {
+  RecordingListener listener;
+  KafkaSinkConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.properties = {{"compression.type", "bogus"}};
+  try {
+    KafkaSink sink(config, listener);
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("compression.type"), std::string::npos) << e.what();
+  }
+}
+
+TEST(KafkaSinkConfigTest, RefusesToDropSuccessReports) {
+  RecordingListener listener;
+  KafkaSinkConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.properties = {{"delivery.report.only.error", "true"}};
+  EXPECT_THROW(KafkaSink(config, listener), std::runtime_error);
+}
+
+TEST(KafkaSinkConfigTest, UserPropertiesOverrideDefaults) {
+  RecordingListener listener;
+  KafkaSinkConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.properties = {{"compression.type", "zstd"}, {"linger.ms", "50"}};
+  EXPECT_NO_THROW(KafkaSink(config, listener));
+  // Idempotence demands acks=all; a contradicting override is a startup error, not a silent change.
+  config.properties = {{"acks", "1"}};
+  EXPECT_THROW(KafkaSink(config, listener), std::runtime_error);
+}
+
+TEST(KafkaSinkConfigTest, PingFailsClearlyWhenNoBrokerAnswers) {
+  RecordingListener listener;
+  KafkaSinkConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.properties = {{"log_level", "0"}};
+  SinkConfig sink_config;
+  sink_config.kind = SinkConfig::Kind::kKafka;
+  sink_config.kafka = config;
+  std::unique_ptr<Sink> sink = make_sink(sink_config, listener);
+  std::string error;
+  EXPECT_FALSE(sink->ping(milliseconds(500), error));
+  EXPECT_NE(error.find("127.0.0.1:1"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace pgcdc
