@@ -1,7 +1,7 @@
 #pragma once
-// OIDs of PostgreSQL's built-in types (src/include/catalog/pg_type.dat; fixed across versions, checked
-// against a PostgreSQL 15 catalog). Types from extensions (citext, hstore, ...) and user types (enums,
-// domains, composites) have no fixed OID: look them up in pg_type at run time.
+// OIDs of PostgreSQL's built-in types (src/include/catalog/pg_type.dat; fixed across versions,
+// checked against a PostgreSQL 15 catalog). Types from extensions (citext, hstore, ...) and user
+// types (enums, domains, composites) have no fixed OID: look them up in pg_type at run time.
 #include <cstdint>
 
 namespace pgcdc::pg_type {

@@ -9,26 +9,46 @@ namespace {
 
 const char* message_name(char type) {
   switch (type) {
-    case 'B': return "Begin";
-    case 'C': return "Commit";
-    case 'O': return "Origin";
-    case 'R': return "Relation";
-    case 'Y': return "Type";
-    case 'I': return "Insert";
-    case 'U': return "Update";
-    case 'D': return "Delete";
-    case 'T': return "Truncate";
-    case 'M': return "Message";
-    case 'S': return "Stream Start";
-    case 'E': return "Stream Stop";
-    case 'c': return "Stream Commit";
-    case 'A': return "Stream Abort";
-    case 'b': return "Begin Prepare";
-    case 'P': return "Prepare";
-    case 'K': return "Commit Prepared";
-    case 'r': return "Rollback Prepared";
-    case 'p': return "Stream Prepare";
-    default: return nullptr;
+    case 'B':
+      return "Begin";
+    case 'C':
+      return "Commit";
+    case 'O':
+      return "Origin";
+    case 'R':
+      return "Relation";
+    case 'Y':
+      return "Type";
+    case 'I':
+      return "Insert";
+    case 'U':
+      return "Update";
+    case 'D':
+      return "Delete";
+    case 'T':
+      return "Truncate";
+    case 'M':
+      return "Message";
+    case 'S':
+      return "Stream Start";
+    case 'E':
+      return "Stream Stop";
+    case 'c':
+      return "Stream Commit";
+    case 'A':
+      return "Stream Abort";
+    case 'b':
+      return "Begin Prepare";
+    case 'P':
+      return "Prepare";
+    case 'K':
+      return "Commit Prepared";
+    case 'r':
+      return "Rollback Prepared";
+    case 'p':
+      return "Stream Prepare";
+    default:
+      return nullptr;
   }
 }
 
@@ -322,12 +342,14 @@ void Decoder::decode(std::string_view message, Handler& handler) {
     case 'c':
     case 'A':
       r.fail(
-          "streaming messages belong to protocol version 2+ with streaming on, which pgcdc does not "
+          "streaming messages belong to protocol version 2+ with streaming on, which pgcdc does "
+          "not "
           "request",
           0);
     default:  // 'b', 'P', 'K', 'r', 'p'
       r.fail(
-          "two-phase messages belong to protocol version 3+ with two_phase on, which pgcdc does not "
+          "two-phase messages belong to protocol version 3+ with two_phase on, which pgcdc does "
+          "not "
           "request",
           0);
   }

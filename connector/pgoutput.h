@@ -7,9 +7,9 @@
 //   B Begin     Int64 final_lsn, Int64 commit_time, Int32 xid
 //   C Commit    Int8 flags (0), Int64 commit_lsn, Int64 end_lsn, Int64 commit_time
 //   O Origin    Int64 origin_lsn, String name
-//   R Relation  Int32 relid, String namespace ("" = pg_catalog), String name, Int8 replica identity,
-//               Int16 ncols, per column: Int8 flags (1 = part of the key), String name,
-//               Int32 type OID, Int32 typmod
+//   R Relation  Int32 relid, String namespace ("" = pg_catalog), String name,
+//               Int8 replica identity, Int16 ncols, per column: Int8 flags (1 = part of the key),
+//               String name, Int32 type OID, Int32 typmod
 //   Y Type      Int32 type OID, String namespace, String name
 //   I Insert    Int32 relid, 'N', TupleData
 //   U Update    Int32 relid, ['K' TupleData | 'O' TupleData], 'N' TupleData
@@ -57,9 +57,9 @@ struct RelationColumn {
 
 struct Relation {
   std::uint32_t id;
-  std::string schema;       // "pg_catalog" is sent as "" by the server and passed on as such
+  std::string schema;  // "pg_catalog" is sent as "" by the server and passed on as such
   std::string name;
-  char replica_identity;    // 'd' default, 'n' nothing, 'f' full, 'i' index
+  char replica_identity;  // 'd' default, 'n' nothing, 'f' full, 'i' index
   std::vector<RelationColumn> columns;
 };
 
@@ -103,7 +103,8 @@ class Handler {
   virtual void on_update(std::uint32_t relation_id, char old_kind, const Tuple* old_tuple,
                          const Tuple& new_tuple) = 0;
   virtual void on_delete(std::uint32_t relation_id, char old_kind, const Tuple& old_tuple) = 0;
-  virtual void on_truncate(std::uint8_t options, const std::vector<std::uint32_t>& relation_ids) = 0;
+  virtual void on_truncate(std::uint8_t options,
+                           const std::vector<std::uint32_t>& relation_ids) = 0;
   virtual void on_message(const LogicalMessage&) = 0;
   virtual void on_origin(Lsn, std::string_view) {}
 };

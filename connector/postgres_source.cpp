@@ -343,6 +343,25 @@ void PostgresSource::commit_positions() {
   }
 }
 
+void PostgresSource::drop_replication_objects() {
+  if (!query_) return;
+  replication_.reset();  // the slot stays active while its walsender runs
+  const SourceConfig& source = config_.source;
+  // The walsender exits asynchronously after the connection closes: retry briefly while active.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    try {
+      drop_slot(*query_, source.slot_name);
+      break;
+    } catch (const PgError& e) {
+      if (e.sqlstate() != "55006" || attempt == 49) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  drop_publication(*query_, source.publication_name);
+  spdlog::info("dropped replication slot {} and publication {} (source.drop_slot_on_stop)",
+               source.slot_name, source.publication_name);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Snapshot chunks
 

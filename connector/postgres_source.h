@@ -70,6 +70,10 @@ class PostgresSource : private pgoutput::Handler {
   // and confirms it to PostgreSQL. Safe to call when run() failed early.
   void commit_positions();
 
+  // Source thread, after commit_positions() on a clean stop: ends the stream and drops the slot and
+  // the publication (source.drop_slot_on_stop, for throw-away pipelines).
+  void drop_replication_objects();
+
  private:
   struct PendingChunk;
   struct RelationState {

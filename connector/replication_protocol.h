@@ -1,7 +1,7 @@
 #pragma once
 // The CopyBoth framing of PostgreSQL's streaming replication protocol ("Streaming Replication
-// Protocol" in the PostgreSQL docs, pg_recvlogical.c): what the walsender sends inside each CopyData
-// message after START_REPLICATION, and the standby status update the client sends back.
+// Protocol" in the PostgreSQL docs, pg_recvlogical.c): what the walsender sends inside each
+// CopyData message after START_REPLICATION, and the standby status update the client sends back.
 //
 // All integers on the wire are big-endian. Times on the wire are microseconds since 2000-01-01 UTC
 // (PostgreSQL's epoch); the structs here carry Unix-epoch microseconds, like the rest of pgcdc.
@@ -52,13 +52,14 @@ struct MalformedMessage {
 
 using ServerMessage = std::variant<XLogData, PrimaryKeepalive, MalformedMessage>;
 
-inline constexpr std::size_t kXLogDataHeaderSize = 1 + 8 + 8 + 8;        // 25
-inline constexpr std::size_t kPrimaryKeepaliveSize = 1 + 8 + 8 + 1;      // 18
+inline constexpr std::size_t kXLogDataHeaderSize = 1 + 8 + 8 + 8;               // 25
+inline constexpr std::size_t kPrimaryKeepaliveSize = 1 + 8 + 8 + 1;             // 18
 inline constexpr std::size_t kStandbyStatusUpdateSize = 1 + 8 + 8 + 8 + 8 + 1;  // 34
 
 // Parses one CopyData message received from the walsender (the buffer PQgetCopyData returned).
 // Errors are values: a truncated or unknown message gives MalformedMessage, never an exception.
-// A keepalive with trailing bytes is malformed; an XLogData's payload is everything after its header.
+// A keepalive with trailing bytes is malformed; an XLogData's payload is everything after its
+// header.
 ServerMessage parse_server_message(std::string_view copy_data);
 
 // The 'r' standby status update: Byte1('r') Int64 write, Int64 flush, Int64 apply,

@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <string>
 
-
 #include "connector/pg_types.h"
 
 namespace pgcdc {
@@ -126,7 +125,9 @@ constexpr BuiltinType kBuiltinTypes[] = {
 constexpr std::size_t kBuiltinCount = std::size(kBuiltinTypes);
 
 static_assert(std::is_sorted(std::begin(kBuiltinTypes), std::end(kBuiltinTypes),
-                             [](const BuiltinType& a, const BuiltinType& b) { return a.oid < b.oid; }),
+                             [](const BuiltinType& a, const BuiltinType& b) {
+                               return a.oid < b.oid;
+                             }),
               "kBuiltinTypes must stay sorted by OID");
 
 // The same rows sorted by array OID, built at compile time.
@@ -140,8 +141,9 @@ constexpr std::array<BuiltinType, kBuiltinCount> sorted_by_array_oid() {
 constexpr std::array<BuiltinType, kBuiltinCount> kByArrayOid = sorted_by_array_oid();
 
 const BuiltinType* find_by_oid(std::uint32_t oid) {
-  const auto* it = std::lower_bound(std::begin(kBuiltinTypes), std::end(kBuiltinTypes), oid,
-                                    [](const BuiltinType& row, std::uint32_t key) { return row.oid < key; });
+  const auto* it =
+      std::lower_bound(std::begin(kBuiltinTypes), std::end(kBuiltinTypes), oid,
+                       [](const BuiltinType& row, std::uint32_t key) { return row.oid < key; });
   return (it != std::end(kBuiltinTypes) && it->oid == oid) ? it : nullptr;
 }
 
@@ -167,7 +169,9 @@ TextFormat format_for_category(char category) {
 // ---------------------------------------------------------------------------------------------
 // Small text helpers.
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // JSON number grammar (RFC 8259): -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 bool is_json_number(std::string_view s) {
@@ -331,13 +335,20 @@ class JsonCompactor {
  private:
   static rapidjson::Type type_of(char first) {
     switch (first) {
-      case '{': return rapidjson::kObjectType;
-      case '[': return rapidjson::kArrayType;
-      case '"': return rapidjson::kStringType;
-      case 't': return rapidjson::kTrueType;
-      case 'f': return rapidjson::kFalseType;
-      case 'n': return rapidjson::kNullType;
-      default: return rapidjson::kNumberType;
+      case '{':
+        return rapidjson::kObjectType;
+      case '[':
+        return rapidjson::kArrayType;
+      case '"':
+        return rapidjson::kStringType;
+      case 't':
+        return rapidjson::kTrueType;
+      case 'f':
+        return rapidjson::kFalseType;
+      case 'n':
+        return rapidjson::kNullType;
+      default:
+        return rapidjson::kNumberType;
     }
   }
 
@@ -561,7 +572,9 @@ bool append_iso_date(DateTimeText& out, std::string_view date, bool bc) {
   return out.append(number) && out.append(month_day);
 }
 
-bool is_infinity(std::string_view text) { return text == "infinity" || text == "-infinity"; }
+bool is_infinity(std::string_view text) {
+  return text == "infinity" || text == "-infinity";
+}
 
 // Splits off a trailing " BC".
 bool strip_bc(std::string_view& text) {
@@ -665,7 +678,8 @@ bool write_scalar(JsonWriter& out, TextFormat format, std::string_view text,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Arrays: PostgreSQL's array text format (array_in / array_out in src/backend/utils/adt/arrayfuncs.c).
+// Arrays: PostgreSQL's array text format (array_in / array_out in
+// src/backend/utils/adt/arrayfuncs.c).
 //
 //   [lb:ub][lb:ub]=        optional dimension decoration, printed when a lower bound is not 1
 //   {elem,elem,...}        one dimension; nested braces for more (at most 6)
@@ -873,8 +887,8 @@ class ArrayParser {
   bool all_known_ = true;
 };
 
-bool write_array(JsonWriter& out, std::string_view text, TextFormat element_format,
-                 char delimiter, const ConverterOptions& options) {
+bool write_array(JsonWriter& out, std::string_view text, TextFormat element_format, char delimiter,
+                 const ConverterOptions& options) {
   ArrayParser validator(text, delimiter, element_format, options, nullptr);
   if (!validator.parse()) return write_unexpected(out, text);
   ArrayParser writer(text, delimiter, element_format, options, &out);

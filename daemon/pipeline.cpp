@@ -158,6 +158,13 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
                  "be read again on restart", sink->in_flight(), sink->name());
   }
   source.commit_positions();
+  if (end == SessionEnd::kStopped && config_.source.drop_slot_on_stop && config_.source.cdc) {
+    try {
+      source.drop_replication_objects();
+    } catch (const std::exception& e) {
+      spdlog::error("could not drop the slot and publication: {}", e.what());
+    }
+  }
   metrics_.detach();
   if (sink->fatal() && end != SessionEnd::kFatal) {
     end = SessionEnd::kRetry;

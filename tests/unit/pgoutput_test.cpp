@@ -14,10 +14,11 @@ namespace {
 //   pg_logical_slot_peek_binary_changes('s', NULL, NULL, 'proto_version', '1',
 //                                       'publication_names', 'p', 'messages', 'true')
 // (the same bytes START_REPLICATION sends as XLogData payloads) for
-//   create table t1 (id int primary key, name text, big text, n numeric, ts timestamptz);  -- 16384
-//   create table t2 (a int, b text); alter table t2 replica identity full;                   -- 16391
-//   create table t3 (k1 int, k2 text, v text, primary key (k1, k2));                          -- 16396
-//   create type mood as enum ('sad', 'happy');                                               -- 16404
+//   16384: create table t1 (id int primary key, name text, big text, n numeric, ts timestamptz);
+//          alter table t1 alter column big set storage external;
+//   16391: create table t2 (a int, b text); alter table t2 replica identity full;
+//   16396: create table t3 (k1 int, k2 text, v text, primary key (k1, k2));
+//   16404: create type mood as enum ('sad', 'happy');
 // The rest are built by hand where PostgreSQL cannot be made to send them ('b' values).
 
 std::string from_hex(std::string_view hex) {
@@ -70,7 +71,12 @@ const char* const kMessageHex =
 // pg_logical_emit_message(false, 'pgcdc', '\x00ff'::bytea)
 const char* const kMessageNonTxHex = "4d00000000000154f9307067636463000000000200ff";
 // Hand-built: Insert into relation 7 of ('b' 2 bytes 00 ff, 'u', 't' empty string).
-const char* const kInsertBinaryHex = "49000000074e0003" "62000000020" "0ff" "75" "7400000000";
+const char* const kInsertBinaryHex =
+    "49000000074e0003"
+    "62000000020"
+    "0ff"
+    "75"
+    "7400000000";
 
 std::string describe(const Tuple& tuple) {
   std::string out = "(";
@@ -241,7 +247,16 @@ TEST(PgoutputDecoder, RelationWithCompositeKeyAndFullIdentity) {
 
 TEST(PgoutputDecoder, RelationWithTypeModifierAndCatalogNamespace) {
   // Hand-built: relation 1 in pg_catalog (sent as ""), column "c" varchar(10): typmod 14.
-  const std::string bytes = from_hex("5200000001" "00" "7200" "6e" "0001" "00" "6300" "00000413" "0000000e");
+  const std::string bytes = from_hex(
+      "5200000001"
+      "00"
+      "7200"
+      "6e"
+      "0001"
+      "00"
+      "6300"
+      "00000413"
+      "0000000e");
   Decoder decoder;
   RecordingHandler handler;
   decoder.decode(bytes, handler);
@@ -339,10 +354,10 @@ TEST(PgoutputDecoder, DefaultTypeAndOriginCallbacksDoNothing) {
 TEST(PgoutputDecoder, ReusesItsTuplesAcrossMessagesOfDifferentWidths) {
   Decoder decoder;
   RecordingHandler handler;
-  decoder.decode(from_hex(kInsertHex), handler);          // 5 columns
-  decoder.decode(from_hex(kUpdateOldHex), handler);       // 2 + 2 columns
-  decoder.decode(from_hex(kUpdateKeyHex), handler);       // 5 + 5
-  decoder.decode(from_hex(kUpdateHex), handler);          // no old tuple this time
+  decoder.decode(from_hex(kInsertHex), handler);     // 5 columns
+  decoder.decode(from_hex(kUpdateOldHex), handler);  // 2 + 2 columns
+  decoder.decode(from_hex(kUpdateKeyHex), handler);  // 5 + 5
+  decoder.decode(from_hex(kUpdateHex), handler);     // no old tuple this time
   EXPECT_EQ(handler.calls,
             (std::vector<std::string>{
                 "insert 16384 (t:2,n,t:b,n,n)", "update 16391 O(t:1,t:one) (t:1,t:uno)",
@@ -360,9 +375,9 @@ TEST(PgoutputDecoder, CommitTimestampsSaturateInsteadOfOverflowing) {
 // Every prefix of every valid message is truncated and must throw, without calling the handler.
 TEST(PgoutputDecoder, EveryTruncationThrows) {
   const char* const messages[] = {
-      kBeginHex,      kCommitHex,    kOriginHex,     kRelationT1Hex, kRelationT3Hex,
-      kRelationT2Hex, kTypeHex,      kInsertHex,     kUpdateHex,     kUpdateKeyHex,
-      kUpdateOldHex,  kDeleteOldHex, kDeleteKeyHex,  kTruncateHex,   kTruncateOneHex,
+      kBeginHex,      kCommitHex,       kOriginHex,      kRelationT1Hex, kRelationT3Hex,
+      kRelationT2Hex, kTypeHex,         kInsertHex,      kUpdateHex,     kUpdateKeyHex,
+      kUpdateOldHex,  kDeleteOldHex,    kDeleteKeyHex,   kTruncateHex,   kTruncateOneHex,
       kMessageHex,    kMessageNonTxHex, kInsertBinaryHex};
   for (const char* hex : messages) {
     const std::string full = from_hex(hex);
@@ -375,8 +390,8 @@ TEST(PgoutputDecoder, EveryTruncationThrows) {
 }
 
 TEST(PgoutputDecoder, TrailingBytesThrow) {
-  const char* const messages[] = {kBeginHex, kCommitHex, kInsertHex, kTruncateHex, kMessageHex,
-                                  kRelationT1Hex};
+  const char* const messages[] = {kBeginHex,    kCommitHex,  kInsertHex,
+                                  kTruncateHex, kMessageHex, kRelationT1Hex};
   for (const char* hex : messages) {
     const std::string error = decode_error(from_hex(hex) + std::string(1, '\0'));
     EXPECT_NE(error.find("1 unexpected trailing bytes"), std::string::npos) << error;
@@ -424,16 +439,25 @@ TEST(PgoutputDecoder, StreamingAndTwoPhaseMessagesAreRejected) {
 
 TEST(PgoutputDecoder, CorruptTuplesThrow) {
   // Unknown value kind 'x'.
-  std::string error = decode_error(from_hex("49000000074e0001" "78"));
+  std::string error =
+      decode_error(from_hex("49000000074e0001"
+                            "78"));
   EXPECT_NE(error.find("unknown tuple value kind 'x'"), std::string::npos) << error;
   // Negative value length.
-  error = decode_error(from_hex("49000000074e0001" "74ffffffff"));
+  error =
+      decode_error(from_hex("49000000074e0001"
+                            "74ffffffff"));
   EXPECT_NE(error.find("negative tuple value length"), std::string::npos) << error;
   // Length larger than the message.
-  error = decode_error(from_hex("49000000074e0001" "747fffffff" "41"));
+  error =
+      decode_error(from_hex("49000000074e0001"
+                            "747fffffff"
+                            "41"));
   EXPECT_NE(error.find("tuple value length"), std::string::npos) << error;
   // Column count larger than the message (must not allocate 32767 slots first).
-  error = decode_error(from_hex("49000000074e7fff" "6e"));
+  error =
+      decode_error(from_hex("49000000074e7fff"
+                            "6e"));
   EXPECT_NE(error.find("tuple column count 32767 does not fit"), std::string::npos) << error;
   // Negative column count.
   error = decode_error(from_hex("49000000074effff"));
@@ -453,20 +477,28 @@ TEST(PgoutputDecoder, WrongTupleMarkersThrow) {
 
 TEST(PgoutputDecoder, CorruptCountsThrow) {
   // Truncate claiming 1000 relations.
-  EXPECT_NE(decode_error(from_hex("54000003e800" "00004000")).find("relation count 1000"),
+  EXPECT_NE(decode_error(from_hex("54000003e800"
+                                  "00004000"))
+                .find("relation count 1000"),
             std::string::npos);
   EXPECT_NE(decode_error(from_hex("54ffffffff00")).find("negative relation count"),
             std::string::npos);
   // Relation claiming 200 columns.
-  EXPECT_NE(decode_error(from_hex("52000000016100620064" "00c8" "00630000000017ffffffff"))
+  EXPECT_NE(decode_error(from_hex("52000000016100620064"
+                                  "00c8"
+                                  "00630000000017ffffffff"))
                 .find("column count 200"),
             std::string::npos);
   // Message with a negative content length.
-  EXPECT_NE(decode_error(from_hex("4d010000000000000001" "7000" "ffffffff"))
+  EXPECT_NE(decode_error(from_hex("4d010000000000000001"
+                                  "7000"
+                                  "ffffffff"))
                 .find("negative content length"),
             std::string::npos);
   // Unterminated string.
-  EXPECT_NE(decode_error(from_hex("4f0000000000000001" "6162")).find("unterminated string"),
+  EXPECT_NE(decode_error(from_hex("4f0000000000000001"
+                                  "6162"))
+                .find("unterminated string"),
             std::string::npos);
 }
 

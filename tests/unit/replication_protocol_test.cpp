@@ -31,11 +31,12 @@ std::string to_hex(std::string_view bytes) {
 
 std::string be64(std::uint64_t v) {
   std::string out;
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
   return out;
 }
 
-constexpr std::int64_t k20240131Noon = 1706702400000000;  // Unix microseconds
+constexpr std::int64_t k20240131Noon = 1706702400000000;   // Unix microseconds
 constexpr std::int64_t k20240131NoonPg = 0x2b33b63123000;  // the same, since 2000-01-01
 
 // Captured from PostgreSQL 15.20 (START_REPLICATION ... LOGICAL 0/0 (proto_version '1', ...)):
@@ -136,8 +137,8 @@ TEST(ReplicationProtocol, MalformedMessagesAreValuesNotExceptions) {
   const std::string xlog = from_hex(kXLogBeginHex);
   EXPECT_TRUE(std::holds_alternative<MalformedMessage>(parse_server_message("")));
   for (std::size_t length = 1; length < keepalive.size(); ++length) {
-    EXPECT_TRUE(std::holds_alternative<MalformedMessage>(
-        parse_server_message(keepalive.substr(0, length))))
+    EXPECT_TRUE(
+        std::holds_alternative<MalformedMessage>(parse_server_message(keepalive.substr(0, length))))
         << length;
   }
   for (std::size_t length = 1; length < kXLogDataHeaderSize; ++length) {
@@ -162,12 +163,12 @@ TEST(ReplicationProtocol, StandbyStatusUpdateExactBytes) {
       make_standby_status_update(0x16B374D848, 0x16B374D800, 0x1, k20240131Noon, true);
   ASSERT_EQ(update.size(), kStandbyStatusUpdateSize);
   EXPECT_EQ(to_hex(update),
-            "72"                  // 'r'
-            "00000016b374d848"    // write
-            "00000016b374d800"    // flush
-            "0000000000000001"    // apply
-            "0002b33b63123000"    // clientTime: 2024-01-31 12:00:00 UTC since 2000-01-01
-            "01");                // replyRequested
+            "72"                // 'r'
+            "00000016b374d848"  // write
+            "00000016b374d800"  // flush
+            "0000000000000001"  // apply
+            "0002b33b63123000"  // clientTime: 2024-01-31 12:00:00 UTC since 2000-01-01
+            "01");              // replyRequested
   const std::string no_reply = make_standby_status_update(0, 0, 0, kPgEpochOffsetUs, false);
   EXPECT_EQ(to_hex(no_reply), "72" + std::string(64, '0') + "00");
 }

@@ -30,7 +30,9 @@ struct Case {
   bool reparse = true;
 };
 
-ColumnType of(std::uint32_t oid) { return ColumnType{oid, 0, 0}; }
+ColumnType of(std::uint32_t oid) {
+  return ColumnType{oid, 0, 0};
+}
 
 std::string convert(const ValueConverter& converter, const ColumnType& type, std::string_view text,
                     bool* known) {
@@ -180,8 +182,7 @@ TEST(ValueConverter, JsonEmbedded) {
       {"strings keep their escapes", of(t::kJson), R"( "\u00e9\n\u0000\/\ud800" )",
        R"("\u00e9\n\u0000\/\ud800")", true, false},
       {"utf-8 string", of(t::kJsonb), "\"\xc3\xa9\"", "\"\xc3\xa9\""},
-      {"beyond double range", of(t::kJson), "[1e999, -1E-999]", "[1e999,-1E-999]", true,
-       false},
+      {"beyond double range", of(t::kJson), "[1e999, -1E-999]", "[1e999,-1E-999]", true, false},
       {"jsonb prints 1e400 as 401 digits", of(t::kJsonb), huge, huge, true, false},
       {"literals", of(t::kJson), "[true, false, null]", "[true,false,null]"},
       {"whitespace kinds", of(t::kJson), "\t{\r\n\"a\" : 1 }\n", R"({"a":1})"},
