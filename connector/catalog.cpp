@@ -24,7 +24,13 @@ ColumnType TypeCache::resolve(Oid oid) {
       Oid element = static_cast<Oid>(std::stoul(std::string(field(result.get(), 0, 1))));
       // typelem is also set for fixed-length types such as point and name (typlen > 0) that are
       // not arrays; only variable-length category-A types are arrays.
-      if (type.category == 'A' && element != 0) type.element_oid = element;
+      if (type.category == 'A' && element != 0) {
+        // The converter needs the element's category (citext[], enum[]), a domain's base type
+        // for arrays of domains.
+        ColumnType element_type = resolve(element);
+        type.element_oid = element_type.oid;
+        type.category = element_type.category;
+      }
     }
   }
   cache_[oid] = type;

@@ -108,7 +108,7 @@ TEST_F(Pipeline, SnapshotAndStreamGiveByteIdenticalAfter) {
   auto strip_id = [](std::string text) { return text.substr(text.find(",\"i2\"")); };
   EXPECT_EQ(strip_id(snapshot_after), strip_id(stream_after));
   EXPECT_EQ(strip_id(stream_after),
-            R"(,"i2":-32768,"i8":9223372036854775807,"f8":0.1,"f4":1.5e-7,)"
+            R"(,"i2":-32768,"i8":9223372036854775807,"f8":0.1,"f4":1.5e-07,)"
             R"("n":"123456789012345678901234567890.123",)"
             R"("t":"quote \" and \\ and unicode é","b":true,"ts":"2024-02-29T07:04:56.789Z",)"
             R"("tsl":"1999-12-31T23:59:59","d":"2000-01-01","iv":"P1Y2M3DT4H5M6.5S",)"

@@ -16,6 +16,49 @@ std::string member_json(const rapidjson::Value& object, const char* name) {
   return buffer.GetString();
 }
 
+namespace {
+
+// Length of the JSON value starting at `pos` (strings, objects, arrays, scalars).
+std::size_t value_length(const std::string& json, std::size_t pos) {
+  std::size_t i = pos;
+  int depth = 0;
+  bool in_string = false;
+  for (; i < json.size(); ++i) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') {
+        in_string = false;
+        if (depth == 0) return i + 1 - pos;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if (c == '}' || c == ']') {
+      if (depth == 0) return i - pos;  // end of the enclosing object: scalar ended
+      if (--depth == 0) return i + 1 - pos;
+    } else if (c == ',' && depth == 0) {
+      return i - pos;
+    }
+  }
+  return i - pos;
+}
+
+// The raw text of a top-level member of the envelope, exactly as pgcdc wrote it (re-serializing
+// through a DOM would turn 1.10 into 1.1 and hide what the converter did).
+std::string raw_member(const std::string& json, const std::string& name) {
+  std::string needle = "\"" + name + "\":";
+  // Top-level members of the envelope come in a fixed order before "source"; search from the
+  // start: nested objects never hold a member named "before", "after" or "op" before these.
+  auto pos = json.find(needle);
+  if (pos == std::string::npos) return "null";
+  pos += needle.size();
+  return json.substr(pos, value_length(json, pos));
+}
+
+}  // namespace
+
 ChangeEvent parse_event(const ConsumedMessage& message) {
   ChangeEvent event;
   event.key = message.key;
@@ -28,8 +71,8 @@ ChangeEvent parse_event(const ConsumedMessage& message) {
     return event;
   }
   event.op = doc["op"].GetString();
-  event.after = member_json(doc, "after");
-  event.before = member_json(doc, "before");
+  event.before = raw_member(*message.value, "before");
+  event.after = raw_member(*message.value, "after");
   if (doc.HasMember("source") && doc["source"].HasMember("snapshot")) {
     event.snapshot = doc["source"]["snapshot"].GetString();
   }
