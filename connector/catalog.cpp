@@ -56,7 +56,45 @@ bool contains(const std::vector<std::string>& items, const std::string& item) {
   return std::find(items.begin(), items.end(), item) != items.end();
 }
 
+// Every column pgoutput can send: not dropped, not system, not generated (PG15 never sends
+// generated columns, so the snapshot leaves them out too and both paths agree).
+std::vector<ColumnInfo> read_columns(PgConnection& connection, Oid table,
+                                     std::vector<std::string>* generated) {
+  auto columns = connection.exec_params(
+      "SELECT a.attname, a.atttypid, a.attnotnull, a.attgenerated <> '' "
+      "FROM pg_catalog.pg_attribute a "
+      "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+      {std::to_string(table)});
+  std::vector<ColumnInfo> all;
+  for (int row = 0; row < PQntuples(columns.get()); ++row) {
+    ColumnInfo column{std::string(field(columns.get(), row, 0)),
+                      static_cast<Oid>(std::stoul(std::string(field(columns.get(), row, 1)))),
+                      field(columns.get(), row, 2) == "t"};
+    if (field(columns.get(), row, 3) == "t") {
+      if (generated) generated->push_back(column.name);
+    } else {
+      all.push_back(std::move(column));
+    }
+  }
+  return all;
+}
+
 }  // namespace
+
+void refresh_columns(PgConnection& connection, TableInfo& table) {
+  std::vector<ColumnInfo> all = read_columns(connection, table.oid, nullptr);
+  if (!table.column_list) {
+    table.published = std::move(all);
+    return;
+  }
+  std::vector<ColumnInfo> kept;
+  for (auto& column : all) {
+    for (const auto& published : table.published) {
+      if (published.name == column.name) kept.push_back(column);
+    }
+  }
+  table.published = std::move(kept);
+}
 
 TableInfo describe_table(PgConnection& connection, const TableConfig& config,
                          const std::string& topic_prefix) {
@@ -90,25 +128,8 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
                      ": GRANT SELECT ON " + info.quoted + " TO <pgcdc role>");
   }
 
-  // Every column pgoutput can send: not dropped, not system, not generated (PG15 never sends
-  // generated columns, so the snapshot leaves them out too and both paths agree).
-  auto columns = connection.exec_params(
-      "SELECT a.attname, a.atttypid, a.attnotnull, a.attgenerated <> '' "
-      "FROM pg_catalog.pg_attribute a "
-      "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-      {std::to_string(info.oid)});
-  std::vector<ColumnInfo> all;
   std::vector<std::string> generated;
-  for (int row = 0; row < PQntuples(columns.get()); ++row) {
-    ColumnInfo column{std::string(field(columns.get(), row, 0)),
-                      static_cast<Oid>(std::stoul(std::string(field(columns.get(), row, 1)))),
-                      field(columns.get(), row, 2) == "t"};
-    if (field(columns.get(), row, 3) == "t") {
-      generated.push_back(column.name);
-    } else {
-      all.push_back(std::move(column));
-    }
-  }
+  std::vector<ColumnInfo> all = read_columns(connection, info.oid, &generated);
   auto find_column = [&](const std::string& name) -> const ColumnInfo* {
     for (const auto& c : all) {
       if (c.name == name) return &c;
@@ -193,6 +214,7 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
   }
 
   info.output_columns = config.columns;
+  info.all_columns = config.columns.empty();
   if (info.output_columns.empty()) {
     for (const auto& c : all) info.output_columns.push_back(c.name);
   }

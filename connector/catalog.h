@@ -48,7 +48,10 @@ struct TableInfo {
   // Columns pgoutput sends for this table (column list of the publication, or every column that is
   // not generated), in attribute order: the snapshot SELECTs exactly these, in this order.
   std::vector<ColumnInfo> published;
-  std::vector<std::string> output_columns;  // `after` object members, in output order
+  // `after` object members, in output order. With `all_columns` this is the column set at start
+  // and the live set follows ALTER TABLE: every replicated column is output.
+  std::vector<std::string> output_columns;
+  bool all_columns = true;  // source.columns not set for this table
   std::vector<std::string> key_columns;     // Kafka key members, in key order
   bool column_list = false;  // publish only `published` (a PG15 publication column list)
 };
@@ -56,6 +59,10 @@ struct TableInfo {
 // Looks the table up and checks it can be captured. Throws SetupError naming the problem.
 TableInfo describe_table(PgConnection& connection, const TableConfig& config,
                          const std::string& topic_prefix);
+
+// Reads the table's current columns again (after ALTER TABLE) into `table.published`: every
+// non-generated column, or with a column list those of its columns that still exist.
+void refresh_columns(PgConnection& connection, TableInfo& table);
 
 // Kafka topic for a table: "<prefix>.<schema>.<table>", with characters Kafka does not allow in
 // topic names replaced by '_'.

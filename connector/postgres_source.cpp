@@ -180,7 +180,7 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
     if (stop) return Outcome::kStopped;
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
     if (!chunk_) {
-      const TableInfo* table = next_table_to_snapshot();
+      TableInfo* table = next_table_to_snapshot();
       stats_.snapshotting = table != nullptr;
       if (table) start_chunk(*table);
     }
@@ -192,13 +192,14 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
 PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<bool>& stop) {
   // Without a stream there is nothing to be consistent with: read chunk after chunk, each one a
   // ledger entry whose position is the snapshot progress after it.
-  while (const TableInfo* table = next_table_to_snapshot()) {
+  while (TableInfo* table = next_table_to_snapshot()) {
     stats_.snapshotting = true;
     if (stop) return Outcome::kStopped;
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
     auto progress = progress_->find(table->qualified);
     std::optional<std::vector<std::string>> after;
     if (progress != progress_->end()) after = progress->second.last_key;
+    refresh_columns(*query_, *table);
     PgResult rows = read_chunk(*table, after, nullptr);
     RowLayout layout = snapshot_layout(*table);
     DeliveryToken token = ledger_.open();
@@ -365,9 +366,9 @@ void PostgresSource::drop_replication_objects() {
 // ---------------------------------------------------------------------------------------------
 // Snapshot chunks
 
-const TableInfo* PostgresSource::next_table_to_snapshot() const {
+TableInfo* PostgresSource::next_table_to_snapshot() {
   if (!config_.source.snapshot) return nullptr;
-  for (const auto& table : tables_) {
+  for (auto& table : tables_) {
     auto it = progress_->find(table.qualified);
     if (it == progress_->end() || !it->second.done) return &table;
   }
@@ -436,7 +437,8 @@ void PostgresSource::tuple_from_result(const PGresult* rows, int row, pgoutput::
   }
 }
 
-void PostgresSource::start_chunk(const TableInfo& table) {
+void PostgresSource::start_chunk(TableInfo& table) {
+  refresh_columns(*query_, table);  // the chunk reads the columns the table has now
   auto chunk = std::make_unique<PendingChunk>();
   chunk->table = &table;
   chunk->id = ++chunk_sequence_;

@@ -91,10 +91,10 @@ class PostgresSource : private pgoutput::Handler {
   void send_status(bool reply_requested);
 
   // Snapshot chunks.
-  const TableInfo* next_table_to_snapshot() const;
+  TableInfo* next_table_to_snapshot();
   PgResult read_chunk(const TableInfo& table, const std::optional<std::vector<std::string>>& after,
                       std::string* snapshot_text);
-  void start_chunk(const TableInfo& table);
+  void start_chunk(TableInfo& table);
   // Publishes the rows of a snapshot read (skipping `dropped` ones) as read events of `token`.
   std::uint64_t publish_rows(const TableInfo& table, const RowLayout& layout, const PGresult* rows,
                              const std::vector<bool>* dropped, DeliveryToken token,

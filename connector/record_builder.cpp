@@ -15,11 +15,16 @@ RowLayout make_row_layout(const TableInfo& table, const std::vector<std::string>
     }
     return -1;
   };
-  for (const auto& name : table.output_columns) {
-    int index = position(name);
-    // A column added by ALTER TABLE appears in the next Relation message; one that was dropped
-    // simply stops appearing in `after` when every column is captured.
-    if (index >= 0) layout.output_indexes.push_back(index);
+  if (table.all_columns) {
+    // Every replicated column, as the tuple has them now: ALTER TABLE ADD/DROP COLUMN shows in
+    // the next Relation message (stream) and the next chunk's column list (snapshot).
+    for (std::size_t i = 0; i < names.size(); ++i) layout.output_indexes.push_back(static_cast<int>(i));
+  } else {
+    for (const auto& name : table.output_columns) {
+      int index = position(name);
+      // A configured column that was dropped simply stops appearing in `after`.
+      if (index >= 0) layout.output_indexes.push_back(index);
+    }
   }
   for (const auto& name : table.key_columns) {
     int index = position(name);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -206,6 +207,118 @@ TEST_F(Pipeline, ColumnsSubsetUsesAPublicationColumnListAndKeepsTheKey) {
       {name_});
   ASSERT_EQ(PQntuples(columns.get()), 1);
   EXPECT_EQ(field(columns.get(), 0, 0), "id,keep");
+  stop_daemon();
+}
+
+}  // namespace
+}  // namespace pgcdc::test
+
+namespace pgcdc::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class PipelineMore : public PipelineTest {};
+
+TEST_F(PipelineMore, FollowsAlterTableAddedDroppedAndRetypedColumns) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, a text)");
+  sql("INSERT INTO " + name_ + " VALUES (1, 'one')");
+  start_daemon(write_config(toml_config({name_})));
+  ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u);
+  sql("ALTER TABLE " + name_ + " ADD COLUMN b int");
+  sql("INSERT INTO " + name_ + " VALUES (2, 'two', 5)");
+  sql("UPDATE " + name_ + " SET b = 7 WHERE id = 1");
+  sql("ALTER TABLE " + name_ + " DROP COLUMN a");
+  sql("INSERT INTO " + name_ + " VALUES (3, 9)");
+  sql("ALTER TABLE " + name_ + " ALTER COLUMN b TYPE text");
+  sql("INSERT INTO " + name_ + " VALUES (4, 'w')");
+  auto events = read_topic(topic(name_), 5);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[1].after, R"({"id":2,"a":"two","b":5})");
+  EXPECT_EQ(events[2].after, R"({"id":1,"a":"one","b":7})");
+  EXPECT_EQ(events[3].after, R"({"id":3,"b":9})");
+  EXPECT_EQ(events[4].after, R"({"id":4,"b":"w"})");
+  stop_daemon();
+}
+
+TEST_F(PipelineMore, ManyTablesAndAnExistingPublicationThatLacksOne) {
+  sql("CREATE TABLE " + name_ + "_a (id int PRIMARY KEY, v text)");
+  sql("CREATE TABLE " + name_ + "_b (id text PRIMARY KEY, v int)");
+  sql("INSERT INTO " + name_ + "_a VALUES (1, 'x')");
+  sql("INSERT INTO " + name_ + "_b VALUES ('k', 1)");
+  sql("CREATE PUBLICATION " + name_ + " FOR TABLE " + name_ + "_a");
+  std::string output;
+  int code = run_pgcdc({"run", "-c", write_config(toml_config({name_ + "_a", "public." + name_ + "_b"}))}, output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("publication " + name_ + " exists but does not publish public." + name_ + "_b"),
+            std::string::npos) << output;
+  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
+  EXPECT_EQ(PQntuples(slot.get()), 0);
+
+  start_daemon(write_config(toml_config({name_ + "_a", "public." + name_ + "_b"},
+                                        "alter_publication = true\n")));
+  ASSERT_EQ(read_topic(topic(name_ + "_a"), 1).size(), 1u);
+  ASSERT_EQ(read_topic(topic(name_ + "_b"), 1).size(), 1u);
+  sql("UPDATE " + name_ + "_b SET v = 2");
+  auto events = read_topic(topic(name_ + "_b"), 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].key, R"({"id":"k"})");
+  EXPECT_EQ(events[1].after, R"({"id":"k","v":2})");
+  stop_daemon();
+}
+
+TEST_F(PipelineMore, ARoleWithoutReplicationIsRefusedWithTheFix) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY)");
+  sql("CREATE ROLE " + name_ + " LOGIN NOREPLICATION");
+  sql("GRANT SELECT ON " + name_ + " TO " + name_);
+  std::string config = toml_config({name_});
+  const std::string& url = test_env().pg_url;
+  std::string role_url = url;
+  role_url.replace(role_url.find("postgres@"), 9, name_ + "@");
+  config.replace(config.find(url), url.size(), role_url);
+  std::string output;
+  int code = run_pgcdc({"run", "-c", write_config(config)}, output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("role " + name_ + " lacks the REPLICATION attribute"), std::string::npos) << output;
+  EXPECT_NE(output.find("ALTER ROLE"), std::string::npos) << output;
+  sql("DROP OWNED BY " + name_);
+  sql("DROP ROLE " + name_);
+}
+
+TEST_F(PipelineMore, StdoutSinkWritesJsonLines) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
+  sql("INSERT INTO " + name_ + " SELECT g, 'v' || g FROM generate_series(1, 25) g");
+  std::string config = toml_config({name_}, "cdc = false\n");
+  std::string kafka = config.substr(config.find("[sink.kafka]"), config.find("[offsets]") - config.find("[sink.kafka]"));
+  config.replace(config.find(kafka), kafka.size(), "[sink.stdout]\npath = '" + dir_ + "/out.jsonl'\n\n");
+  auto& daemon = start_daemon(write_config(config));
+  ASSERT_EQ(daemon.wait(60s), 0) << daemon.log();
+  std::ifstream file(dir_ + "/out.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(file, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 25u);
+  EXPECT_EQ(lines[0].rfind("{\"topic\":\"pgcdc.public." + name_ + "\",\"key\":{\"id\":1},\"value\":{\"before\":null,\"after\":{\"id\":1,\"v\":\"v1\"},\"op\":\"r\"", 0), 0u) << lines[0];
+}
+
+TEST_F(PipelineMore, AMillionRowTransactionStreamsThroughABoundedBuffer) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
+  start_daemon(write_config(toml_config({name_}, "", "\n[buffer]\nmax_records = 5000\nmax_bytes = 2097152\n")));
+  ASSERT_TRUE(wait_for_slot(60s));
+  const int rows = 1000000;
+  sql("INSERT INTO " + name_ + " SELECT g, repeat('x', 64) FROM generate_series(1, " + std::to_string(rows) + ") g");
+  ASSERT_TRUE(wait_for_slot_to_catch_up(600s)) << daemon_->log();
+  // Peak resident memory of the daemon: bounded by the buffer and librdkafka's queue, not by the
+  // transaction (1M records of ~250 bytes would be ~250 MB if held).
+  std::ifstream status("/proc/" + std::to_string(daemon_->pid()) + "/status");
+  long peak_kb = 0;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) peak_kb = std::stol(line.substr(6));
+  }
+  EXPECT_GT(peak_kb, 0);
+  EXPECT_LT(peak_kb, 160 * 1024) << "peak RSS " << peak_kb << " kB";
+  auto messages = consume_all(test_env().kafka_brokers, topic(name_), rows, 300s);
+  EXPECT_EQ(messages.size(), static_cast<std::size_t>(rows));
+  EXPECT_EQ(messages.back().key, "{\"id\":" + std::to_string(rows) + "}");
   stop_daemon();
 }
 
