@@ -19,6 +19,7 @@ constexpr auto kCommitInterval = std::chrono::milliseconds(1000);
 constexpr auto kPushWait = std::chrono::milliseconds(100);
 constexpr std::size_t kRecentXids = 4096;
 constexpr const char* kWatermarkPrefix = "pgcdc";
+constexpr const char* kHeartbeatPrefix = "pgcdc_heartbeat";
 
 // Unwinds the decoder when a stop is requested while the buffer is full. The transaction being
 // decoded is not sealed, so its position is never committed and it is read again next time.
@@ -186,7 +187,21 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
     }
     read_from_server(std::chrono::milliseconds(100));
     maybe_commit(false);
+    maybe_heartbeat();
   }
+}
+
+void PostgresSource::maybe_heartbeat() {
+  // On a database where the published tables are quiet but others write, the slot would hold
+  // their WAL: a message written here is decoded, moves the walsender's position, and the
+  // keepalive that follows lets the idle ledger advance the flush position past that WAL.
+  const auto interval = config_.source.heartbeat_interval;
+  if (interval.count() <= 0) return;
+  auto now = Clock::now();
+  if (now < next_heartbeat_) return;
+  next_heartbeat_ = now + interval;
+  query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(false, $1, '')",
+                      {std::string(kHeartbeatPrefix)});
 }
 
 PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<bool>& stop) {
@@ -263,9 +278,12 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
       if (more == 0) return received;
       length = more;
     }
-    // -1: the server ended the COPY (e.g. shutting down); -2: the connection failed.
+    // -1: the server ended the COPY (e.g. shutting down); -2: the connection failed. Either way
+    // a new session may succeed; if the cause is permanent (slot dropped or invalidated), the
+    // next session's checks say so and stop the daemon.
     PgResult result(PQgetResult(conn));
-    throw make_pg_error(result.get(), conn, "replication stream ended");
+    PgError error = make_pg_error(result.get(), conn, "replication stream ended");
+    throw PgError(error.what(), error.sqlstate(), /*transient=*/true);
   }
   return received;
 }
@@ -330,7 +348,9 @@ void PostgresSource::send_status(bool reply_requested) {
 void PostgresSource::commit_positions() {
   try {
     next_commit_ = {};
-    if (replication_ && PQstatus(replication_->raw()) == CONNECTION_OK) {
+    // A status update needs the COPY to be running (it is not after the server ended it).
+    if (replication_ && PQstatus(replication_->raw()) == CONNECTION_OK &&
+        PQtransactionStatus(replication_->raw()) == PQTRANS_ACTIVE) {
       maybe_commit(true);
     } else {
       SourceOffset offset = ledger_.committable();

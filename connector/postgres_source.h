@@ -89,6 +89,7 @@ class PostgresSource : private pgoutput::Handler {
   void handle_copy_data(std::string_view data);
   void maybe_commit(bool force);
   void send_status(bool reply_requested);
+  void maybe_heartbeat();
 
   // Snapshot chunks.
   TableInfo* next_table_to_snapshot();
@@ -166,6 +167,7 @@ class PostgresSource : private pgoutput::Handler {
   Lsn server_wal_end_ = 0;
   std::chrono::steady_clock::time_point next_commit_{};
   std::chrono::steady_clock::time_point next_status_{};
+  std::chrono::steady_clock::time_point next_heartbeat_{};
   Record scratch_;  // reused for every record built
 };
 
