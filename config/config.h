@@ -92,6 +92,8 @@ struct OffsetsConfig {
 
 struct MetricsConfig {
   std::string listen = "127.0.0.1:9187";  // empty = no HTTP endpoint
+  // How often the slot's health and the tables' estimated row counts are read from PostgreSQL.
+  std::chrono::milliseconds slot_sample_interval{10000};
 
   bool operator==(const MetricsConfig&) const = default;
 };
@@ -99,8 +101,28 @@ struct MetricsConfig {
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error
   std::string format = "text";  // text or json
+  std::string file;             // empty = standard error (journald); SIGHUP reopens it
 
   bool operator==(const LogConfig&) const = default;
+};
+
+// How values are written in the records ([format]; docs/types.md has every type's JSON form).
+// The value converter takes this as its options (ConverterOptions in connector/value_converter.h),
+// and applies it the same way to snapshot rows and streamed changes.
+struct FormatConfig {
+  // numeric: "string" ("12.50", exact in every JSON reader) or "number" (12.50, the same digits
+  // as a JSON number; readers that parse numbers as doubles may round it).
+  enum class Numeric { kString, kNumber } numeric = Numeric::kString;
+  // bytea: "base64" ("3q2+7w==") or "hex" ("deadbeef").
+  enum class Bytea { kBase64, kHex } bytea = Bytea::kBase64;
+  // date, time, timestamp, timestamptz: "iso" (ISO 8601 strings), "epoch_micros" (integers:
+  // days since 1970-01-01 for dates, microseconds since 1970-01-01T00:00:00Z or since midnight
+  // for the others; exact) or "epoch_millis" (the same in milliseconds, rounded down).
+  enum class Temporal { kIso, kEpochMicros, kEpochMillis } temporal = Temporal::kIso;
+  // json, jsonb: "embedded" (the document itself) or "string" (its text as a JSON string).
+  enum class Json { kEmbedded, kString } json = Json::kEmbedded;
+
+  bool operator==(const FormatConfig&) const = default;
 };
 
 struct Config {
@@ -110,6 +132,7 @@ struct Config {
   OffsetsConfig offsets;
   MetricsConfig metrics;
   LogConfig log;
+  FormatConfig format;
   std::chrono::milliseconds shutdown_timeout{30000};
 
   bool operator==(const Config&) const = default;

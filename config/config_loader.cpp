@@ -648,6 +648,11 @@ bool read_whole_file(const std::string& path, std::string& contents, std::string
 
 const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 const char* const kLogFormats[] = {"text", "json"};
+// [format] choices; the first of each is the default.
+const char* const kNumericFormats[] = {"string", "number"};
+const char* const kByteaFormats[] = {"base64", "hex"};
+const char* const kTemporalFormats[] = {"iso", "epoch_micros", "epoch_millis"};
+const char* const kJsonFormats[] = {"embedded", "string"};
 constexpr std::uint64_t kMaxSnapshotChunkRows = 10'000'000;
 
 // Librdkafka names that sink.kafka.brokers already sets.
@@ -722,7 +727,8 @@ class Loader {
            1);
     }
     Section top(root, "",
-                {"source", "sink", "buffer", "offsets", "metrics", "log", "shutdown_timeout"});
+                {"source", "sink", "buffer", "offsets", "metrics", "log", "format",
+                 "shutdown_timeout"});
     Config config;
     const Node* source = top.get("source");
     if (source == nullptr) fail("source", "required section is missing", 0);
@@ -732,6 +738,7 @@ class Loader {
     if (const Node* offsets = top.get("offsets")) read_offsets(*offsets, config.offsets);
     if (const Node* metrics = top.get("metrics")) read_metrics(*metrics, config.metrics);
     if (const Node* log = top.get("log")) read_log(*log, config.log);
+    if (const Node* format = top.get("format")) read_format(*format, config.format);
     if (const Node* timeout = top.get("shutdown_timeout")) {
       config.shutdown_timeout = duration(*timeout, top.path_of("shutdown_timeout"));
     }
@@ -1239,20 +1246,54 @@ class Loader {
   }
 
   void read_metrics(const Node& node, MetricsConfig& metrics) const {
-    Section section = open_section(node, "metrics", {"listen"});
+    Section section = open_section(node, "metrics", {"listen", "slot_sample_interval"});
     if (const Node* value = section.get("listen")) {
       metrics.listen = string_value(*value, section.path_of("listen"));
       check_listen_address(metrics.listen, section.path_of("listen"), value->line);
     }
+    if (const Node* value = section.get("slot_sample_interval")) {
+      metrics.slot_sample_interval = duration(*value, section.path_of("slot_sample_interval"));
+      if (metrics.slot_sample_interval < std::chrono::seconds(1)) {
+        fail(section.path_of("slot_sample_interval"), "must be at least 1s", value->line);
+      }
+    }
   }
 
   void read_log(const Node& node, LogConfig& log) const {
-    Section section = open_section(node, "log", {"level", "format"});
+    Section section = open_section(node, "log", {"level", "format", "file"});
     if (const Node* value = section.get("level")) {
       log.level = one_of(*value, section.path_of("level"), kLogLevels);
     }
     if (const Node* value = section.get("format")) {
       log.format = one_of(*value, section.path_of("format"), kLogFormats);
+    }
+    if (const Node* value = section.get("file")) {
+      log.file = string_value(*value, section.path_of("file"));
+    }
+  }
+
+  // [format]: how values are written (docs/types.md).
+  void read_format(const Node& node, FormatConfig& format) const {
+    Section section = open_section(node, "format", {"numeric", "bytea", "temporal", "json"});
+    if (const Node* value = section.get("numeric")) {
+      std::string choice = one_of(*value, section.path_of("numeric"), kNumericFormats);
+      format.numeric = choice == "number" ? FormatConfig::Numeric::kNumber
+                                          : FormatConfig::Numeric::kString;
+    }
+    if (const Node* value = section.get("bytea")) {
+      std::string choice = one_of(*value, section.path_of("bytea"), kByteaFormats);
+      format.bytea = choice == "hex" ? FormatConfig::Bytea::kHex : FormatConfig::Bytea::kBase64;
+    }
+    if (const Node* value = section.get("temporal")) {
+      std::string choice = one_of(*value, section.path_of("temporal"), kTemporalFormats);
+      format.temporal = choice == "epoch_micros"   ? FormatConfig::Temporal::kEpochMicros
+                        : choice == "epoch_millis" ? FormatConfig::Temporal::kEpochMillis
+                                                   : FormatConfig::Temporal::kIso;
+    }
+    if (const Node* value = section.get("json")) {
+      std::string choice = one_of(*value, section.path_of("json"), kJsonFormats);
+      format.json = choice == "string" ? FormatConfig::Json::kString
+                                       : FormatConfig::Json::kEmbedded;
     }
   }
 

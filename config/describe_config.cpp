@@ -239,9 +239,26 @@ std::string describe_config(const Config& config) {
   out << "path = " << toml_string(config.offsets.path) << "\n";
   out << "\n[metrics]\n";
   out << "listen = " << toml_string(config.metrics.listen) << "\n";
+  out << "slot_sample_interval = "
+      << toml_string(duration_text(config.metrics.slot_sample_interval)) << "\n";
   out << "\n[log]\n";
   out << "level = " << toml_string(config.log.level) << "\n";
   out << "format = " << toml_string(config.log.format) << "\n";
+  out << "file = " << toml_string(config.log.file) << "\n";
+
+  const FormatConfig& format = config.format;
+  out << "\n[format]\n";
+  out << "numeric = "
+      << toml_string(format.numeric == FormatConfig::Numeric::kNumber ? "number" : "string")
+      << "\n";
+  out << "bytea = " << toml_string(format.bytea == FormatConfig::Bytea::kHex ? "hex" : "base64")
+      << "\n";
+  const char* temporal = "iso";
+  if (format.temporal == FormatConfig::Temporal::kEpochMicros) temporal = "epoch_micros";
+  if (format.temporal == FormatConfig::Temporal::kEpochMillis) temporal = "epoch_millis";
+  out << "temporal = " << toml_string(temporal) << "\n";
+  out << "json = "
+      << toml_string(format.json == FormatConfig::Json::kString ? "string" : "embedded") << "\n";
   return out.str();
 }
 

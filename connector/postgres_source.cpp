@@ -178,6 +178,7 @@ void PostgresSource::start_streaming(Lsn start) {
 
 PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& stop) {
   for (;;) {
+    stats_.note_loop_turn();  // daemon watchdog: the loop is not wedged
     if (stop) return Outcome::kStopped;
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
     if (!chunk_) {
@@ -208,6 +209,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
   // Without a stream there is nothing to be consistent with: read chunk after chunk, each one a
   // ledger entry whose position is the snapshot progress after it.
   while (TableInfo* table = next_table_to_snapshot()) {
+    stats_.note_loop_turn();  // daemon watchdog
     stats_.snapshotting = true;
     if (stop) return Outcome::kStopped;
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
@@ -229,6 +231,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
   }
   stats_.snapshotting = false;
   while (ledger_.entries_in_flight() > 0) {
+    stats_.note_loop_turn();  // daemon watchdog
     if (stop) return Outcome::kStopped;
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -518,6 +521,7 @@ void PostgresSource::advance_snapshot_progress(const TableInfo& table, const PgR
   progress_ = std::move(next);
   stats_.snapshot_rows += published;
   ++stats_.snapshot_chunks;
+  stats_.per_table.count_chunk(table.qualified);  // daemon metrics
 }
 
 std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayout& layout,
@@ -708,6 +712,7 @@ void PostgresSource::push(Record& record, DeliveryToken token) {
   record.token = token;
   ledger_.add_record(token);
   ++stats_.records_read;
+  stats_.per_table.count_record(record.table, record.op);  // daemon metrics
   for (;;) {
     switch (buffer_.push(record, kPushWait)) {
       case BoundedBuffer::PushResult::kPushed:
@@ -716,6 +721,7 @@ void PostgresSource::push(Record& record, DeliveryToken token) {
         throw StopRequested{};
       case BoundedBuffer::PushResult::kTimedOut:
         // Backpressure: keep the walsender informed so wal_sender_timeout never fires.
+        stats_.note_loop_turn();  // daemon watchdog: waiting for room is not wedged
         if (stop_ && *stop_) throw StopRequested{};
         if (ledger_.failed()) throw StopRequested{};
         maybe_commit(false);

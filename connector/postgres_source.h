@@ -31,6 +31,7 @@
 #include "core/bounded_buffer.h"
 #include "core/offset_store.h"
 #include "core/position_ledger.h"
+#include "core/table_counters.h"
 
 namespace pgcdc {
 
@@ -47,6 +48,15 @@ struct SourceStats {
   std::atomic<Lsn> server_wal_end{0};
   std::atomic<bool> streaming{false};
   std::atomic<bool> snapshotting{false};
+
+  // For the daemon (metrics per table, systemd watchdog, /healthz); see daemon/metrics.h.
+  TableCounters per_table;  // records read by table and operation, snapshot chunks by table
+  // steady_clock time (ns) the source loop last turned: while it moves, the loop is not wedged.
+  std::atomic<std::int64_t> loop_turn_ns{0};
+  void note_loop_turn() {
+    loop_turn_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                       std::memory_order_relaxed);
+  }
 };
 
 class PostgresSource : private pgoutput::Handler {

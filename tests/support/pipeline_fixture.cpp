@@ -190,8 +190,10 @@ bool PipelineTest::wait_for_slot_to_catch_up(std::chrono::milliseconds timeout) 
 bool PipelineTest::wait_for_slot(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto result = db_->exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
-                                   {name_});
+    // A slot is listed while CREATE_REPLICATION_SLOT still waits for a consistent point; changes
+    // that commit before that point are not decoded. `active` means pgcdc is streaming from it.
+    auto result = db_->exec_params(
+        "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active", {name_});
     if (PQntuples(result.get()) == 1) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -59,7 +59,7 @@ class PipelineTest : public ::testing::Test {
   // Waits until the slot's confirmed_flush_lsn is at least the current WAL insert position
   // captured at the call (everything written so far was delivered and committed).
   bool wait_for_slot_to_catch_up(std::chrono::milliseconds timeout);
-  // Waits until pgcdc created its slot: changes committed from then on must all be streamed
+  // Waits until pgcdc created its slot and streams from it: changes committed from then on must all be streamed
   // (earlier ones exist only as table state, which the snapshot reads).
   bool wait_for_slot(std::chrono::milliseconds timeout);
 
