@@ -59,6 +59,16 @@ struct KafkaSinkConfig {
   // Passed to librdkafka as they are (e.g. "compression.type", "security.protocol").
   std::map<std::string, std::string> properties;
 
+  // at_least_once: idempotent producer, positions in the offsets file. exactly_once: a
+  // transactional producer; each Kafka transaction holds whole PostgreSQL transactions (or
+  // snapshot chunks) plus the source position, written to `offsets_topic`; consumers read with
+  // isolation.level=read_committed.
+  enum class Delivery { kAtLeastOnce, kExactlyOnce };
+  Delivery delivery = Delivery::kAtLeastOnce;
+  std::string transactional_id;   // exactly_once; default "pgcdc-<slot_name>"
+  std::string offsets_topic;      // exactly_once; default "<topic_prefix>._offsets" (compacted)
+  std::chrono::milliseconds transaction_interval{100};  // exactly_once: longest a transaction stays open
+
   bool operator==(const KafkaSinkConfig&) const = default;
 };
 

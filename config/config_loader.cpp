@@ -37,6 +37,8 @@ namespace {
 // =============================================================================================
 // The document tree
 
+struct NodeMember;
+
 // One value of the parsed document, whichever format it came from.
 struct Node {
   enum class Type { kString, kInteger, kFloat, kBool, kArray, kTable, kDateTime, kNull };
@@ -47,16 +49,28 @@ struct Node {
   double floating = 0;
   bool boolean = false;
   std::vector<Node> items;                            // kArray
-  std::vector<std::pair<std::string, Node>> members;  // kTable, in document order
+  std::vector<NodeMember> members;                    // kTable, in document order
   int line = 0;                                       // 1-based; 0 = unknown
 
-  const Node* find(std::string_view key) const {
-    for (const auto& [name, value] : members) {
-      if (name == key) return &value;
-    }
-    return nullptr;
-  }
+  const Node* find(std::string_view key) const;
 };
+
+// One member of a table: a struct, not std::pair<std::string, Node>. With libstdc++ 12, clang 14
+// (the fuzz build) rejects that pair inside Node: instantiating it asks whether Node is
+// default-constructible, which needs the pair complete.
+struct NodeMember {
+  NodeMember(std::string member_name, Node member_value)
+      : name(std::move(member_name)), value(std::move(member_value)) {}
+  std::string name;
+  Node value;
+};
+
+const Node* Node::find(std::string_view key) const {
+  for (const auto& [name, value] : members) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
 
 enum class Format { kToml, kJson };
 
@@ -648,6 +662,7 @@ bool read_whole_file(const std::string& path, std::string& contents, std::string
 
 const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 const char* const kLogFormats[] = {"text", "json"};
+const char* const kDeliveryModes[] = {"at_least_once", "exactly_once"};
 // [format] choices; the first of each is the default.
 const char* const kNumericFormats[] = {"string", "number"};
 const char* const kByteaFormats[] = {"base64", "hex"};
@@ -734,6 +749,13 @@ class Loader {
     if (source == nullptr) fail("source", "required section is missing", 0);
     read_source(*source, config.source);
     read_sink(top.get("sink"), config.sink);
+    // Exactly-once names that follow from other keys unless set.
+    if (config.sink.kafka.transactional_id.empty()) {
+      config.sink.kafka.transactional_id = "pgcdc-" + config.source.slot_name;
+    }
+    if (config.sink.kafka.offsets_topic.empty()) {
+      config.sink.kafka.offsets_topic = config.sink.kafka.topic_prefix + "._offsets";
+    }
     if (const Node* buffer = top.get("buffer")) read_buffer(*buffer, config.buffer);
     if (const Node* offsets = top.get("offsets")) read_offsets(*offsets, config.offsets);
     if (const Node* metrics = top.get("metrics")) read_metrics(*metrics, config.metrics);
@@ -1132,7 +1154,8 @@ class Loader {
   void read_kafka(const Node& node, KafkaSinkConfig& kafka) const {
     Section section =
         open_section(node, "sink.kafka",
-                     with_file_keys({"tombstones", "properties"}, {"brokers", "topic_prefix"}));
+                     with_file_keys({"tombstones", "properties", "delivery", "transaction_interval"},
+                                    {"brokers", "topic_prefix", "transactional_id", "offsets_topic"}));
     std::optional<Text> brokers = string_or_file(section, "brokers");
     if (!brokers) fail(section.path_of("brokers"), "required key is missing", section.line());
     for (std::string_view broker : split_outside_quotes(brokers->value, ',')) {
@@ -1156,6 +1179,33 @@ class Loader {
     }
     if (const Node* value = section.get("tombstones")) {
       kafka.tombstones = boolean(*value, section.path_of("tombstones"));
+    }
+    if (const Node* value = section.get("delivery")) {
+      kafka.delivery = one_of(*value, section.path_of("delivery"), kDeliveryModes) == "exactly_once"
+                           ? KafkaSinkConfig::Delivery::kExactlyOnce
+                           : KafkaSinkConfig::Delivery::kAtLeastOnce;
+    }
+    if (std::optional<Text> id = string_or_file(section, "transactional_id")) {
+      if (id->value.empty()) fail(section.path_of("transactional_id"), "must not be empty", id->line);
+      kafka.transactional_id = id->value;
+    }
+    if (std::optional<Text> topic = string_or_file(section, "offsets_topic")) {
+      for (char c : topic->value) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+          fail(section.path_of("offsets_topic"),
+               "Kafka topic names may contain only letters, digits, '.', '_' and '-'; got " +
+                   in_quotes(topic->value),
+               topic->line);
+        }
+      }
+      if (topic->value.empty()) fail(section.path_of("offsets_topic"), "must not be empty", topic->line);
+      kafka.offsets_topic = topic->value;
+    }
+    if (const Node* value = section.get("transaction_interval")) {
+      kafka.transaction_interval = duration(*value, section.path_of("transaction_interval"));
+      if (kafka.transaction_interval.count() <= 0) {
+        fail(section.path_of("transaction_interval"), "must be greater than zero", value->line);
+      }
     }
     if (const Node* properties = section.get("properties")) {
       read_kafka_properties(*properties, section.path_of("properties"), kafka.properties);

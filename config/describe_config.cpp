@@ -220,6 +220,14 @@ std::string describe_config(const Config& config) {
     out << "brokers = " << toml_string(kafka.brokers) << "\n";
     out << "topic_prefix = " << toml_string(kafka.topic_prefix) << "\n";
     out << "tombstones = " << bool_text(kafka.tombstones) << "\n";
+    out << "delivery = "
+        << toml_string(kafka.delivery == KafkaSinkConfig::Delivery::kExactlyOnce ? "exactly_once"
+                                                                                : "at_least_once")
+        << "\n";
+    out << "transactional_id = " << toml_string(kafka.transactional_id) << "\n";
+    out << "offsets_topic = " << toml_string(kafka.offsets_topic) << "\n";
+    out << "transaction_interval = " << toml_string(duration_text(kafka.transaction_interval))
+        << "\n";
     if (!kafka.properties.empty()) {
       out << "\n[sink.kafka.properties]\n";
       for (const auto& [name, value] : kafka.properties) {

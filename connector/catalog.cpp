@@ -7,33 +7,100 @@ namespace pgcdc {
 
 ColumnType TypeCache::resolve(Oid oid) {
   if (auto it = cache_.find(oid); it != cache_.end()) return it->second;
-  // Domains are written as their base type; arrays carry their element type.
+  if (resolving_.count(oid)) {
+    // PostgreSQL forbids a type that contains itself; should a catalog ever say otherwise, the
+    // inner occurrence is written as its text (and counted as unknown) instead of recursing.
+    ColumnType self;
+    self.oid = oid;
+    return self;
+  }
+  resolving_.insert(oid);
+  ColumnType type;
+  try {
+    type = look_up(oid);
+  } catch (...) {
+    resolving_.erase(oid);
+    throw;
+  }
+  resolving_.erase(oid);
+  cache_[oid] = type;
+  return type;
+}
+
+ColumnType TypeCache::look_up(Oid oid) {
   auto result = connection_.exec_params(
-      "SELECT t.typcategory, t.typelem, t.typtype, t.typbasetype, t.typlen "
-      "FROM pg_catalog.pg_type t WHERE t.oid = $1::oid",
+      "SELECT t.typtype, t.typcategory, t.typelem, t.typbasetype, t.typrelid, t.typdelim, "
+      "       p.proname, r.rngsubtype, m.rngsubtype "
+      "FROM pg_catalog.pg_type t "
+      "JOIN pg_catalog.pg_proc p ON p.oid = t.typoutput "
+      "LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid "
+      "LEFT JOIN pg_catalog.pg_range m ON m.rngmultitypid = t.oid "
+      "WHERE t.oid = $1::oid",
       {std::to_string(oid)});
   ColumnType type;
   type.oid = oid;
-  if (PQntuples(result.get()) == 1) {
-    char typtype = field(result.get(), 0, 2)[0];
-    Oid base = static_cast<Oid>(std::stoul(std::string(field(result.get(), 0, 3))));
-    if (typtype == 'd' && base != 0) {
-      type = resolve(base);
-    } else {
-      type.category = field(result.get(), 0, 0)[0];
-      Oid element = static_cast<Oid>(std::stoul(std::string(field(result.get(), 0, 1))));
-      // typelem is also set for fixed-length types such as point and name (typlen > 0) that are
-      // not arrays; only variable-length category-A types are arrays.
-      if (type.category == 'A' && element != 0) {
-        // The converter needs the element's category (citext[], enum[]), a domain's base type
-        // for arrays of domains.
-        ColumnType element_type = resolve(element);
-        type.element_oid = element_type.oid;
-        type.category = element_type.category;
-      }
-    }
+  if (PQntuples(result.get()) != 1) return type;  // dropped meanwhile: written as text, counted
+  auto oid_field = [&](int column) -> Oid {
+    std::string_view text = field(result.get(), 0, column);
+    return text.empty() ? 0 : static_cast<Oid>(std::stoul(std::string(text)));
+  };
+  const char typtype = field(result.get(), 0, 0)[0];
+  type.category = field(result.get(), 0, 1)[0];
+  const Oid element = oid_field(2);
+  const Oid base = oid_field(3);
+  const Oid relation = oid_field(4);
+  const std::string_view delimiter = field(result.get(), 0, 5);
+  if (!delimiter.empty()) type.delimiter = delimiter[0];
+  const std::string_view output_function = field(result.get(), 0, 6);
+  const Oid range_subtype = oid_field(7);
+  const Oid multirange_subtype = oid_field(8);
+
+  // Domains are written as their base type.
+  if (typtype == 'd' && base != 0) return resolve(base);
+
+  // typelem is also set for fixed-length types such as point and name that are not arrays; only
+  // category-A types are arrays (int2vector and oidvector too, which the converter knows by OID).
+  if (type.category == 'A' && element != 0) {
+    // The element type, resolved the same way (a domain's base, an enum's category, a composite's
+    // attributes): the converter needs it for citext[], enum arrays, arrays of composites, ...
+    ColumnType element_type = resolve(element);
+    type.kind = ColumnType::Kind::kArray;
+    type.element_oid = element_type.oid;
+    type.category = element_type.category;
+    type.element = std::make_shared<const ColumnType>(std::move(element_type));
+    return type;
   }
-  cache_[oid] = type;
+  if (typtype == 'r' && range_subtype != 0) {
+    type.kind = ColumnType::Kind::kRange;
+    type.element = std::make_shared<const ColumnType>(resolve(range_subtype));
+    return type;
+  }
+  if (typtype == 'm' && multirange_subtype != 0) {
+    type.kind = ColumnType::Kind::kMultirange;
+    type.element = std::make_shared<const ColumnType>(resolve(multirange_subtype));
+    return type;
+  }
+  if (typtype == 'c' && relation != 0) {
+    // The attributes record_out prints: not dropped, in attribute order.
+    auto attributes = connection_.exec_params(
+        "SELECT a.attname, a.atttypid FROM pg_catalog.pg_attribute a "
+        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        {std::to_string(relation)});
+    auto composite = std::make_shared<CompositeType>();
+    for (int row = 0; row < PQntuples(attributes.get()); ++row) {
+      CompositeField attribute;
+      attribute.name = std::string(field(attributes.get(), row, 0));
+      attribute.type =
+          resolve(static_cast<Oid>(std::stoul(std::string(field(attributes.get(), row, 1)))));
+      composite->fields.push_back(std::move(attribute));
+    }
+    type.kind = ColumnType::Kind::kComposite;
+    type.composite = std::move(composite);
+    return type;
+  }
+  // hstore has no fixed OID (it is an extension's type, in whatever schema it was installed to):
+  // its output function tells it.
+  if (typtype == 'b' && output_function == "hstore_out") type.kind = ColumnType::Kind::kHstore;
   return type;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
@@ -19,16 +20,26 @@ class SetupError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Resolves type OIDs to the facts the converter needs (array element, category, domain base),
-// querying pg_type once per OID. Used by both the snapshot and the stream so they agree.
+// Resolves type OIDs to the facts the converter needs, querying the catalog once per OID: a
+// domain becomes its base type; an array carries its element type, a range or multirange its
+// subtype, a composite type its attributes' names and types (pg_attribute), all resolved the same
+// way, nested; hstore is recognised by its output function. Used by both the snapshot and the
+// stream so they agree. Source thread only (not thread-safe).
+//
+// The facts are read once per session: after ALTER TYPE on a composite type that a captured table
+// uses, restart pgcdc (until then, values whose attribute count changed are written as strings
+// and counted as unknown; docs/types.md).
 class TypeCache {
  public:
   explicit TypeCache(PgConnection& connection) : connection_(connection) {}
   ColumnType resolve(Oid oid);
 
  private:
+  ColumnType look_up(Oid oid);
+
   PgConnection& connection_;
   std::unordered_map<Oid, ColumnType> cache_;
+  std::unordered_set<Oid> resolving_;  // OIDs being resolved: a type never contains itself
 };
 
 struct ColumnInfo {

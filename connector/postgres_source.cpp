@@ -80,7 +80,9 @@ PostgresSource::PostgresSource(const Config& config, BoundedBuffer& buffer, Posi
       ledger_(ledger),
       offsets_(offsets),
       stats_(stats),
-      converter_(ConverterOptions{}),
+      exactly_once_(config.sink.kind == SinkConfig::Kind::kKafka &&
+                    config.sink.kafka.delivery == KafkaSinkConfig::Delivery::kExactlyOnce),
+      converter_(config.format),  // [format]: the same options for snapshot and stream
       session_id_(random_session_id()),
       recent_xids_(kRecentXids, 0) {}
 
@@ -226,6 +228,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     SourceOffset position;
     position.lsn = resume_lsn_;
     position.snapshot = progress_;
+    if (exactly_once_) push_position_marker(token, position);
     ledger_.seal(token, std::move(position));
     maybe_commit(false);
   }
@@ -565,6 +568,7 @@ void PostgresSource::on_commit(const pgoutput::Commit& commit) {
     SourceOffset position;
     position.lsn = commit.end_lsn;
     position.snapshot = progress_;
+    if (exactly_once_) push_position_marker(txn_.token, position);
     ledger_.seal(txn_.token, std::move(position));
     ++stats_.transactions;
   }
@@ -713,6 +717,23 @@ void PostgresSource::push(Record& record, DeliveryToken token) {
   ledger_.add_record(token);
   ++stats_.records_read;
   stats_.per_table.count_record(record.table, record.op);  // daemon metrics
+  push_uncounted(record);
+}
+
+void PostgresSource::push_position_marker(DeliveryToken token, const SourceOffset& position) {
+  // Pushed before the entry is sealed, so a stop while the buffer is full leaves the entry
+  // unsealed (never committed) rather than sealed without its marker.
+  scratch_.topic.clear();
+  scratch_.key.clear();
+  scratch_.value = offset_to_json(position);
+  scratch_.op = Operation::kPosition;
+  scratch_.table.clear();
+  scratch_.commit_time_us = 0;
+  scratch_.token = token;
+  push_uncounted(scratch_);
+}
+
+void PostgresSource::push_uncounted(Record& record) {
   for (;;) {
     switch (buffer_.push(record, kPushWait)) {
       case BoundedBuffer::PushResult::kPushed:

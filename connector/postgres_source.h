@@ -132,6 +132,10 @@ class PostgresSource : private pgoutput::Handler {
             char before_kind, const pgoutput::Tuple* after);
   void emit_tombstone(const std::string& topic, const std::string& key, const std::string& table);
   void push(Record& record, DeliveryToken token);
+  // Exactly-once: tells the transactional sink where the entry `token` ends and what position it
+  // commits. Not counted in the ledger.
+  void push_position_marker(DeliveryToken token, const SourceOffset& position);
+  void push_uncounted(Record& record);
 
   const Config& config_;
   BoundedBuffer& buffer_;
@@ -139,6 +143,7 @@ class PostgresSource : private pgoutput::Handler {
   OffsetStore& offsets_;
   SourceStats& stats_;
   const std::atomic<bool>* stop_ = nullptr;
+  const bool exactly_once_;
 
   std::optional<PgConnection> query_;
   std::optional<PgConnection> replication_;

@@ -4,7 +4,10 @@
 #include <array>
 #include <charconv>
 #include <cstddef>
+#include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "connector/pg_types.h"
 
@@ -15,18 +18,22 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // How a type's text output becomes JSON.
 enum class TextFormat : std::uint8_t {
-  kUnknown,      // not handled specifically: string, and write() returns false
-  kString,       // the text as a JSON string
-  kBool,         // t / f
-  kInteger,      // exact signed or unsigned 64-bit integer
-  kFloat,        // raw number; NaN / Infinity / -Infinity as strings
-  kNumeric,      // string, or raw number with Numeric::kNumber
-  kJson,         // embedded JSON, or string with Json::kString
-  kBytea,        // \x hex -> base64 or bare hex
-  kDate,         // BC -> astronomical year
-  kTimestamp,    // space -> 'T', BC -> astronomical year
-  kTimestampTz,  // as kTimestamp, +00 -> Z, +HH -> +HH:00
-  kTimeTz,       // +HH -> +HH:00
+  kUnknown,        // not handled specifically: string, and write() returns false
+  kString,         // the text as a JSON string
+  kBool,           // t / f
+  kInteger,        // exact signed or unsigned 64-bit integer
+  kFloat,          // raw number; NaN / Infinity / -Infinity as strings
+  kNumeric,        // string, or raw number with Numeric::kNumber
+  kJson,           // embedded JSON, or string with Json::kString
+  kBytea,          // \x hex -> base64 or bare hex
+  kDate,           // BC -> astronomical year
+  kTimestamp,      // space -> 'T', BC -> astronomical year
+  kTimestampTz,    // as kTimestamp, +00 -> Z, +HH -> +HH:00
+  kTimeTz,         // +HH -> +HH:00
+  kTime,           // as printed, or micro/milliseconds since midnight with the epoch options
+  kIntegerVector,  // int2vector, oidvector: "1 2 3" -> [1,2,3]
+  kRange,          // built-in range: subtype from kBuiltinRanges
+  kMultirange,     // built-in multirange: subtype from kBuiltinRanges
 };
 
 struct BuiltinType {
@@ -40,7 +47,8 @@ namespace t = pg_type;
 
 // Every built-in base type that has an array type, sorted by OID (checked below). Types listed as
 // kUnknown are here so that builtin_array_element knows their arrays; give them a format to support
-// them.
+// them. Types whose text is their best JSON form (identifiers, network addresses, geometry, ...)
+// are kString: known, and written as printed.
 constexpr BuiltinType kBuiltinTypes[] = {
     {t::kBool, t::kBoolArray, TextFormat::kBool, ','},
     {t::kBytea, t::kByteaArray, TextFormat::kBytea, ','},
@@ -48,15 +56,15 @@ constexpr BuiltinType kBuiltinTypes[] = {
     {t::kName, t::kNameArray, TextFormat::kString, ','},
     {t::kInt8, t::kInt8Array, TextFormat::kInteger, ','},
     {t::kInt2, t::kInt2Array, TextFormat::kInteger, ','},
-    {t::kInt2Vector, t::kInt2VectorArray, TextFormat::kUnknown, ','},
+    {t::kInt2Vector, t::kInt2VectorArray, TextFormat::kIntegerVector, ','},
     {t::kInt4, t::kInt4Array, TextFormat::kInteger, ','},
-    {t::kRegproc, t::kRegprocArray, TextFormat::kUnknown, ','},
+    {t::kRegproc, t::kRegprocArray, TextFormat::kString, ','},
     {t::kText, t::kTextArray, TextFormat::kString, ','},
     {t::kOid, t::kOidArray, TextFormat::kInteger, ','},
-    {t::kTid, t::kTidArray, TextFormat::kUnknown, ','},
+    {t::kTid, t::kTidArray, TextFormat::kString, ','},
     {t::kXid, t::kXidArray, TextFormat::kInteger, ','},
     {t::kCid, t::kCidArray, TextFormat::kInteger, ','},
-    {t::kOidVector, t::kOidVectorArray, TextFormat::kUnknown, ','},
+    {t::kOidVector, t::kOidVectorArray, TextFormat::kIntegerVector, ','},
     {t::kJson, t::kJsonArray, TextFormat::kJson, ','},
     {t::kXml, t::kXmlArray, TextFormat::kString, ','},
     {t::kPoint, t::kPointArray, TextFormat::kString, ','},
@@ -73,11 +81,11 @@ constexpr BuiltinType kBuiltinTypes[] = {
     {t::kMoney, t::kMoneyArray, TextFormat::kString, ','},
     {t::kMacaddr, t::kMacaddrArray, TextFormat::kString, ','},
     {t::kInet, t::kInetArray, TextFormat::kString, ','},
-    {t::kAclitem, t::kAclitemArray, TextFormat::kUnknown, ','},
+    {t::kAclitem, t::kAclitemArray, TextFormat::kString, ','},
     {t::kBpchar, t::kBpcharArray, TextFormat::kString, ','},
     {t::kVarchar, t::kVarcharArray, TextFormat::kString, ','},
     {t::kDate, t::kDateArray, TextFormat::kDate, ','},
-    {t::kTime, t::kTimeArray, TextFormat::kString, ','},
+    {t::kTime, t::kTimeArray, TextFormat::kTime, ','},
     {t::kTimestamp, t::kTimestampArray, TextFormat::kTimestamp, ','},
     {t::kTimestampTz, t::kTimestampTzArray, TextFormat::kTimestampTz, ','},
     {t::kInterval, t::kIntervalArray, TextFormat::kString, ','},  // ISO 8601 with iso_8601 style
@@ -85,40 +93,40 @@ constexpr BuiltinType kBuiltinTypes[] = {
     {t::kBit, t::kBitArray, TextFormat::kString, ','},
     {t::kVarbit, t::kVarbitArray, TextFormat::kString, ','},
     {t::kNumeric, t::kNumericArray, TextFormat::kNumeric, ','},
-    {t::kRefcursor, t::kRefcursorArray, TextFormat::kUnknown, ','},
-    {t::kRegprocedure, t::kRegprocedureArray, TextFormat::kUnknown, ','},
-    {t::kRegoper, t::kRegoperArray, TextFormat::kUnknown, ','},
-    {t::kRegoperator, t::kRegoperatorArray, TextFormat::kUnknown, ','},
-    {t::kRegclass, t::kRegclassArray, TextFormat::kUnknown, ','},
-    {t::kRegtype, t::kRegtypeArray, TextFormat::kUnknown, ','},
+    {t::kRefcursor, t::kRefcursorArray, TextFormat::kString, ','},
+    {t::kRegprocedure, t::kRegprocedureArray, TextFormat::kString, ','},
+    {t::kRegoper, t::kRegoperArray, TextFormat::kString, ','},
+    {t::kRegoperator, t::kRegoperatorArray, TextFormat::kString, ','},
+    {t::kRegclass, t::kRegclassArray, TextFormat::kString, ','},
+    {t::kRegtype, t::kRegtypeArray, TextFormat::kString, ','},
     {t::kRecord, t::kRecordArray, TextFormat::kUnknown, ','},
     {t::kCstring, t::kCstringArray, TextFormat::kUnknown, ','},
     {t::kUuid, t::kUuidArray, TextFormat::kString, ','},
-    {t::kTxidSnapshot, t::kTxidSnapshotArray, TextFormat::kUnknown, ','},
+    {t::kTxidSnapshot, t::kTxidSnapshotArray, TextFormat::kString, ','},
     {t::kPgLsn, t::kPgLsnArray, TextFormat::kString, ','},
     {t::kTsvector, t::kTsvectorArray, TextFormat::kString, ','},
     {t::kTsquery, t::kTsqueryArray, TextFormat::kString, ','},
     {t::kGtsvector, t::kGtsvectorArray, TextFormat::kUnknown, ','},
-    {t::kRegconfig, t::kRegconfigArray, TextFormat::kUnknown, ','},
-    {t::kRegdictionary, t::kRegdictionaryArray, TextFormat::kUnknown, ','},
+    {t::kRegconfig, t::kRegconfigArray, TextFormat::kString, ','},
+    {t::kRegdictionary, t::kRegdictionaryArray, TextFormat::kString, ','},
     {t::kJsonb, t::kJsonbArray, TextFormat::kJson, ','},
-    {t::kInt4Range, t::kInt4RangeArray, TextFormat::kUnknown, ','},
-    {t::kNumRange, t::kNumRangeArray, TextFormat::kUnknown, ','},
-    {t::kTsRange, t::kTsRangeArray, TextFormat::kUnknown, ','},
-    {t::kTstzRange, t::kTstzRangeArray, TextFormat::kUnknown, ','},
-    {t::kDateRange, t::kDateRangeArray, TextFormat::kUnknown, ','},
-    {t::kInt8Range, t::kInt8RangeArray, TextFormat::kUnknown, ','},
-    {t::kJsonpath, t::kJsonpathArray, TextFormat::kUnknown, ','},
-    {t::kRegnamespace, t::kRegnamespaceArray, TextFormat::kUnknown, ','},
-    {t::kRegrole, t::kRegroleArray, TextFormat::kUnknown, ','},
-    {t::kRegcollation, t::kRegcollationArray, TextFormat::kUnknown, ','},
-    {t::kInt4Multirange, t::kInt4MultirangeArray, TextFormat::kUnknown, ','},
-    {t::kNumMultirange, t::kNumMultirangeArray, TextFormat::kUnknown, ','},
-    {t::kTsMultirange, t::kTsMultirangeArray, TextFormat::kUnknown, ','},
-    {t::kTstzMultirange, t::kTstzMultirangeArray, TextFormat::kUnknown, ','},
-    {t::kDateMultirange, t::kDateMultirangeArray, TextFormat::kUnknown, ','},
-    {t::kInt8Multirange, t::kInt8MultirangeArray, TextFormat::kUnknown, ','},
-    {t::kPgSnapshot, t::kPgSnapshotArray, TextFormat::kUnknown, ','},
+    {t::kInt4Range, t::kInt4RangeArray, TextFormat::kRange, ','},
+    {t::kNumRange, t::kNumRangeArray, TextFormat::kRange, ','},
+    {t::kTsRange, t::kTsRangeArray, TextFormat::kRange, ','},
+    {t::kTstzRange, t::kTstzRangeArray, TextFormat::kRange, ','},
+    {t::kDateRange, t::kDateRangeArray, TextFormat::kRange, ','},
+    {t::kInt8Range, t::kInt8RangeArray, TextFormat::kRange, ','},
+    {t::kJsonpath, t::kJsonpathArray, TextFormat::kString, ','},
+    {t::kRegnamespace, t::kRegnamespaceArray, TextFormat::kString, ','},
+    {t::kRegrole, t::kRegroleArray, TextFormat::kString, ','},
+    {t::kRegcollation, t::kRegcollationArray, TextFormat::kString, ','},
+    {t::kInt4Multirange, t::kInt4MultirangeArray, TextFormat::kMultirange, ','},
+    {t::kNumMultirange, t::kNumMultirangeArray, TextFormat::kMultirange, ','},
+    {t::kTsMultirange, t::kTsMultirangeArray, TextFormat::kMultirange, ','},
+    {t::kTstzMultirange, t::kTstzMultirangeArray, TextFormat::kMultirange, ','},
+    {t::kDateMultirange, t::kDateMultirangeArray, TextFormat::kMultirange, ','},
+    {t::kInt8Multirange, t::kInt8MultirangeArray, TextFormat::kMultirange, ','},
+    {t::kPgSnapshot, t::kPgSnapshotArray, TextFormat::kString, ','},
     {t::kXid8, t::kXid8Array, TextFormat::kInteger, ','},
 };
 
@@ -139,6 +147,21 @@ constexpr std::array<BuiltinType, kBuiltinCount> sorted_by_array_oid() {
   return rows;
 }
 constexpr std::array<BuiltinType, kBuiltinCount> kByArrayOid = sorted_by_array_oid();
+
+// Built-in ranges and multiranges and their subtype (pg_range).
+struct BuiltinRange {
+  std::uint32_t range_oid;
+  std::uint32_t multirange_oid;
+  std::uint32_t subtype_oid;
+};
+constexpr BuiltinRange kBuiltinRanges[] = {
+    {t::kInt4Range, t::kInt4Multirange, t::kInt4},
+    {t::kNumRange, t::kNumMultirange, t::kNumeric},
+    {t::kTsRange, t::kTsMultirange, t::kTimestamp},
+    {t::kTstzRange, t::kTstzMultirange, t::kTimestampTz},
+    {t::kDateRange, t::kDateMultirange, t::kDate},
+    {t::kInt8Range, t::kInt8Multirange, t::kInt8},
+};
 
 const BuiltinType* find_by_oid(std::uint32_t oid) {
   const auto* it =
@@ -645,8 +668,213 @@ bool write_date_time(JsonWriter& out, std::string_view text, bool date_part, boo
   return true;
 }
 
+// Whitespace as array_in, record_in and range_in see it (array_isspace, isspace in the C locale).
+bool is_array_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool equals_null_ignoring_case(std::string_view s) {
+  if (s.size() != 4) return false;
+  constexpr std::string_view kNull = "null";
+  for (std::size_t i = 0; i < 4; ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kNull[i]) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epoch forms of dates and times (temporal = epoch_micros / epoch_millis). Exact integers: a
+// timestamp is microseconds since 1970-01-01T00:00:00Z (PostgreSQL's own resolution), a date is
+// days since 1970-01-01, a time is microseconds since midnight; millis round down (towards
+// -infinity, like java.time.Instant.toEpochMilli). 'infinity' and '-infinity' stay strings.
+
+// Wide enough for every timestamp PostgreSQL can hold (294276 AD in microseconds since 1970 does
+// not fit in 63 bits).
+using WideInteger = __int128;
+
+bool parse_unsigned(std::string_view digits, std::int64_t& value) {
+  if (digits.empty() || digits.size() > 18 ||
+      !std::all_of(digits.begin(), digits.end(), is_digit)) {
+    return false;
+  }
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  return error == std::errc() && end == digits.data() + digits.size();
+}
+
+// Days from 1970-01-01 to the proleptic Gregorian date year-month-day, `year` astronomical (1 BC
+// is 0): Howard Hinnant's days_from_civil. PostgreSQL's calendar is proleptic Gregorian too.
+std::int64_t days_from_civil(std::int64_t year, std::int64_t month, std::int64_t day) {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const std::int64_t year_of_era = year - era * 400;
+  const std::int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const std::int64_t day_of_era =
+      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
+// "YYYY-MM-DD" (four or more year digits), BC when `bc` -> days since 1970-01-01.
+bool parse_days(std::string_view date, bool bc, std::int64_t& days) {
+  const std::size_t dash = date.find('-');
+  if (dash == std::string_view::npos || dash < 4 || date.size() != dash + 6 ||
+      date[dash + 3] != '-') {
+    return false;
+  }
+  std::int64_t year = 0, month = 0, day = 0;
+  if (!parse_unsigned(date.substr(0, dash), year) ||
+      !parse_unsigned(date.substr(dash + 1, 2), month) ||
+      !parse_unsigned(date.substr(dash + 4, 2), day)) {
+    return false;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+  // PostgreSQL's dates end in 5874897 AD (timestamps in 294276 AD): a larger year is not what it
+  // prints, and days_from_civil would overflow int64 on one (found by fuzz/fuzz_value_converter).
+  if (year > 5874897) return false;
+  if (bc) {
+    if (year == 0) return false;
+    year = 1 - year;
+  }
+  days = days_from_civil(year, month, day);
+  return true;
+}
+
+// "HH:MM:SS[.f...]" (at most six fraction digits; 24:00:00 is allowed) -> microseconds.
+bool parse_clock(std::string_view clock, std::int64_t& micros) {
+  if (clock.size() < 8 || clock[2] != ':' || clock[5] != ':') return false;
+  std::int64_t hours = 0, minutes = 0, seconds = 0, fraction = 0;
+  if (!parse_unsigned(clock.substr(0, 2), hours) || !parse_unsigned(clock.substr(3, 2), minutes) ||
+      !parse_unsigned(clock.substr(6, 2), seconds)) {
+    return false;
+  }
+  if (clock.size() > 8) {
+    const std::string_view digits = clock.substr(9);
+    if (clock[8] != '.' || digits.size() > 6 || !parse_unsigned(digits, fraction)) return false;
+    for (std::size_t pad = digits.size(); pad < 6; ++pad) fraction *= 10;
+  }
+  if (hours > 24 || minutes > 59 || seconds > 60) return false;
+  micros = ((hours * 60 + minutes) * 60 + seconds) * 1000000 + fraction;
+  return true;
+}
+
+// "+HH", "+HH:MM" or "+HH:MM:SS" -> seconds east of UTC.
+bool parse_offset(std::string_view offset, std::int64_t& seconds) {
+  if (offset.size() != 3 && offset.size() != 6 && offset.size() != 9) return false;
+  if (offset[0] != '+' && offset[0] != '-') return false;
+  std::int64_t parts[3] = {0, 0, 0};
+  for (std::size_t part = 0; part * 3 + 3 <= offset.size(); ++part) {
+    if (part > 0 && offset[part * 3] != ':') return false;
+    if (!parse_unsigned(offset.substr(part * 3 + 1, 2), parts[part])) return false;
+  }
+  seconds = (parts[0] * 60 + parts[1]) * 60 + parts[2];
+  if (offset[0] == '-') seconds = -seconds;
+  return true;
+}
+
+WideInteger floor_divide(WideInteger value, WideInteger divisor) {
+  WideInteger quotient = value / divisor;
+  if (value % divisor != 0 && value < 0) --quotient;
+  return quotient;
+}
+
+void write_wide_integer(JsonWriter& out, WideInteger value) {
+  if (value >= std::numeric_limits<std::int64_t>::min() &&
+      value <= std::numeric_limits<std::int64_t>::max()) {
+    out.Int64(static_cast<std::int64_t>(value));
+    return;
+  }
+  char digits[48];
+  std::size_t size = 0;
+  const bool negative = value < 0;
+  // Negative values are taken digit by digit without negating (the minimum has no positive twin).
+  do {
+    const int digit = static_cast<int>(value % 10);
+    digits[size++] = static_cast<char>('0' + (digit < 0 ? -digit : digit));
+    value /= 10;
+  } while (value != 0);
+  if (negative) digits[size++] = '-';
+  std::reverse(digits, digits + size);
+  out.RawValue(digits, size, rapidjson::kNumberType);
+}
+
+bool write_date_epoch(JsonWriter& out, std::string_view text) {
+  if (is_infinity(text)) {
+    write_string(out, text);
+    return true;
+  }
+  std::string_view date = text;
+  const bool bc = strip_bc(date);
+  std::int64_t days = 0;
+  if (!parse_days(date, bc, days)) return write_unexpected(out, text);
+  out.Int64(days);
+  return true;
+}
+
+// timestamp and timestamptz ("YYYY-MM-DD HH:MM:SS[.f][+TZ][ BC]").
+bool write_timestamp_epoch(JsonWriter& out, std::string_view text, bool with_offset, bool millis) {
+  if (is_infinity(text)) {
+    write_string(out, text);
+    return true;
+  }
+  std::string_view rest = text;
+  const bool bc = strip_bc(rest);
+  const std::size_t space = rest.find(' ');
+  if (space == std::string_view::npos) return write_unexpected(out, text);
+  std::int64_t days = 0;
+  if (!parse_days(rest.substr(0, space), bc, days)) return write_unexpected(out, text);
+  std::string_view clock = rest.substr(space + 1);
+  std::int64_t offset_seconds = 0;
+  if (with_offset) {
+    const std::size_t sign = clock.find_first_of("+-");
+    if (sign == std::string_view::npos || !parse_offset(clock.substr(sign), offset_seconds)) {
+      return write_unexpected(out, text);
+    }
+    clock = clock.substr(0, sign);
+  }
+  std::int64_t clock_micros = 0;
+  if (!parse_clock(clock, clock_micros)) return write_unexpected(out, text);
+  WideInteger micros = static_cast<WideInteger>(days) * 86400 * 1000000 + clock_micros -
+                       static_cast<WideInteger>(offset_seconds) * 1000000;
+  write_wide_integer(out, millis ? floor_divide(micros, 1000) : micros);
+  return true;
+}
+
+bool write_time_epoch(JsonWriter& out, std::string_view text, bool millis) {
+  std::int64_t micros = 0;
+  if (!parse_clock(text, micros)) return write_unexpected(out, text);
+  out.Int64(millis ? micros / 1000 : micros);
+  return true;
+}
+
+// int2vector / oidvector: "1 2 3" (one space between), "" when empty -> [1,2,3].
+bool write_integer_vector(JsonWriter& out, std::string_view text) {
+  std::vector<std::string_view> items;
+  for (std::size_t begin = 0; begin < text.size();) {
+    std::size_t end = text.find(' ', begin);
+    if (end == std::string_view::npos) end = text.size();
+    items.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+    if (end + 1 == text.size()) return write_unexpected(out, text);  // trailing space
+  }
+  for (std::string_view item : items) {
+    std::int64_t value = 0;
+    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || error != std::errc() || end != item.data() + item.size()) {
+      return write_unexpected(out, text);
+    }
+  }
+  out.StartArray();
+  for (std::string_view item : items) write_integer(out, item);
+  out.EndArray();
+  return true;
+}
+
 bool write_scalar(JsonWriter& out, TextFormat format, std::string_view text,
                   const ConverterOptions& options) {
+  using Temporal = ConverterOptions::Temporal;
+  const bool iso = options.temporal == Temporal::kIso;
+  const bool millis = options.temporal == Temporal::kEpochMillis;
   switch (format) {
     case TextFormat::kString:
       write_string(out, text);
@@ -664,17 +892,360 @@ bool write_scalar(JsonWriter& out, TextFormat format, std::string_view text,
     case TextFormat::kBytea:
       return write_bytea(out, text, options.bytea);
     case TextFormat::kDate:
-      return write_date(out, text);
+      return iso ? write_date(out, text) : write_date_epoch(out, text);
     case TextFormat::kTimestamp:
+      if (!iso) return write_timestamp_epoch(out, text, /*with_offset=*/false, millis);
       return write_date_time(out, text, /*date_part=*/true, /*with_offset=*/false);
     case TextFormat::kTimestampTz:
+      if (!iso) return write_timestamp_epoch(out, text, /*with_offset=*/true, millis);
       return write_date_time(out, text, /*date_part=*/true, /*with_offset=*/true);
+    case TextFormat::kTime:
+      if (!iso) return write_time_epoch(out, text, millis);
+      write_string(out, text);
+      return true;
     case TextFormat::kTimeTz:
+      // Always ISO: one integer cannot hold both the time and its offset, and the offset is part
+      // of the value ('12:00+01' and '11:00+00' are different timetz values).
       return write_date_time(out, text, /*date_part=*/false, /*with_offset=*/true);
+    case TextFormat::kIntegerVector:
+      return write_integer_vector(out, text);
+    case TextFormat::kRange:       // handled by write_value, which knows the subtype
+    case TextFormat::kMultirange:  // idem
     case TextFormat::kUnknown:
       break;
   }
   return write_unexpected(out, text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Any type, by its ColumnType. Arrays, ranges, composites and hstore call back into it for the
+// values they hold.
+
+bool write_value(JsonWriter& out, const ColumnType& type, std::string_view text,
+                 const ConverterOptions& options);
+
+// Whether values of `type` are ones the converter knows (an empty array of an unknown type still
+// counts as unknown: the type is in use, its values would be strings).
+bool is_known_type(const ColumnType& type) {
+  if (const BuiltinType* builtin = find_by_oid(type.oid)) {
+    return builtin->format != TextFormat::kUnknown;
+  }
+  switch (type.kind) {
+    case ColumnType::Kind::kArray:
+    case ColumnType::Kind::kRange:
+    case ColumnType::Kind::kMultirange:
+      if (type.element) return is_known_type(*type.element);
+      break;
+    case ColumnType::Kind::kComposite:
+      if (type.composite) {
+        return std::all_of(type.composite->fields.begin(), type.composite->fields.end(),
+                           [](const CompositeField& field) { return is_known_type(field.type); });
+      }
+      break;
+    case ColumnType::Kind::kHstore:
+      return true;
+    case ColumnType::Kind::kByOid:
+      break;
+  }
+  if (const BuiltinType* element = find_by_array_oid(type.oid)) {
+    return element->format != TextFormat::kUnknown;
+  }
+  if (type.element_oid != 0) {
+    if (const BuiltinType* element = find_by_oid(type.element_oid)) {
+      return element->format != TextFormat::kUnknown;
+    }
+  }
+  return format_for_category(type.category) != TextFormat::kUnknown;
+}
+
+// The character separating values of `element` in an array's text (pg_type.typdelim).
+char delimiter_of(const ColumnType& element) {
+  if (const BuiltinType* builtin = find_by_oid(element.oid)) return builtin->delimiter;
+  return element.delimiter;
+}
+
+// Appends one character of a quoted-or-bare value the way record_in and range_parse_bound read
+// them: a backslash takes the next character as is; a double quote opens or closes quoting, and
+// inside quotes "" is one quote. Returns false at the end of the text. `pos` moves past what was
+// read; `quoted` tracks the state.
+bool read_quoted_char(std::string_view text, std::size_t& pos, bool& quoted, std::string& value) {
+  if (pos >= text.size()) return false;
+  const char c = text[pos++];
+  if (c == '\\') {
+    if (pos >= text.size()) return false;
+    value += text[pos++];
+  } else if (c == '"') {
+    if (!quoted) {
+      quoted = true;
+    } else if (pos < text.size() && text[pos] == '"') {
+      value += '"';
+      ++pos;
+    } else {
+      quoted = false;
+    }
+  } else {
+    value += c;
+  }
+  return true;
+}
+
+// One field of a composite or one bound of a range, up to (not including) an unquoted character
+// of `stops`. An empty field (a stop character at once) is NULL / unbounded: nullopt.
+bool read_field(std::string_view text, std::size_t& pos, std::string_view stops,
+                std::optional<std::string>& field) {
+  field.reset();
+  if (pos < text.size() && stops.find(text[pos]) != std::string_view::npos) return true;
+  std::string value;
+  bool quoted = false;
+  while (quoted || pos >= text.size() || stops.find(text[pos]) == std::string_view::npos) {
+    if (!read_quoted_char(text, pos, quoted, value)) return false;
+  }
+  field = std::move(value);
+  return true;
+}
+
+void skip_array_space(std::string_view text, std::size_t& pos) {
+  while (pos < text.size() && is_array_space(text[pos])) ++pos;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composite types: record_out's text (src/backend/utils/adt/rowtypes.c).
+//
+//   (f1,f2,...)   one field per attribute that is not dropped; an empty field is NULL
+//   "..."         a quoted field: record_out quotes empty strings and text holding '"', '\',
+//                 '(', ')', ',' or whitespace, doubling '"' and '\' inside
+// Read the way record_in reads it (a backslash also escapes outside quotes).
+
+bool split_composite(std::string_view text, std::size_t count,
+                     std::vector<std::optional<std::string>>& fields) {
+  std::size_t pos = 0;
+  skip_array_space(text, pos);
+  if (pos >= text.size() || text[pos] != '(') return false;
+  ++pos;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) {
+      if (pos >= text.size() || text[pos] != ',') return false;
+      ++pos;
+    }
+    std::optional<std::string> field;
+    if (!read_field(text, pos, ",)", field)) return false;
+    fields.push_back(std::move(field));
+  }
+  if (pos >= text.size() || text[pos] != ')') return false;
+  ++pos;
+  skip_array_space(text, pos);
+  return pos == text.size();
+}
+
+bool write_composite(JsonWriter& out, std::string_view text, const CompositeType& composite,
+                     const ConverterOptions& options) {
+  std::vector<std::optional<std::string>> fields;
+  fields.reserve(composite.fields.size());
+  if (!split_composite(text, composite.fields.size(), fields)) return write_unexpected(out, text);
+  bool known = true;
+  out.StartObject();
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const CompositeField& field = composite.fields[i];
+    out.Key(field.name.data(), static_cast<rapidjson::SizeType>(field.name.size()));
+    if (fields[i]) {
+      known &= write_value(out, field.type, *fields[i], options);
+    } else {
+      out.Null();
+    }
+  }
+  out.EndObject();
+  return known;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranges and multiranges: range_out and multirange_out (src/backend/utils/adt/rangetypes.c,
+// multirangetypes.c).
+//
+//   empty                    the empty range
+//   [lower,upper)            '[' / ']' inclusive, '(' / ')' exclusive; a missing bound is
+//                            unbounded (and then always exclusive); bounds quoted like composite
+//                            fields (range_bound_escape), read like range_parse_bound
+//   {[1,3),[5,7)}            a multirange: its ranges in order, none empty; {} when it has none
+
+struct RangeText {
+  bool empty = false;
+  bool lower_inclusive = false;
+  bool upper_inclusive = false;
+  std::optional<std::string> lower;  // nullopt: unbounded
+  std::optional<std::string> upper;
+};
+
+bool parse_range(std::string_view text, std::size_t& pos, RangeText& range) {
+  constexpr std::string_view kEmpty = "empty";
+  if (text.substr(pos, kEmpty.size()) == kEmpty) {
+    pos += kEmpty.size();
+    range.empty = true;
+    return true;
+  }
+  if (pos >= text.size() || (text[pos] != '[' && text[pos] != '(')) return false;
+  range.lower_inclusive = text[pos] == '[';
+  ++pos;
+  if (!read_field(text, pos, ",)]", range.lower)) return false;
+  if (pos >= text.size() || text[pos] != ',') return false;
+  ++pos;
+  if (!read_field(text, pos, ",)]", range.upper)) return false;
+  if (pos >= text.size() || (text[pos] != ']' && text[pos] != ')')) return false;
+  range.upper_inclusive = text[pos] == ']';
+  ++pos;
+  return true;
+}
+
+bool write_range_object(JsonWriter& out, const RangeText& range, const ColumnType& subtype,
+                        const ConverterOptions& options) {
+  bool known = true;
+  out.StartObject();
+  if (range.empty) {
+    out.Key("empty");
+    out.Bool(true);
+  } else {
+    out.Key("lower");
+    if (range.lower) {
+      known &= write_value(out, subtype, *range.lower, options);
+    } else {
+      out.Null();
+    }
+    out.Key("upper");
+    if (range.upper) {
+      known &= write_value(out, subtype, *range.upper, options);
+    } else {
+      out.Null();
+    }
+    out.Key("lower_inc");
+    out.Bool(range.lower_inclusive);
+    out.Key("upper_inc");
+    out.Bool(range.upper_inclusive);
+  }
+  out.EndObject();
+  return known;
+}
+
+bool write_range(JsonWriter& out, std::string_view text, const ColumnType& subtype,
+                 const ConverterOptions& options) {
+  RangeText range;
+  std::size_t pos = 0;
+  if (!parse_range(text, pos, range) || pos != text.size()) return write_unexpected(out, text);
+  return write_range_object(out, range, subtype, options);
+}
+
+bool write_multirange(JsonWriter& out, std::string_view text, const ColumnType& subtype,
+                      const ConverterOptions& options) {
+  std::vector<RangeText> ranges;
+  std::size_t pos = 0;
+  skip_array_space(text, pos);
+  bool well_formed = pos < text.size() && text[pos] == '{';
+  if (well_formed) {
+    ++pos;
+    skip_array_space(text, pos);
+    if (pos < text.size() && text[pos] == '}') {
+      ++pos;
+    } else {
+      while (well_formed) {
+        skip_array_space(text, pos);
+        RangeText range;
+        well_formed = parse_range(text, pos, range);
+        ranges.push_back(std::move(range));
+        skip_array_space(text, pos);
+        if (!well_formed || pos >= text.size()) {
+          well_formed = false;
+        } else if (text[pos] == '}') {
+          ++pos;
+          break;
+        } else if (text[pos] == ',') {
+          ++pos;
+        } else {
+          well_formed = false;
+        }
+      }
+    }
+    skip_array_space(text, pos);
+  }
+  if (!well_formed || pos != text.size()) return write_unexpected(out, text);
+  bool known = true;
+  out.StartArray();
+  for (const RangeText& range : ranges) known &= write_range_object(out, range, subtype, options);
+  out.EndArray();
+  return known;
+}
+
+// ---------------------------------------------------------------------------------------------
+// hstore: hstore_out's text (contrib/hstore/hstore_io.c): "key"=>"value" pairs joined by ", ",
+// a NULL value as an unquoted NULL, '"' and '\' escaped with a backslash inside the quotes. Read
+// the way hstore_in reads it (unquoted words too). Keys are unique and hstore keeps them in its
+// own order (by length, then bytes), so the JSON object is the same for equal values.
+
+// A quoted string or a bare word ending at whitespace, ',' or '=' (of "=>"). `quoted` tells which.
+bool read_hstore_word(std::string_view text, std::size_t& pos, std::string& word, bool& quoted) {
+  word.clear();
+  quoted = pos < text.size() && text[pos] == '"';
+  if (quoted) {
+    ++pos;
+    while (true) {
+      if (pos >= text.size()) return false;
+      char c = text[pos++];
+      if (c == '"') return true;
+      if (c == '\\') {
+        if (pos >= text.size()) return false;
+        c = text[pos++];
+      }
+      word += c;
+    }
+  }
+  while (pos < text.size() && !is_array_space(text[pos]) && text[pos] != ',' && text[pos] != '=') {
+    char c = text[pos++];
+    if (c == '\\') {
+      if (pos >= text.size()) return false;
+      c = text[pos++];
+    }
+    word += c;
+  }
+  return !word.empty();
+}
+
+bool write_hstore(JsonWriter& out, std::string_view text) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> pairs;
+  std::size_t pos = 0;
+  skip_array_space(text, pos);
+  bool well_formed = true;
+  while (well_formed && pos < text.size()) {
+    std::string key, value;
+    bool key_quoted = false, value_quoted = false;
+    well_formed = read_hstore_word(text, pos, key, key_quoted);
+    skip_array_space(text, pos);
+    well_formed = well_formed && text.substr(pos, 2) == "=>";
+    pos += 2;
+    skip_array_space(text, pos);
+    well_formed = well_formed && read_hstore_word(text, pos, value, value_quoted);
+    if (!well_formed) break;
+    if (!value_quoted && equals_null_ignoring_case(value)) {
+      pairs.emplace_back(std::move(key), std::nullopt);
+    } else {
+      pairs.emplace_back(std::move(key), std::move(value));
+    }
+    skip_array_space(text, pos);
+    if (pos < text.size()) {
+      well_formed = text[pos] == ',';
+      ++pos;
+      skip_array_space(text, pos);
+      well_formed = well_formed && pos < text.size();  // no trailing comma
+    }
+  }
+  if (!well_formed) return write_unexpected(out, text);
+  out.StartObject();
+  for (const auto& [key, value] : pairs) {
+    out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    if (value) {
+      write_string(out, *value);
+    } else {
+      out.Null();
+    }
+  }
+  out.EndObject();
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,33 +1261,13 @@ bool write_scalar(JsonWriter& out, TextFormat format, std::string_view text,
 
 constexpr int kMaxArrayDimensions = 6;  // PostgreSQL's MAXDIM
 
-bool is_array_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-bool equals_null_ignoring_case(std::string_view s) {
-  if (s.size() != 4) return false;
-  constexpr std::string_view kNull = "null";
-  for (std::size_t i = 0; i < 4; ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kNull[i]) return false;
-  }
-  return true;
-}
-
 // Recursive-descent parser. Run once with `out == nullptr` to validate, then again to write, so a
 // malformed array leaves nothing half-written.
 class ArrayParser {
  public:
-  ArrayParser(std::string_view text, char delimiter, TextFormat element_format,
+  ArrayParser(std::string_view text, char delimiter, const ColumnType& element,
               const ConverterOptions& options, JsonWriter* out)
-      : text_(text),
-        delimiter_(delimiter),
-        element_format_(element_format),
-        options_(options),
-        out_(out) {}
-
+      : text_(text), delimiter_(delimiter), element_(element), options_(options), out_(out) {}
   // True when the whole text is a well-formed array.
   bool parse() {
     skip_space();
@@ -866,7 +1417,7 @@ class ArrayParser {
 
   void emit(std::string_view raw, bool escaped) {
     if (!escaped) {
-      all_known_ &= write_scalar(*out_, element_format_, raw, options_);
+      all_known_ &= write_value(*out_, element_, raw, options_);
       return;
     }
     std::string unescaped;
@@ -875,25 +1426,76 @@ class ArrayParser {
       if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
       unescaped += raw[i];
     }
-    all_known_ &= write_scalar(*out_, element_format_, unescaped, options_);
+    all_known_ &= write_value(*out_, element_, unescaped, options_);
   }
 
   std::string_view text_;
   std::size_t pos_ = 0;
   char delimiter_;
-  TextFormat element_format_;
+  const ColumnType& element_;
   const ConverterOptions& options_;
   JsonWriter* out_;
   bool all_known_ = true;
 };
 
-bool write_array(JsonWriter& out, std::string_view text, TextFormat element_format, char delimiter,
+bool write_array(JsonWriter& out, std::string_view text, const ColumnType& element,
                  const ConverterOptions& options) {
-  ArrayParser validator(text, delimiter, element_format, options, nullptr);
+  const char delimiter = delimiter_of(element);
+  ArrayParser validator(text, delimiter, element, options, nullptr);
   if (!validator.parse()) return write_unexpected(out, text);
-  ArrayParser writer(text, delimiter, element_format, options, &out);
+  ArrayParser writer(text, delimiter, element, options, &out);
   writer.parse();
-  return writer.all_known() && element_format != TextFormat::kUnknown;
+  return writer.all_known() && is_known_type(element);
+}
+
+ColumnType builtin_type(std::uint32_t oid) {
+  ColumnType type;
+  type.oid = oid;
+  return type;
+}
+
+bool write_value(JsonWriter& out, const ColumnType& type, std::string_view text,
+                 const ConverterOptions& options) {
+  // Built-in OIDs first: their form is fixed (int2vector is category A, yet not an array).
+  if (const BuiltinType* builtin = find_by_oid(type.oid)) {
+    if (builtin->format == TextFormat::kRange) {
+      return write_range(out, text, builtin_type(builtin_range_subtype(type.oid)), options);
+    }
+    if (builtin->format == TextFormat::kMultirange) {
+      return write_multirange(out, text, builtin_type(builtin_range_subtype(type.oid)), options);
+    }
+    return write_scalar(out, builtin->format, text, options);
+  }
+  switch (type.kind) {
+    case ColumnType::Kind::kArray:
+      if (type.element) return write_array(out, text, *type.element, options);
+      break;
+    case ColumnType::Kind::kRange:
+      if (type.element) return write_range(out, text, *type.element, options);
+      break;
+    case ColumnType::Kind::kMultirange:
+      if (type.element) return write_multirange(out, text, *type.element, options);
+      break;
+    case ColumnType::Kind::kComposite:
+      if (type.composite) return write_composite(out, text, *type.composite, options);
+      break;
+    case ColumnType::Kind::kHstore:
+      return write_hstore(out, text);
+    case ColumnType::Kind::kByOid:
+      break;
+  }
+  if (const BuiltinType* element = find_by_array_oid(type.oid)) {
+    return write_array(out, text, builtin_type(element->oid), options);
+  }
+  if (type.element_oid != 0) {
+    // An array declared by its element alone. A non-built-in element type uses ',' unless it was
+    // created with a DELIMITER of its own, which only a resolved `element` (kArray) carries; such
+    // an array then fails to parse and is written as a string.
+    ColumnType element = builtin_type(type.element_oid);
+    element.category = type.category;
+    return write_array(out, text, element, options);
+  }
+  return write_scalar(out, format_for_category(type.category), text, options);
 }
 
 }  // namespace
@@ -901,26 +1503,22 @@ bool write_array(JsonWriter& out, std::string_view text, TextFormat element_form
 ValueConverter::ValueConverter(ConverterOptions options) : options_(options) {}
 
 bool ValueConverter::write(JsonWriter& out, const ColumnType& type, std::string_view text) const {
-  if (const BuiltinType* builtin = find_by_oid(type.oid)) {
-    return write_scalar(out, builtin->format, text, options_);
-  }
-  if (const BuiltinType* element = find_by_array_oid(type.oid)) {
-    return write_array(out, text, element->format, element->delimiter, options_);
-  }
-  if (type.element_oid != 0) {
-    if (const BuiltinType* element = find_by_oid(type.element_oid)) {
-      return write_array(out, text, element->format, element->delimiter, options_);
-    }
-    // Every non-built-in element type uses ',' unless created with a DELIMITER of its own, which
-    // the caller does not pass; such an array then fails to parse and is written as a string.
-    return write_array(out, text, format_for_category(type.category), ',', options_);
-  }
-  return write_scalar(out, format_for_category(type.category), text, options_);
+  return write_value(out, type, text, options_);
 }
 
 std::uint32_t builtin_array_element(std::uint32_t array_oid) {
   const BuiltinType* element = find_by_array_oid(array_oid);
   return element != nullptr ? element->oid : 0;
+}
+
+std::uint32_t builtin_range_subtype(std::uint32_t range_or_multirange_oid) {
+  for (const BuiltinRange& range : kBuiltinRanges) {
+    if (range.range_oid == range_or_multirange_oid ||
+        range.multirange_oid == range_or_multirange_oid) {
+      return range.subtype_oid;
+    }
+  }
+  return 0;
 }
 
 }  // namespace pgcdc

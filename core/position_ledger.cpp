@@ -6,6 +6,12 @@ namespace pgcdc {
 
 PositionLedger::PositionLedger(SourceOffset start) : committed_(std::move(start)) {}
 
+void PositionLedger::reset(SourceOffset start) {
+  std::lock_guard lock(mutex_);
+  if (!entries_.empty()) throw std::logic_error("ledger reset while entries are in flight");
+  committed_ = std::move(start);
+}
+
 DeliveryToken PositionLedger::open() {
   std::lock_guard lock(mutex_);
   entries_.emplace_back();

@@ -22,6 +22,9 @@ class PositionLedger : public DeliveryListener {
   // `start` is the offset the session resumed from: committable() returns it until more is done.
   explicit PositionLedger(SourceOffset start = {});
 
+  // Before any entry is opened (session start): the position the session resumes from.
+  void reset(SourceOffset start);
+
   // Source thread: starts a new entry after all existing ones. Its records must carry the token.
   DeliveryToken open();
   // Source thread: one more record of `token` was handed to the buffer.

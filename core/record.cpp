@@ -10,6 +10,7 @@ const char* operation_name(Operation op) {
     case Operation::kDelete: return "delete";
     case Operation::kTruncate: return "truncate";
     case Operation::kTombstone: return "tombstone";
+    case Operation::kPosition: return "position";
   }
   return "unknown";
 }

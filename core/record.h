@@ -21,6 +21,10 @@ enum class Operation : char {
   kDelete = 'd',    // DELETE
   kTruncate = 't',  // TRUNCATE
   kTombstone = 'x', // Kafka tombstone that follows a delete (value is null)
+  // Not a row change: marks the end of a ledger entry in the buffer (exactly-once delivery only).
+  // `value` holds the entry's position (offset JSON); a transactional sink commits at markers.
+  // It is not counted in the ledger and gets no delivery report.
+  kPosition = 'p',
 };
 
 const char* operation_name(Operation op);

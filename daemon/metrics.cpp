@@ -1,6 +1,14 @@
 #include "daemon/metrics.h"
 
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <cstdio>
+
+#include "daemon/snapshot_progress.h"
 
 namespace pgcdc {
 
@@ -10,44 +18,113 @@ using prometheus::BuildHistogram;
 
 namespace {
 
+constexpr auto kSampleInterval = std::chrono::seconds(1);
+constexpr auto kProgressLogInterval = std::chrono::seconds(30);
+
+std::int64_t steady_now_ns() {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
+
 prometheus::Gauge& gauge(prometheus::Registry& registry, const std::string& name,
                          const std::string& help) {
   return BuildGauge().Name(name).Help(help).Register(registry).Add({});
 }
 
+prometheus::Counter& counter(prometheus::Registry& registry, const std::string& name,
+                             const std::string& help) {
+  return BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& registry,
+                                                        const std::string& name,
+                                                        const std::string& help) {
+  return BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& registry,
+                                                    const std::string& name,
+                                                    const std::string& help) {
+  return BuildGauge().Name(name).Help(help).Register(registry);
+}
+
+// Adds to `counter` what a cumulative source value gained since `seen`. A value below `seen`
+// started again from zero (a new session's counter): all of it is new.
+void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t current) {
+  std::uint64_t gained = current >= seen ? current - seen : current;
+  if (gained > 0) counter.Increment(static_cast<double>(gained));
+  seen = current;
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, units[unit]);
+  return text;
+}
+
+std::string libpq_version() {
+  int version = PQlibVersion();  // e.g. 150010
+  return std::to_string(version / 10000) + "." + std::to_string(version % 10000);
+}
+
 }  // namespace
 
-Metrics::Metrics(const std::string& listen)
-    : registry_(std::make_shared<prometheus::Registry>()),
-      delivered_(BuildCounter()
-                     .Name("pgcdc_records_delivered_total")
-                     .Help("Records the sink confirmed, by table and operation")
-                     .Register(*registry_)),
-      failed_(BuildCounter()
-                  .Name("pgcdc_records_failed_total")
-                  .Help("Records whose delivery failed, by table and operation")
-                  .Register(*registry_)),
-      delivered_bytes_(BuildCounter()
-                           .Name("pgcdc_delivered_bytes_total")
-                           .Help("Payload bytes (topic, key, value) the sink confirmed")
-                           .Register(*registry_)
-                           .Add({})),
+Metrics::Metrics(const Config& config, HealthLimits limits)
+    : config_(config),
+      limits_(limits),
+      registry_(std::make_shared<prometheus::Registry>()),
+      read_family_(counter_family(*registry_, "pgcdc_records_read_total",
+                                  "Records read from PostgreSQL (snapshot rows and changes) and "
+                                  "handed to the buffer, by table and operation")),
+      produced_family_(counter_family(*registry_, "pgcdc_records_produced_total",
+                                      "Records the sink accepted (handed to the Kafka producer), "
+                                      "by table and operation")),
+      delivered_family_(counter_family(*registry_, "pgcdc_records_delivered_total",
+                                       "Records the sink confirmed (Kafka: acknowledged by all "
+                                       "in-sync replicas), by table and operation")),
+      failed_family_(counter_family(*registry_, "pgcdc_records_failed_total",
+                                    "Records whose delivery failed (they are read again by the "
+                                    "next session), by table and operation")),
+      produced_bytes_family_(counter_family(*registry_, "pgcdc_produced_bytes_total",
+                                            "Payload bytes (topic, key, value) the sink accepted, "
+                                            "by table")),
+      delivered_bytes_family_(counter_family(*registry_, "pgcdc_delivered_bytes_total",
+                                             "Payload bytes (topic, key, value) the sink "
+                                             "confirmed, by table")),
+      chunks_family_(counter_family(*registry_, "pgcdc_snapshot_chunks_total",
+                                    "Snapshot chunks read and published, by table")),
+      snapshot_rows_family_(gauge_family(*registry_, "pgcdc_snapshot_rows",
+                                         "Snapshot rows delivered and committed so far (all "
+                                         "sessions, from the offsets), by table")),
+      estimated_rows_family_(gauge_family(*registry_, "pgcdc_snapshot_rows_estimated",
+                                          "Estimated rows in the table (pg_class.reltuples; -1 "
+                                          "when PostgreSQL has no estimate yet), by table")),
+      table_state_family_(gauge_family(*registry_, "pgcdc_table_state",
+                                       "1 for the table's current state: snapshot_pending, "
+                                       "snapshotting, streaming (snapshot done or not wanted) "
+                                       "or done (snapshot-only run)")),
       latency_(BuildHistogram()
                    .Name("pgcdc_end_to_end_latency_seconds")
-                   .Help("From the PostgreSQL commit to the delivery report")
+                   .Help("From the PostgreSQL commit to the sink's delivery report")
                    .Register(*registry_)
                    .Add({}, prometheus::Histogram::BucketBoundaries{
                                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
                                 5, 10, 30, 60})),
-      restarts_(BuildCounter()
-                    .Name("pgcdc_session_restarts_total")
-                    .Help("Sessions restarted from the last committed position after a failure")
-                    .Register(*registry_)
-                    .Add({})),
-      errors_(BuildCounter()
-                  .Name("pgcdc_errors_total")
-                  .Help("Errors that ended a session, by stage")
-                  .Register(*registry_)),
+      reconnects_(counter(*registry_, "pgcdc_reconnects_total",
+                          "Sessions started again (new PostgreSQL connections and Kafka "
+                          "producer) from the last committed position after a transient failure")),
+      transactions_(counter(*registry_, "pgcdc_transactions_total",
+                            "Transactions decoded from the replication stream")),
+      chunk_retries_(counter(*registry_, "pgcdc_snapshot_chunk_retries_total",
+                             "Snapshot chunks read again because a concurrent commit raced them")),
+      unknown_types_(counter(*registry_, "pgcdc_unknown_type_values_total",
+                             "Values of types without a specific JSON mapping, written as their "
+                             "PostgreSQL text form")),
       buffer_records_(gauge(*registry_, "pgcdc_buffer_records", "Records in the bounded buffer")),
       buffer_bytes_(gauge(*registry_, "pgcdc_buffer_bytes", "Payload bytes in the bounded buffer")),
       buffer_max_records_(
@@ -56,59 +133,118 @@ Metrics::Metrics(const std::string& listen)
       buffer_fill_ratio_(gauge(*registry_, "pgcdc_buffer_fill_ratio",
                                "Buffer fill level, the larger of records and bytes, 0..1")),
       in_flight_(gauge(*registry_, "pgcdc_records_in_flight",
-                       "Records handed to the buffer or sink and not yet confirmed")),
-      sink_in_flight_(gauge(*registry_, "pgcdc_sink_queue_records",
-                            "Records in the sink's own queue (Kafka producer queue depth)")),
+                       "Records read and not yet confirmed by the sink (in the buffer or the "
+                       "producer)")),
+      sink_queue_(gauge(*registry_, "pgcdc_sink_queue_records",
+                        "Records the sink accepted and has not yet reported (Kafka producer queue "
+                        "depth)")),
       received_lsn_(gauge(*registry_, "pgcdc_received_lsn", "Last WAL position received")),
       flushed_lsn_(gauge(*registry_, "pgcdc_confirmed_flush_lsn",
                          "Last position committed (offsets saved, flush sent to PostgreSQL)")),
-      server_wal_end_(
-          gauge(*registry_, "pgcdc_server_wal_end_lsn", "Server WAL position from keepalives")),
+      server_wal_lsn_(gauge(*registry_, "pgcdc_server_wal_lsn",
+                            "The server's WAL position (keepalives and periodic samples)")),
       lag_bytes_(gauge(*registry_, "pgcdc_replication_lag_bytes",
                        "Server WAL position minus the confirmed flush position")),
-      records_read_(gauge(*registry_, "pgcdc_records_read", "Records read from PostgreSQL in this session")),
-      snapshot_rows_(gauge(*registry_, "pgcdc_snapshot_rows", "Snapshot rows published in this session")),
-      snapshot_chunks_(
-          gauge(*registry_, "pgcdc_snapshot_chunks", "Snapshot chunks published in this session")),
-      transactions_(gauge(*registry_, "pgcdc_transactions", "Transactions decoded in this session")),
-      unknown_types_(gauge(*registry_, "pgcdc_unknown_type_values",
-                           "Values of types without a specific JSON mapping, written as strings")),
       streaming_(gauge(*registry_, "pgcdc_streaming", "1 while the replication stream runs")),
-      snapshotting_(gauge(*registry_, "pgcdc_snapshotting", "1 while a snapshot is in progress")) {
+      snapshotting_(gauge(*registry_, "pgcdc_snapshotting", "1 while a snapshot is in progress")),
+      ready_(gauge(*registry_, "pgcdc_ready", "1 when /readyz answers 200")),
+      slot_retained_(gauge(*registry_, "pgcdc_slot_retained_wal_bytes",
+                           "WAL the replication slot keeps on the server (WAL position minus "
+                           "restart_lsn)")),
+      slot_status_family_(gauge_family(*registry_, "pgcdc_slot_wal_status",
+                                       "1 for the slot's pg_replication_slots.wal_status "
+                                       "(reserved, extended, unreserved, lost) or missing")),
+      slot_active_(gauge(*registry_, "pgcdc_slot_active",
+                         "1 when a walsender streams from the slot")),
+      slot_safe_wal_family_(gauge_family(*registry_, "pgcdc_slot_safe_wal_size_bytes",
+                                         "WAL that can still be written before the slot is lost "
+                                         "(only with max_slot_wal_keep_size)")),
+      slot_confirmed_flush_(gauge(*registry_, "pgcdc_slot_confirmed_flush_lsn",
+                                  "The slot's confirmed_flush_lsn as the server sees it")),
+      slot_sample_errors_(counter(*registry_, "pgcdc_slot_sample_errors_total",
+                                  "Failed attempts to read slot health and row estimates")) {
+  auto& errors = counter_family(*registry_, "pgcdc_errors_total",
+                                "Errors that ended a session (retried) or the daemon, by stage");
+  for (const char* stage : kErrorStages) errors_[stage] = &errors.Add({{"stage", stage}});
+  for (std::size_t i = 0; i < kSlotStatuses.size(); ++i) {
+    slot_status_[i] = &slot_status_family_.Add({{"status", kSlotStatuses[i]}});
+  }
+  for (const auto& table : config_.source.tables) {
+    tables_.emplace(table.qualified(), make_table_metrics(table.qualified()));
+  }
   BuildGauge()
       .Name("pgcdc_build_info")
-      .Help("Build information")
+      .Help("Build information: pgcdc, librdkafka and libpq versions")
       .Register(*registry_)
-      .Add({{"version", PGCDC_VERSION}})
+      .Add({{"version", PGCDC_VERSION},
+            {"librdkafka", rd_kafka_version_str()},
+            {"libpq", libpq_version()}})
       .Set(1);
-  if (!listen.empty()) {
-    exposer_ = std::make_unique<prometheus::Exposer>(listen);
-    exposer_->RegisterCollectable(registry_);
-  }
+  gauge(*registry_, "pgcdc_start_time_seconds", "Start time of the process, Unix seconds")
+      .Set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count()));
+  last_idle_ns_ = steady_now_ns();
   sampler_ = std::thread([this] {
+    std::unique_lock lock(sampler_mutex_);
     while (!stop_sampler_) {
+      lock.unlock();
       sample();
-      for (int i = 0; i < 10 && !stop_sampler_; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
+      lock.lock();
+      sampler_wake_.wait_for(lock, kSampleInterval, [this] { return stop_sampler_; });
     }
   });
 }
 
 Metrics::~Metrics() {
-  stop_sampler_ = true;
+  {
+    std::lock_guard lock(sampler_mutex_);
+    stop_sampler_ = true;
+  }
+  sampler_wake_.notify_all();
   if (sampler_.joinable()) sampler_.join();
 }
 
-int Metrics::port() const {
-  if (!exposer_) return 0;
-  auto ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports.front();
+Metrics::TableMetrics Metrics::make_table_metrics(const std::string& table) {
+  TableMetrics m;
+  for (std::size_t i = 0; i < TableCounters::kOperations.size(); ++i) {
+    prometheus::Labels labels{{"table", table},
+                              {"op", operation_name(TableCounters::kOperations[i])}};
+    m.read[i] = &read_family_.Add(labels);
+    m.produced[i] = &produced_family_.Add(labels);
+    m.delivered[i] = &delivered_family_.Add(labels);
+    m.failed[i] = &failed_family_.Add(labels);
+  }
+  m.produced_bytes = &produced_bytes_family_.Add({{"table", table}});
+  m.delivered_bytes = &delivered_bytes_family_.Add({{"table", table}});
+  m.snapshot_chunks = &chunks_family_.Add({{"table", table}});
+  m.snapshot_rows = &snapshot_rows_family_.Add({{"table", table}});
+  m.snapshot_rows_estimated = &estimated_rows_family_.Add({{"table", table}});
+  m.snapshot_rows_estimated->Set(-1);
+  for (std::size_t i = 0; i < kTableStates.size(); ++i) {
+    m.state_gauges[i] = &table_state_family_.Add({{"table", table}, {"state", kTableStates[i]}});
+  }
+  return m;
+}
+
+Metrics::TableMetrics& Metrics::table_metrics(std::string_view table) {
+  if (auto it = tables_.find(table); it != tables_.end()) return it->second;
+  // Not a configured name (should not happen): counted anyway, under a lock.
+  std::lock_guard lock(extra_tables_mutex_);
+  auto it = extra_tables_.find(table);
+  if (it == extra_tables_.end()) {
+    std::string name(table);
+    it = extra_tables_.emplace(name, make_table_metrics(name)).first;
+  }
+  return it->second;
 }
 
 void Metrics::attach(const SessionView& view) {
   std::lock_guard lock(view_mutex_);
   view_ = view;
+  // The source's per-session counters start again from zero (Pipeline resets them).
+  unknown_types_seen_ = 0;
+  last_idle_ns_ = steady_now_ns();
 }
 
 void Metrics::detach() {
@@ -117,24 +253,17 @@ void Metrics::detach() {
   view_ = SessionView{};
 }
 
-prometheus::Counter& Metrics::delivery_counter(const DeliveryReport& report) {
-  std::string key(report.table);
-  key += '\0';
-  key += operation_name(report.op);
-  key += report.status == DeliveryStatus::kDelivered ? 'd' : 'f';
-  auto it = delivery_counters_.find(key);
-  if (it != delivery_counters_.end()) return *it->second;
-  auto& family = report.status == DeliveryStatus::kDelivered ? delivered_ : failed_;
-  auto& counter =
-      family.Add({{"table", std::string(report.table)}, {"op", operation_name(report.op)}});
-  delivery_counters_.emplace(std::move(key), &counter);
-  return counter;
-}
-
 void Metrics::record_delivery(const DeliveryReport& report) {
-  delivery_counter(report).Increment();
-  if (report.status != DeliveryStatus::kDelivered) return;
-  delivered_bytes_.Increment(static_cast<double>(report.payload_bytes));
+  TableMetrics& table = table_metrics(report.table);
+  std::size_t op = TableCounters::index_of(report.op);
+  if (report.status != DeliveryStatus::kDelivered) {
+    table.failed[op]->Increment();
+    return;
+  }
+  table.delivered[op]->Increment();
+  table.delivered_bytes->Increment(static_cast<double>(report.payload_bytes));
+  ++delivered_total_;
+  last_delivery_ns_.store(steady_now_ns(), std::memory_order_relaxed);
   if (report.commit_time_us > 0) {
     auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -143,12 +272,224 @@ void Metrics::record_delivery(const DeliveryReport& report) {
   }
 }
 
-void Metrics::count_restart() { restarts_.Increment(); }
+Metrics::ProducedCounters Metrics::produced_counters(std::string_view table, Operation op) {
+  TableMetrics& metrics = table_metrics(table);
+  return {metrics.produced[TableCounters::index_of(op)], metrics.produced_bytes};
+}
 
-void Metrics::count_error(const std::string& stage) { errors_.Add({{"stage", stage}}).Increment(); }
+void Metrics::count_reconnect() { reconnects_.Increment(); }
+
+void Metrics::count_error(const std::string& stage) {
+  auto it = errors_.find(stage);
+  if (it == errors_.end()) it = errors_.find("internal");
+  it->second->Increment();
+}
+
+void Metrics::record_server_sample(const ServerSample& sample) {
+  {
+    std::lock_guard lock(server_mutex_);
+    if (!sample.ok) {
+      slot_sample_errors_.Increment();
+      if (sample.error != last_server_error_) {
+        spdlog::warn("cannot read slot health and row estimates from PostgreSQL: {}",
+                     sample.error);
+        last_server_error_ = sample.error;
+      }
+      return;
+    }
+    if (!last_server_error_.empty()) {
+      spdlog::info("reading slot health and row estimates from PostgreSQL again");
+      last_server_error_.clear();
+    }
+    estimates_ = sample.estimated_rows;
+  }
+  sampled_server_wal_lsn_ = sample.server_wal_lsn;
+  for (const auto& [table, estimate] : sample.estimated_rows) {
+    table_metrics(table).snapshot_rows_estimated->Set(estimate < 0 ? -1 : estimate);
+  }
+  if (!config_.source.cdc) return;  // no slot
+  std::string status = sample.slot_exists ? sample.wal_status : "missing";
+  for (std::size_t i = 0; i < kSlotStatuses.size(); ++i) {
+    slot_status_[i]->Set(status == kSlotStatuses[i] ? 1 : 0);
+  }
+  slot_active_.Set(sample.slot_active ? 1 : 0);
+  slot_retained_.Set(static_cast<double>(sample.retained_wal_bytes.value_or(0)));
+  slot_confirmed_flush_.Set(static_cast<double>(sample.slot_confirmed_flush_lsn));
+  // Only this thread adds or removes the safe-size gauge.
+  if (sample.safe_wal_size_bytes) {
+    if (!slot_safe_wal_) slot_safe_wal_ = &slot_safe_wal_family_.Add({});
+    slot_safe_wal_->Set(static_cast<double>(*sample.safe_wal_size_bytes));
+  } else if (slot_safe_wal_) {
+    slot_safe_wal_family_.Remove(slot_safe_wal_);
+    slot_safe_wal_ = nullptr;
+  }
+}
+
+HealthInputs Metrics::health_inputs_locked() const {
+  HealthInputs in;
+  std::int64_t now = steady_now_ns();
+  ServiceState::View phase = state_.view();
+  in.phase = phase.phase;
+  in.phase_detail = phase.detail;
+  in.phase_age = std::chrono::steady_clock::now() - phase.since;
+  in.session_attached = view_.buffer != nullptr;
+  in.sink_name = view_.sink_name;
+  if (view_.source) {
+    in.streaming = view_.source->streaming.load();
+    in.snapshotting = view_.source->snapshotting.load();
+    in.since_loop_turn = std::chrono::nanoseconds(now - view_.source->loop_turn_ns.load());
+  }
+  if (view_.sink) in.sink_fatal = view_.sink->fatal();
+  if (view_.ledger) {
+    in.records_in_flight = view_.ledger->records_in_flight();
+    std::int64_t moved = std::max(last_delivery_ns_.load(), last_idle_ns_.load());
+    in.delivery_idle = std::chrono::nanoseconds(now - moved);
+  }
+  return in;
+}
+
+HealthAnswer Metrics::liveness() const {
+  std::lock_guard lock(view_mutex_);
+  return evaluate_liveness(health_inputs_locked(), limits_);
+}
+
+HealthAnswer Metrics::readiness() const {
+  std::lock_guard lock(view_mutex_);
+  return evaluate_readiness(health_inputs_locked(), limits_);
+}
+
+std::string Metrics::status_line() const {
+  std::lock_guard lock(view_mutex_);
+  return status_;
+}
+
+std::string Metrics::text_exposition() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void Metrics::sample_tables_locked(std::int64_t now_ns) {
+  const SourceStats* source = view_.source;
+  if (source) {
+    for (const TableCounters::Row& row : source->per_table.rows()) {
+      TableMetrics& table = table_metrics(row.table);
+      for (std::size_t i = 0; i < row.records.size(); ++i) {
+        advance(*table.read[i], table.read_seen[i], row.records[i]);
+      }
+      advance(*table.snapshot_chunks, table.chunks_seen, row.chunks);
+    }
+  }
+  if (!view_.ledger) return;
+  SourceOffset committed = view_.ledger->committable();
+  bool snapshotting = source && source->snapshotting.load();
+  bool first_pending = true;
+  for (const auto& config_table : config_.source.tables) {
+    TableMetrics& table = table_metrics(config_table.qualified());
+    TableSnapshotProgress progress;
+    if (auto it = committed.snapshot->find(config_table.qualified());
+        it != committed.snapshot->end()) {
+      progress = it->second;
+    }
+    table.rows = progress.rows;
+    table.snapshot_rows->Set(static_cast<double>(progress.rows));
+    int state;  // index into kTableStates
+    if (!config_.source.snapshot) {
+      state = 2;  // streaming
+    } else if (progress.done) {
+      state = config_.source.cdc ? 2 : 3;  // streaming, done
+    } else if (first_pending) {
+      first_pending = false;
+      state = snapshotting ? 1 : 0;  // snapshotting, snapshot_pending
+    } else {
+      state = 0;
+    }
+    if (table.current_state != state && state == 1) table.logged_rows = table.rows;
+    table.current_state = state;
+    for (std::size_t i = 0; i < kTableStates.size(); ++i) {
+      table.state_gauges[i]->Set(static_cast<int>(i) == state ? 1 : 0);
+    }
+  }
+
+  // Snapshot progress in the log at a steady rhythm.
+  if (!snapshotting) {
+    next_progress_log_ns_ = 0;
+    return;
+  }
+  auto interval_ns = std::chrono::nanoseconds(kProgressLogInterval).count();
+  if (next_progress_log_ns_ == 0) {
+    next_progress_log_ns_ = now_ns + interval_ns;
+    last_progress_log_ns_ = now_ns;
+    return;
+  }
+  if (now_ns < next_progress_log_ns_) return;
+  double elapsed = static_cast<double>(now_ns - last_progress_log_ns_) / 1e9;
+  std::map<std::string, double> estimates;
+  {
+    std::lock_guard lock(server_mutex_);
+    estimates = estimates_;
+  }
+  for (auto& [name, table] : tables_) {
+    if (table.current_state != 1) continue;
+    TableProgress progress;
+    progress.table = name;
+    progress.rows = table.rows;
+    auto estimate = estimates.find(name);
+    progress.estimated_rows = estimate == estimates.end() ? -1 : estimate->second;
+    progress.rows_per_second =
+        elapsed > 0 ? static_cast<double>(table.rows - std::min(table.rows, table.logged_rows)) /
+                          elapsed
+                    : 0;
+    spdlog::info("{}", describe_snapshot_progress(progress));
+    table.logged_rows = table.rows;
+  }
+  last_progress_log_ns_ = now_ns;
+  next_progress_log_ns_ = now_ns + interval_ns;
+}
+
+std::string Metrics::status_locked(const HealthInputs& in) const {
+  switch (in.phase) {
+    case Phase::kStarting: return "starting";
+    case Phase::kBackoff: return "waiting to retry: " + in.phase_detail;
+    case Phase::kStopping: return "stopping";
+    case Phase::kFailed: return "failed: " + in.phase_detail;
+    case Phase::kSession: break;
+  }
+  if (!in.streaming && !in.snapshotting) return "connecting to PostgreSQL and the sink";
+  std::string line;
+  if (in.snapshotting) {
+    std::size_t done = 0;
+    std::string current;
+    std::map<std::string, double> estimates;
+    {
+      std::lock_guard lock(server_mutex_);
+      estimates = estimates_;
+    }
+    for (const auto& [name, table] : tables_) {
+      if (table.current_state == 2 || table.current_state == 3) ++done;
+      if (table.current_state == 1) {
+        TableProgress progress{name, table.rows, -1, 0};
+        if (auto it = estimates.find(name); it != estimates.end()) {
+          progress.estimated_rows = it->second;
+        }
+        auto percent = snapshot_percent(progress);
+        current = name + (percent ? " " + std::to_string(*percent) + "%" : "");
+      }
+    }
+    line = "snapshotting" + (current.empty() ? "" : " " + current) + " (" + std::to_string(done) +
+           "/" + std::to_string(tables_.size()) + " tables done)";
+  }
+  if (in.streaming) {
+    if (!line.empty()) line += "; ";
+    line += "streaming, lag " + human_bytes(lag_bytes_.Value());
+  }
+  line += "; " + std::to_string(delivered_total_.load()) + " records delivered";
+  HealthAnswer ready = evaluate_readiness(in, limits_);
+  if (!ready.ok) line += "; not ready: " + ready.reason;
+  return line;
+}
 
 void Metrics::sample() {
   std::lock_guard lock(view_mutex_);
+  std::int64_t now = steady_now_ns();
   if (view_.buffer) {
     BufferStats stats = view_.buffer->stats();
     buffer_records_.Set(static_cast<double>(stats.records));
@@ -157,23 +498,54 @@ void Metrics::sample() {
     buffer_max_bytes_.Set(static_cast<double>(stats.max_bytes));
     buffer_fill_ratio_.Set(stats.fill_ratio());
   }
-  if (view_.ledger) in_flight_.Set(static_cast<double>(view_.ledger->records_in_flight()));
-  if (view_.sink) sink_in_flight_.Set(static_cast<double>(view_.sink->in_flight()));
+  if (view_.ledger) {
+    std::uint64_t in_flight = view_.ledger->records_in_flight();
+    in_flight_.Set(static_cast<double>(in_flight));
+    if (in_flight == 0) last_idle_ns_ = now;
+  }
+  if (view_.sink) sink_queue_.Set(static_cast<double>(view_.sink->in_flight()));
+  Lsn server = sampled_server_wal_lsn_.load();
   if (view_.source) {
     const SourceStats& s = *view_.source;
     received_lsn_.Set(static_cast<double>(s.received_lsn.load()));
     flushed_lsn_.Set(static_cast<double>(s.flushed_lsn.load()));
-    server_wal_end_.Set(static_cast<double>(s.server_wal_end.load()));
-    Lsn end = s.server_wal_end.load(), flushed = s.flushed_lsn.load();
-    lag_bytes_.Set(end > flushed ? static_cast<double>(end - flushed) : 0.0);
-    records_read_.Set(static_cast<double>(s.records_read.load()));
-    snapshot_rows_.Set(static_cast<double>(s.snapshot_rows.load()));
-    snapshot_chunks_.Set(static_cast<double>(s.snapshot_chunks.load()));
-    transactions_.Set(static_cast<double>(s.transactions.load()));
-    unknown_types_.Set(static_cast<double>(s.unknown_type_values.load()));
+    server = std::max(server, s.server_wal_end.load());
+    Lsn flushed = s.flushed_lsn.load();
+    // Before the first commit there is no position to measure from.
+    lag_bytes_.Set(flushed != 0 && server > flushed ? static_cast<double>(server - flushed) : 0.0);
+    advance(transactions_, transactions_seen_, s.transactions.load());
+    advance(chunk_retries_, chunk_retries_seen_, s.snapshot_chunk_retries.load());
+    advance(unknown_types_, unknown_types_seen_, s.unknown_type_values.load());
     streaming_.Set(s.streaming ? 1 : 0);
     snapshotting_.Set(s.snapshotting ? 1 : 0);
+    // A snapshot-only run can finish between two samples: having read anything counts too.
+    if (s.streaming || s.snapshotting || s.snapshot_chunks > 0 || s.transactions > 0) {
+      started_ = true;
+    }
+  } else {
+    streaming_.Set(0);
+    snapshotting_.Set(0);
   }
+  if (server != 0) server_wal_lsn_.Set(static_cast<double>(server));
+  sample_tables_locked(now);
+
+  HealthInputs inputs = health_inputs_locked();
+  HealthAnswer ready = evaluate_readiness(inputs, limits_);
+  ready_.Set(ready.ok ? 1 : 0);
+  if (ready.ok != last_ready_) {
+    // Stops, failures and restarts are logged where they happen; this adds what only readiness
+    // sees (a stalled sink, a wedged loop).
+    bool expected = !inputs.session_attached || inputs.phase != Phase::kSession;
+    if (ready.ok) {
+      spdlog::info("ready: {}", ready.reason);
+    } else if (last_ready_ && !expected) {
+      spdlog::warn("not ready: {}", ready.reason);
+    } else {
+      spdlog::debug("not ready: {}", ready.reason);
+    }
+    last_ready_ = ready.ok;
+  }
+  status_ = status_locked(inputs);
 }
 
 }  // namespace pgcdc

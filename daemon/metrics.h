@@ -1,94 +1,195 @@
 #pragma once
-// Prometheus metrics (prometheus-cpp) and the HTTP endpoint that serves them.
+// Prometheus metrics (prometheus-cpp registry), the health answers, and the systemd status line:
+// the daemon's one place that knows how the pipeline is doing. docs/metrics.md lists every metric.
 //
-// Counters are updated where things happen (delivery reports on the sink thread); gauges that
-// describe state (buffer fill, positions, in flight) are sampled from the running session by a
-// sampler thread once a second, so the hot path pays nothing for them.
+// Counters are updated where things happen: produced records (CountingSink) and delivery reports
+// on the sink thread, restarts and errors on the main thread. What the source counts (records read,
+// chunks, transactions) and everything that describes state (buffer fill, positions, in flight,
+// snapshot progress) is sampled from the running session once a second by the sampler thread, so
+// the source loop pays nothing for it. What only PostgreSQL knows (slot health, row estimates)
+// comes from the ServerSampler's thread through record_server_sample().
+//
+// Label values are bounded: `table` takes the configured tables, `op` the six operations, `stage`
+// and `state` fixed lists.
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
-#include <unordered_map>
 
+#include "config/config.h"
 #include "connector/postgres_source.h"
 #include "core/bounded_buffer.h"
 #include "core/delivery.h"
 #include "core/position_ledger.h"
+#include "core/table_counters.h"
+#include "daemon/server_sampler.h"
+#include "daemon/service_state.h"
 #include "sinks/sink.h"
 
 namespace pgcdc {
 
 class Metrics {
  public:
-  // `listen` "host:port" starts the HTTP endpoint (/metrics); empty: metrics are kept, not served.
-  // Throws std::runtime_error when the address cannot be bound.
-  explicit Metrics(const std::string& listen);
+  // Starts the sampler thread. `limits` decide liveness and readiness (see service_state.h).
+  explicit Metrics(const Config& config, HealthLimits limits = {});
   ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
 
   // What the sampler reads; pointers stay valid between attach() and detach().
   struct SessionView {
     const BoundedBuffer* buffer = nullptr;
     const PositionLedger* ledger = nullptr;
     const SourceStats* source = nullptr;
-    const Sink* sink = nullptr;
+    const Sink* sink = nullptr;  // only fatal() and in_flight() are called (any-thread methods)
+    std::string sink_name;
   };
   void attach(const SessionView& view);  // main thread
-  void detach();                         // main thread
+  void detach();                         // main thread; samples one last time first
 
-  void record_delivery(const DeliveryReport& report);  // sink thread
-  void count_restart();                                 // main thread
-  void count_error(const std::string& stage);           // main thread
+  // Main thread: what the daemon is doing (Pipeline sets it).
+  ServiceState& state() { return state_; }
+
+  // Sink thread.
+  void record_delivery(const DeliveryReport& report);
+  struct ProducedCounters {
+    prometheus::Counter* records;
+    prometheus::Counter* bytes;
+  };
+  ProducedCounters produced_counters(std::string_view table, Operation op);
+
+  // Main thread.
+  void count_reconnect();
+  void count_error(const std::string& stage);  // one of kErrorStages
+
+  // ServerSampler thread.
+  void record_server_sample(const ServerSample& sample);
+
+  // Any thread.
+  HealthAnswer liveness() const;
+  HealthAnswer readiness() const;
+  bool started() const { return started_.load(); }  // snapshotting or streaming, at least once
+  std::string status_line() const;                  // for systemd's STATUS=
+  std::string text_exposition() const;              // GET /metrics
+  prometheus::Registry& registry() { return *registry_; }
 
   // Samples the gauges now (the sampler thread calls this every second; tests call it directly).
   void sample();
-  prometheus::Registry& registry() { return *registry_; }
-  // The bound port (useful when listening on port 0), 0 without an endpoint.
-  int port() const;
+
+  static constexpr std::array<const char*, 6> kErrorStages = {"source", "setup",   "decode",
+                                                              "sink",   "offsets", "internal"};
+  static constexpr std::array<const char*, 4> kTableStates = {"snapshot_pending", "snapshotting",
+                                                              "streaming", "done"};
+  static constexpr std::array<const char*, 5> kSlotStatuses = {"reserved", "extended",
+                                                               "unreserved", "lost", "missing"};
 
  private:
-  prometheus::Counter& delivery_counter(const DeliveryReport& report);
+  struct TableMetrics {
+    std::array<prometheus::Counter*, TableCounters::kOperations.size()> read{}, produced{},
+        delivered{}, failed{};
+    prometheus::Counter* produced_bytes = nullptr;
+    prometheus::Counter* delivered_bytes = nullptr;
+    prometheus::Counter* snapshot_chunks = nullptr;
+    prometheus::Gauge* snapshot_rows = nullptr;
+    prometheus::Gauge* snapshot_rows_estimated = nullptr;
+    std::array<prometheus::Gauge*, kTableStates.size()> state_gauges{};
+    // Sampler only (under view_mutex_): counts already added to the counters above.
+    std::array<std::uint64_t, TableCounters::kOperations.size()> read_seen{};
+    std::uint64_t chunks_seen = 0;
+    // Sampler only: the last sampled state, for the status line and the progress log.
+    int current_state = -1;  // index into kTableStates; -1 before the first session
+    std::uint64_t rows = 0;
+    std::uint64_t logged_rows = 0;
+  };
+  TableMetrics& table_metrics(std::string_view table);
+  TableMetrics make_table_metrics(const std::string& table);
+  HealthInputs health_inputs_locked() const;  // requires view_mutex_
+  void sample_tables_locked(std::int64_t now_ns);  // requires view_mutex_
+  std::string status_locked(const HealthInputs& inputs) const;  // requires view_mutex_
 
+  const Config& config_;
+  const HealthLimits limits_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  ServiceState state_;
 
-  prometheus::Family<prometheus::Counter>& delivered_;
-  prometheus::Family<prometheus::Counter>& failed_;
-  prometheus::Counter& delivered_bytes_;
+  prometheus::Family<prometheus::Counter>& read_family_;
+  prometheus::Family<prometheus::Counter>& produced_family_;
+  prometheus::Family<prometheus::Counter>& delivered_family_;
+  prometheus::Family<prometheus::Counter>& failed_family_;
+  prometheus::Family<prometheus::Counter>& produced_bytes_family_;
+  prometheus::Family<prometheus::Counter>& delivered_bytes_family_;
+  prometheus::Family<prometheus::Counter>& chunks_family_;
+  prometheus::Family<prometheus::Gauge>& snapshot_rows_family_;
+  prometheus::Family<prometheus::Gauge>& estimated_rows_family_;
+  prometheus::Family<prometheus::Gauge>& table_state_family_;
   prometheus::Histogram& latency_;
-  prometheus::Counter& restarts_;
-  prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Counter& reconnects_;
+  std::map<std::string, prometheus::Counter*, std::less<>> errors_;  // fixed after construction
+  prometheus::Counter& transactions_;
+  prometheus::Counter& chunk_retries_;
+  prometheus::Counter& unknown_types_;
   prometheus::Gauge& buffer_records_;
   prometheus::Gauge& buffer_bytes_;
   prometheus::Gauge& buffer_max_records_;
   prometheus::Gauge& buffer_max_bytes_;
   prometheus::Gauge& buffer_fill_ratio_;
   prometheus::Gauge& in_flight_;
-  prometheus::Gauge& sink_in_flight_;
+  prometheus::Gauge& sink_queue_;
   prometheus::Gauge& received_lsn_;
   prometheus::Gauge& flushed_lsn_;
-  prometheus::Gauge& server_wal_end_;
+  prometheus::Gauge& server_wal_lsn_;
   prometheus::Gauge& lag_bytes_;
-  prometheus::Gauge& records_read_;
-  prometheus::Gauge& snapshot_rows_;
-  prometheus::Gauge& snapshot_chunks_;
-  prometheus::Gauge& transactions_;
-  prometheus::Gauge& unknown_types_;
   prometheus::Gauge& streaming_;
   prometheus::Gauge& snapshotting_;
+  prometheus::Gauge& ready_;
+  prometheus::Gauge& slot_retained_;
+  prometheus::Family<prometheus::Gauge>& slot_status_family_;
+  std::array<prometheus::Gauge*, kSlotStatuses.size()> slot_status_{};
+  prometheus::Gauge& slot_active_;
+  prometheus::Family<prometheus::Gauge>& slot_safe_wal_family_;
+  prometheus::Gauge* slot_safe_wal_ = nullptr;  // sampler thread; present only when known
+  prometheus::Gauge& slot_confirmed_flush_;
+  prometheus::Counter& slot_sample_errors_;
 
-  // Sink thread only: label lookup cache, so a report costs one hash lookup.
-  std::unordered_map<std::string, prometheus::Counter*> delivery_counters_;
+  // Configured tables: built in the constructor, read-only afterwards (no lock needed).
+  std::map<std::string, TableMetrics, std::less<>> tables_;
+  std::mutex extra_tables_mutex_;  // guards extra_tables_ (tables not in the config; unexpected)
+  std::map<std::string, TableMetrics, std::less<>> extra_tables_;
 
-  std::mutex view_mutex_;  // guards view_
+  // steady_clock ns: last delivery report (sink thread), last time nothing was in flight (sampler).
+  std::atomic<std::int64_t> last_delivery_ns_{0};
+  std::atomic<std::int64_t> last_idle_ns_{0};
+  std::atomic<Lsn> sampled_server_wal_lsn_{0};
+  std::atomic<bool> started_{false};
+  std::atomic<std::uint64_t> delivered_total_{0};
+
+  mutable std::mutex server_mutex_;  // guards estimates_, last_server_error_
+  std::map<std::string, double> estimates_;
+  std::string last_server_error_;
+
+  mutable std::mutex view_mutex_;  // guards view_ and every "sampler only" member
   SessionView view_;
-  std::atomic<bool> stop_sampler_{false};
+  std::uint64_t transactions_seen_ = 0;
+  std::uint64_t chunk_retries_seen_ = 0;
+  std::uint64_t unknown_types_seen_ = 0;
+  std::int64_t next_progress_log_ns_ = 0;
+  std::int64_t last_progress_log_ns_ = 0;
+  bool last_ready_ = false;
+  std::string status_;
+
+  std::mutex sampler_mutex_;  // guards stop_sampler_
+  std::condition_variable sampler_wake_;
+  bool stop_sampler_ = false;
   std::thread sampler_;
 };
 

@@ -8,6 +8,8 @@
 #include "connector/catalog.h"
 #include "connector/pgoutput.h"
 #include "core/offset_store.h"
+#include "daemon/counting_sink.h"
+#include "sinks/kafka_offset_store.h"
 #include "sinks/sink_factory.h"
 #include "sinks/sink_runner.h"
 
@@ -36,6 +38,7 @@ bool Pipeline::sleep_unless_stopped(std::chrono::milliseconds duration,
                                     const std::atomic<bool>& stop) {
   auto until = std::chrono::steady_clock::now() + duration;
   while (std::chrono::steady_clock::now() < until) {
+    source_stats_.note_loop_turn();  // the main loop is alive while it waits
     if (stop) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -50,22 +53,25 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   for (;;) {
     std::string error;
     auto started = std::chrono::steady_clock::now();
+    metrics_.state().set_phase(Phase::kSession);
     SessionEnd end = run_session(stop, error);
     switch (end) {
       case SessionEnd::kStopped:
+        metrics_.state().set_phase(Phase::kStopping);
         spdlog::info("stopped");
         return kExitOk;
       case SessionEnd::kFinished:
+        metrics_.state().set_phase(Phase::kStopping);
         spdlog::info("snapshot finished and delivered; exiting (source.cdc is off)");
         return kExitOk;
       case SessionEnd::kFatal:
+        metrics_.state().set_phase(Phase::kFailed, error);
         spdlog::error("{}", error);
-        if (on_status) on_status("failed: " + error);
         return kExitFailure;
       case SessionEnd::kRetry:
         break;
     }
-    metrics_.count_restart();
+    metrics_.count_reconnect();
     // A session that ran for a while resets the backoff: the failure is new, not persistent.
     if (std::chrono::steady_clock::now() - started > std::chrono::minutes(2)) {
       backoff = std::chrono::milliseconds(500);
@@ -73,50 +79,70 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
     auto wait = std::chrono::milliseconds(jitter(random));
     spdlog::warn("{}; restarting from the last committed position in {} ms", error, wait.count());
-    if (on_status) on_status("retrying: " + error);
-    if (!sleep_unless_stopped(wait, stop)) return kExitOk;
+    metrics_.state().set_phase(Phase::kBackoff, error);
+    if (!sleep_unless_stopped(wait, stop)) {
+      metrics_.state().set_phase(Phase::kStopping);
+      return kExitOk;
+    }
     backoff = std::min(max_backoff, backoff * 2);
   }
 }
 
 Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::string& error) {
-  FileOffsetStore offsets(config_.offsets.path);
-  SourceOffset start;
-  try {
-    start = offsets.load().value_or(SourceOffset{});
-  } catch (const std::exception& e) {
-    error = e.what();
-    return SessionEnd::kFatal;
+  // Exactly-once keeps positions in Kafka (written inside each transaction); otherwise in the
+  // offsets file.
+  const bool exactly_once = config_.sink.kind == SinkConfig::Kind::kKafka &&
+                            config_.sink.kafka.delivery == KafkaSinkConfig::Delivery::kExactlyOnce;
+  std::unique_ptr<OffsetStore> offsets;
+  if (exactly_once) {
+    offsets = std::make_unique<KafkaOffsetStore>(config_.sink.kafka);
+  } else {
+    offsets = std::make_unique<FileOffsetStore>(config_.offsets.path);
   }
-  PositionLedger ledger(start);
+  // The ledger receives the sink's reports, so it exists first; its start position is set once
+  // the store is read (for Kafka, only after the sink fenced older producers in ping()).
+  PositionLedger ledger;
   BoundedBuffer buffer(config_.buffer.max_records, config_.buffer.max_bytes);
   CountingListener listener(ledger, metrics_);
   std::unique_ptr<Sink> sink;
   try {
-    sink = make_sink(config_.sink, listener);
+    // CountingSink: records produced, by table and operation (metrics).
+    sink = std::make_unique<CountingSink>(make_sink(config_.sink, listener), metrics_);
   } catch (const std::exception& e) {
     error = std::string("cannot create the ") +
             (config_.sink.kind == SinkConfig::Kind::kKafka ? "Kafka" : "stdout") +
             " sink: " + e.what();
+    metrics_.count_error("sink");
     return SessionEnd::kFatal;
   }
   std::string ping_error;
   if (!sink->ping(std::chrono::milliseconds(10000), ping_error)) {
     error = "sink not reachable: " + ping_error;
-    return SessionEnd::kRetry;
+    metrics_.count_error("sink");
+    return sink->fatal() ? SessionEnd::kFatal : SessionEnd::kRetry;
+  }
+  try {
+    ledger.reset(offsets->load().value_or(SourceOffset{}));
+  } catch (const std::exception& e) {
+    error = std::string("cannot read the committed position: ") + e.what();
+    metrics_.count_error("offsets");
+    return exactly_once ? SessionEnd::kRetry : SessionEnd::kFatal;
   }
 
+  const std::string sink_name = sink->name();  // before the sink thread owns the sink
   std::atomic<bool> sink_stop{false};
   SinkRunner runner(buffer, *sink);
   std::thread sink_thread([&] { runner.run(sink_stop); });
-  Metrics::SessionView view{&buffer, &ledger, &source_stats_, sink.get()};
+  // Per-session source counters start from zero; the loop counts as alive from here.
+  source_stats_.unknown_type_values = 0;
+  source_stats_.note_loop_turn();
+  Metrics::SessionView view{&buffer, &ledger, &source_stats_, sink.get(), sink_name};
   metrics_.attach(view);
 
-  PostgresSource source(config_, buffer, ledger, offsets, source_stats_);
+  PostgresSource source(config_, buffer, ledger, *offsets, source_stats_);
   PostgresSource::Outcome outcome = PostgresSource::Outcome::kStopped;
   SessionEnd end = SessionEnd::kStopped;
   try {
-    if (on_ready) on_ready();
     outcome = source.run(stop);
     switch (outcome) {
       case PostgresSource::Outcome::kStopped: end = SessionEnd::kStopped; break;
@@ -145,6 +171,15 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
     metrics_.count_error("source");
   }
 
+  // The source no longer runs (the flags stay set after a failure otherwise).
+  source_stats_.streaming = false;
+  source_stats_.snapshotting = false;
+  if (end == SessionEnd::kStopped || end == SessionEnd::kFinished) {
+    metrics_.state().set_phase(Phase::kStopping);
+  } else {
+    metrics_.state().set_phase(end == SessionEnd::kFatal ? Phase::kFailed : Phase::kBackoff, error);
+  }
+
   // Drain: on a clean stop every buffered record is still sent and awaited (bounded by
   // shutdown_timeout); after a failure the buffer is dropped, it will be re-read.
   bool clean = end == SessionEnd::kStopped || end == SessionEnd::kFinished;
@@ -167,6 +202,7 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   }
   metrics_.detach();
   if (sink->fatal() && end != SessionEnd::kFatal) {
+    if (end != SessionEnd::kRetry) metrics_.count_error("sink");
     end = SessionEnd::kRetry;
     if (error.empty()) error = "sink failed: " + sink->fatal_error();
   }

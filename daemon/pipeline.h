@@ -25,13 +25,9 @@ class Pipeline {
  public:
   Pipeline(const Config& config, Metrics& metrics);
 
-  // Main thread. Returns the process exit code.
+  // Main thread. Returns the process exit code. Keeps metrics.state() up to date (the phase that
+  // /readyz, /healthz and systemd's notifications are derived from).
   int run(const std::atomic<bool>& stop);
-
-  // Any thread: called with a status line when the state changes (for systemd STATUS=).
-  std::function<void(const std::string&)> on_status;
-  // Called once when the first session is streaming or snapshotting (systemd READY=1).
-  std::function<void()> on_ready;
 
  private:
   enum class SessionEnd { kStopped, kFinished, kRetry, kFatal };

@@ -77,6 +77,21 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
     }
     set_property(conf.get(), name, value);
   }
+  if (config.delivery == KafkaSinkConfig::Delivery::kExactlyOnce) {
+    // A fixed transactional.id per pipeline: a new producer with the same id fences a zombie
+    // (an old instance still running) when it initializes its transactions.
+    transactional_ = true;
+    offsets_topic_ = config.offsets_topic;
+    offsets_key_ = config.transactional_id;
+    transaction_interval_ = config.transaction_interval;
+    set_property(conf.get(), "transactional.id", config.transactional_id);
+    // librdkafka requires message.timeout.ms <= transaction.timeout.ms (60 s by default).
+    if (!config.properties.count("message.timeout.ms")) {
+      auto timeout = config.properties.find("transaction.timeout.ms");
+      set_property(conf.get(), "message.timeout.ms",
+                   timeout != config.properties.end() ? timeout->second : "60000");
+    }
+  }
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::on_delivery_report);
   rd_kafka_conf_set_error_cb(conf.get(), &KafkaSink::on_error);
@@ -103,6 +118,7 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
 }
 
 KafkaSink::~KafkaSink() {
+  if (transactional_ && txn_open_) abort_transaction("kafka sink closing");
   if (in_flight_.load() > 0) {
     logger_->warn(
         "kafka sink closing with {} record(s) not yet acknowledged; reporting them failed",
@@ -116,6 +132,7 @@ KafkaSink::~KafkaSink() {
     }
     // Whatever librdkafka did not hand back: report it here. No report can follow, because nothing
     // polls this handle again and rd_kafka_destroy does not call the delivery callback.
+    release_held_reports(DeliveryStatus::kFailed, "kafka sink destroyed");
     for (auto& slot : slots_) {
       if (slot->in_use) report(slot.get(), DeliveryStatus::kFailed, "kafka sink destroyed");
     }
@@ -174,6 +191,27 @@ void KafkaSink::report(InFlight* slot, DeliveryStatus status, std::string_view e
 }
 
 Sink::SendResult KafkaSink::send(Record& record) {
+  if (record.op == Operation::kPosition) {
+    // Only the exactly-once source sends markers; elsewhere there is nothing to do with one.
+    if (transactional_) on_position_marker(record);
+    return SendResult::kAccepted;
+  }
+  if (transactional_ && !txn_open_) {
+    rd_kafka_error_t* error = rd_kafka_begin_transaction(producer_.get());
+    if (error) {
+      std::string text = std::string("kafka begin transaction: ") + rd_kafka_error_string(error);
+      if (rd_kafka_error_is_fatal(error)) remember_fatal(text);
+      rd_kafka_error_destroy(error);
+      InFlight* slot = acquire_slot(record);
+      in_flight_.fetch_add(1);
+      logger_->error("{}", text);
+      report(slot, DeliveryStatus::kFailed, text);
+      return SendResult::kAccepted;
+    }
+    txn_open_ = true;
+    txn_failed_ = false;
+    txn_started_ = std::chrono::steady_clock::now();
+  }
   InFlight* slot = acquire_slot(record);
   in_flight_.fetch_add(1);
 
@@ -190,6 +228,7 @@ Sink::SendResult KafkaSink::send(Record& record) {
   const std::size_t value_size = record.value ? record.value->size() : 0;
   if (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value, value_size,
                        record.key.data(), record.key.size(), slot) == 0) {
+    if (transactional_) ++records_since_marker_;
     return SendResult::kAccepted;
   }
 
@@ -209,19 +248,130 @@ Sink::SendResult KafkaSink::send(Record& record) {
   // "one report per accepted record" contract holds and positions stop before it.
   error = "kafka produce to " + record.topic + ": " + rd_kafka_err2str(err);
   logger_->error("{}", error);
+  if (transactional_) {
+    txn_failed_ = true;  // the transaction misses a record: it must never commit
+    txn_error_ = error;
+  }
   report(slot, DeliveryStatus::kFailed, error);
   return SendResult::kAccepted;
 }
 
 void KafkaSink::poll(std::chrono::milliseconds timeout) {
   rd_kafka_poll(producer_.get(), to_ms(timeout));
+  if (!transactional_ || !txn_open_) return;
+  if (txn_failed_) {
+    abort_transaction(txn_error_);
+  } else if (can_commit() &&
+             std::chrono::steady_clock::now() - txn_started_ >= transaction_interval_) {
+    commit_transaction(std::chrono::seconds(60));
+  }
 }
 
 bool KafkaSink::flush(std::chrono::milliseconds timeout) {
+  if (transactional_ && txn_open_) {
+    // Commit what ends at a marker; a PostgreSQL transaction cut in the middle is aborted and
+    // read again by the next session.
+    if (can_commit() && !txn_failed_) {
+      commit_transaction(timeout);
+    } else {
+      abort_transaction(txn_failed_ ? txn_error_ : "stopped inside a PostgreSQL transaction");
+    }
+  }
   // rd_kafka_flush serves delivery reports (callbacks run here, on this thread) until librdkafka's
   // out-queue is empty or the timeout passes.
   rd_kafka_flush(producer_.get(), to_ms(timeout));
   return in_flight_.load() == 0;
+}
+
+void KafkaSink::on_position_marker(const Record& marker) {
+  // A marker while no transaction is open ends an entry without records (a transaction that
+  // touched nothing published): nothing to commit in Kafka; the ledger moves past it anyway once
+  // everything before it is delivered.
+  if (!txn_open_) return;
+  position_ = marker.value;
+  records_since_marker_ = 0;
+  if (txn_failed_) {
+    abort_transaction(txn_error_);
+    return;
+  }
+  if (std::chrono::steady_clock::now() - txn_started_ >= transaction_interval_) {
+    commit_transaction(std::chrono::seconds(60));
+  }
+}
+
+bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
+  // The source position travels in the same transaction as the records it covers: both become
+  // visible together, or neither does.
+  std::string error;
+  rd_kafka_topic_t* topic = topic_handle(offsets_topic_, error);
+  if (!topic || rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                 position_->data(), position_->size(), offsets_key_.data(),
+                                 offsets_key_.size(), nullptr) != 0) {
+    if (error.empty()) error = rd_kafka_err2str(rd_kafka_last_error());
+    abort_transaction("kafka produce to offsets topic " + offsets_topic_ + ": " + error);
+    return false;
+  }
+  // Flushes the transaction's messages (their delivery reports are served here and held), then
+  // commits. Retriable errors are retried a few times; abortable ones abort.
+  for (int attempt = 0;; ++attempt) {
+    rd_kafka_error_t* result = rd_kafka_commit_transaction(producer_.get(), to_ms(timeout));
+    if (!result && !txn_failed_) {
+      txn_open_ = false;
+      position_.reset();
+      release_held_reports(DeliveryStatus::kDelivered, {});
+      return true;
+    }
+    if (!result) {
+      // Committed, yet a report said a record failed: impossible by the protocol; never treat
+      // those records as delivered.
+      txn_open_ = false;
+      position_.reset();
+      release_held_reports(DeliveryStatus::kFailed, txn_error_);
+      return false;
+    }
+    std::string text = std::string("kafka commit transaction: ") + rd_kafka_error_string(result);
+    bool fatal = rd_kafka_error_is_fatal(result);
+    bool retriable = rd_kafka_error_is_retriable(result);
+    rd_kafka_error_destroy(result);
+    if (fatal) {
+      remember_fatal(text);
+      txn_open_ = false;
+      release_held_reports(DeliveryStatus::kFailed, text);
+      return false;
+    }
+    if (retriable && attempt < 3) {
+      logger_->warn("{}; retrying", text);
+      continue;
+    }
+    abort_transaction(text);
+    return false;
+  }
+}
+
+void KafkaSink::abort_transaction(const std::string& why) {
+  logger_->warn("aborting kafka transaction: {}", why);
+  rd_kafka_error_t* result = rd_kafka_abort_transaction(producer_.get(), 30000);
+  if (result) {
+    std::string text = std::string("kafka abort transaction: ") + rd_kafka_error_string(result);
+    if (rd_kafka_error_is_fatal(result)) remember_fatal(text);
+    rd_kafka_error_destroy(result);
+  }
+  // Purged messages report here (held, as failed); then every held report fails.
+  rd_kafka_poll(producer_.get(), 0);
+  txn_open_ = false;
+  position_.reset();
+  records_since_marker_ = 0;
+  release_held_reports(DeliveryStatus::kFailed, "kafka transaction aborted: " + why);
+  txn_failed_ = false;
+}
+
+void KafkaSink::release_held_reports(DeliveryStatus status, std::string_view error) {
+  std::vector<HeldReport> held;
+  held.swap(held_);
+  for (const HeldReport& entry : held) {
+    report(entry.slot, entry.failed ? DeliveryStatus::kFailed : status,
+           entry.failed ? std::string_view("kafka delivery failed inside the transaction") : error);
+  }
 }
 
 std::size_t KafkaSink::in_flight() const {
@@ -236,6 +386,18 @@ bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
     error = "kafka brokers " + brokers_ + " not reachable within " +
             std::to_string(timeout.count()) + " ms: " + rd_kafka_err2str(err);
     return false;
+  }
+  if (transactional_ && !transactions_ready_) {
+    // Registers the transactional.id and fences any older producer that still uses it; its open
+    // transaction is aborted, so read_committed consumers never see a zombie's records.
+    rd_kafka_error_t* result = rd_kafka_init_transactions(producer_.get(), to_ms(timeout));
+    if (result) {
+      error = std::string("kafka init transactions: ") + rd_kafka_error_string(result);
+      if (rd_kafka_error_is_fatal(result)) remember_fatal(error);
+      rd_kafka_error_destroy(result);
+      return false;
+    }
+    transactions_ready_ = true;
   }
   return true;
 }
@@ -282,6 +444,22 @@ void KafkaSink::on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* mes
                                    void* opaque) {
   auto* sink = static_cast<KafkaSink*>(opaque);
   auto* slot = static_cast<InFlight*>(message->_private);
+  if (sink->transactional_) {
+    // Acknowledged is not yet committed: hold the report until the transaction's outcome.
+    bool failed = message->err != RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (failed) {
+      if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+        char reason[512];
+        rd_kafka_fatal_error(rk, reason, sizeof(reason));
+        sink->remember_fatal(reason);
+      }
+      sink->txn_failed_ = true;
+      sink->txn_error_ = std::string("kafka delivery to ") + rd_kafka_topic_name(message->rkt) +
+                         " failed: " + rd_kafka_err2str(message->err);
+    }
+    if (slot) sink->held_.push_back({slot, failed});  // null: the offsets record
+    return;
+  }
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     // With idempotence and acks=all, no error means every in-sync replica has the message.
     sink->report(slot, DeliveryStatus::kDelivered, {});

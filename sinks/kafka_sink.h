@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -82,7 +83,19 @@ class KafkaSink : public Sink {
   // The properties the sink sets before the user's (which override them), for docs and tests.
   static std::vector<std::pair<std::string, std::string>> default_properties();
 
+  bool transactional() const { return transactional_; }
+
  private:
+  // Exactly-once (sink.kafka.delivery = exactly_once). Records go into a Kafka transaction;
+  // their delivery reports are held back until the transaction commits, so "delivered" still
+  // means what the ledger needs: visible to read_committed consumers, for good. A transaction is
+  // committed only at a position marker (the end of a PostgreSQL transaction or snapshot chunk),
+  // with that position written to the offsets topic inside it.
+  void on_position_marker(const Record& marker);
+  bool commit_transaction(std::chrono::milliseconds timeout);
+  void abort_transaction(const std::string& why);
+  void release_held_reports(DeliveryStatus status, std::string_view error);
+  bool can_commit() const { return txn_open_ && position_ && records_since_marker_ == 0; }
   // What a delivery report needs to know about its record, carried as the message opaque.
   // Owned by `slots_` for the sink's whole life (librdkafka only borrows the pointer), so nothing
   // leaks even if a report were never served; reused through `free_slots_` so a steady stream
@@ -124,6 +137,24 @@ class KafkaSink : public Sink {
   std::atomic<bool> fatal_{false};
   mutable std::mutex fatal_mutex_;  // guards fatal_error_
   std::string fatal_error_;
+
+  // Exactly-once state, sink thread only.
+  bool transactional_ = false;
+  bool transactions_ready_ = false;  // init_transactions done (in ping())
+  std::string offsets_topic_;
+  std::string offsets_key_;
+  std::chrono::milliseconds transaction_interval_{100};
+  bool txn_open_ = false;
+  std::chrono::steady_clock::time_point txn_started_{};
+  std::size_t records_since_marker_ = 0;
+  std::optional<std::string> position_;   // of the last marker in the open transaction
+  struct HeldReport {
+    InFlight* slot;
+    bool failed;
+  };
+  std::vector<HeldReport> held_;          // reports waiting for the commit
+  bool txn_failed_ = false;
+  std::string txn_error_;
 
   // Destroyed in reverse order: topic handles before the producer they belong to.
   RdKafkaPtr producer_;

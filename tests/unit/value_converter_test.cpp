@@ -4,6 +4,7 @@
 
 #include <rapidjson/document.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -324,8 +325,11 @@ TEST(ValueConverter, Arrays) {
       {"malformed: 7 dimensions", of(t::kInt4Array), "{{{{{{{1}}}}}}}", R"("{{{{{{{1}}}}}}}")",
        false},
       {"element not an int", of(t::kInt4Array), "{1,x}", R"([1,"x"])", false},
-      {"unknown element type", of(t::kInt4RangeArray), R"x({"[1,2)"})x", R"x(["[1,2)"])x", false},
-      {"empty array of unknown type", of(t::kInt4RangeArray), "{}", "[]", false},
+      {"range elements", of(t::kInt4RangeArray), R"x({"[1,2)",empty})x",
+       R"([{"lower":1,"upper":2,"lower_inc":true,"upper_inc":false},{"empty":true}])"},
+      {"unknown element type", ColumnType{99990, 99991, 'U'}, "{a,b}", R"(["a","b"])", false},
+      {"empty array of unknown type", ColumnType{99990, 99991, 'U'}, "{}", "[]", false},
+      {"int2vector elements", of(t::kInt2VectorArray), R"({"1 2",""})", "[[1,2],[]]"},
   });
 }
 
@@ -337,7 +341,8 @@ TEST(ValueConverter, TypesWithoutFixedOids) {
   run_cases({
       {"citext", ColumnType{kCitext, 0, 'S'}, "Hello", "\"Hello\""},
       {"enum", ColumnType{kMood, 0, 'E'}, "happy", "\"happy\""},
-      {"hstore", ColumnType{kHstore, 0, 'U'}, "\"a\"=>\"1\"", R"("\"a\"=>\"1\"")", false},
+      {"hstore without catalog facts", ColumnType{kHstore, 0, 'U'}, "\"a\"=>\"1\"",
+       R"("\"a\"=>\"1\"")", false},
       {"no facts", of(99999), "x", "\"x\"", false},
       {"citext[] with element category", ColumnType{kCitextArray, kCitext, 'S'}, "{a,B}",
        R"(["a","B"])"},
@@ -347,10 +352,247 @@ TEST(ValueConverter, TypesWithoutFixedOids) {
       // pg_type.typelem is set for these non-array built-ins; it must not make them arrays.
       {"name with typelem", ColumnType{t::kName, t::kChar, 'S'}, "nm", "\"nm\""},
       {"point with typelem", ColumnType{t::kPoint, t::kFloat8, 'G'}, "(1,2)", "\"(1,2)\""},
-      {"int2vector", ColumnType{t::kInt2Vector, t::kInt2, 'A'}, "1 2", "\"1 2\"", false},
-      {"built-in range", of(t::kInt4Range), "[1,3)", "\"[1,3)\"", false},
-      {"regclass", of(t::kRegclass), "t1", "\"t1\"", false},
+      {"int2vector", ColumnType{t::kInt2Vector, t::kInt2, 'A'}, "1 2", "[1,2]"},
+      {"regclass", of(t::kRegclass), "t1", "\"t1\""},
+      {"cstring is no column type", of(t::kCstring), "x", "\"x\"", false},
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types described by catalog facts (what TypeCache resolves): arrays of any kind, ranges,
+// composites, hstore.
+
+ColumnType array_of(ColumnType element, std::uint32_t oid = 90001) {
+  ColumnType type;
+  type.oid = oid;
+  type.kind = ColumnType::Kind::kArray;
+  type.element_oid = element.oid;
+  type.category = element.category;
+  type.element = std::make_shared<const ColumnType>(std::move(element));
+  return type;
+}
+
+ColumnType range_of(ColumnType subtype, ColumnType::Kind kind = ColumnType::Kind::kRange) {
+  ColumnType type;
+  type.oid = 90002;
+  type.kind = kind;
+  type.element = std::make_shared<const ColumnType>(std::move(subtype));
+  return type;
+}
+
+ColumnType composite_of(std::vector<CompositeField> fields, std::uint32_t oid = 90003) {
+  ColumnType type;
+  type.oid = oid;
+  type.category = 'C';
+  type.kind = ColumnType::Kind::kComposite;
+  type.composite = std::make_shared<const CompositeType>(CompositeType{std::move(fields)});
+  return type;
+}
+
+ColumnType hstore_type() {
+  ColumnType type;
+  type.oid = 90004;
+  type.category = 'U';
+  type.kind = ColumnType::Kind::kHstore;
+  return type;
+}
+
+TEST(ValueConverter, IntegerVectors) {
+  run_cases({
+      {"int2vector", of(t::kInt2Vector), "1 2 3", "[1,2,3]"},
+      {"empty", of(t::kInt2Vector), "", "[]"},
+      {"oidvector", of(t::kOidVector), "4294967295 0", "[4294967295,0]"},
+      {"two spaces", of(t::kInt2Vector), "1  2", "\"1  2\"", false},
+      {"trailing space", of(t::kInt2Vector), "1 ", "\"1 \"", false},
+      {"not a number", of(t::kOidVector), "1 x", "\"1 x\"", false},
+  });
+}
+
+TEST(ValueConverter, BuiltinRanges) {
+  run_cases({
+      {"int4range", of(t::kInt4Range), "[1,3)",
+       R"({"lower":1,"upper":3,"lower_inc":true,"upper_inc":false})"},
+      {"empty", of(t::kInt8Range), "empty", R"({"empty":true})"},
+      {"unbounded below", of(t::kInt4Range), "(,6)",
+       R"({"lower":null,"upper":6,"lower_inc":false,"upper_inc":false})"},
+      {"unbounded", of(t::kNumRange), "(,)",
+       R"({"lower":null,"upper":null,"lower_inc":false,"upper_inc":false})"},
+      {"numrange keeps digits", of(t::kNumRange), "[1.50,2.250]",
+       R"({"lower":"1.50","upper":"2.250","lower_inc":true,"upper_inc":true})"},
+      {"tsrange quoted bounds", of(t::kTsRange), R"(["2024-01-01 00:00:00",infinity))",
+       R"({"lower":"2024-01-01T00:00:00","upper":"infinity","lower_inc":true,"upper_inc":false})"},
+      {"tstzrange", of(t::kTstzRange), R"(("2024-01-01 00:00:00+00","2024-01-01 12:00:00.5+00"])",
+       R"({"lower":"2024-01-01T00:00:00Z","upper":"2024-01-01T12:00:00.5Z","lower_inc":false,)"
+       R"("upper_inc":true})"},
+      {"daterange BC", of(t::kDateRange), "[0044-03-15 BC,2000-01-01)",
+       R"({"lower":"-0043-03-15","upper":"2000-01-01","lower_inc":true,"upper_inc":false})"},
+      {"-infinity is a bound, not unbounded", of(t::kDateRange), "[-infinity,)",
+       R"({"lower":"-infinity","upper":null,"lower_inc":true,"upper_inc":false})"},
+      {"malformed", of(t::kInt4Range), "[1,3", R"x("[1,3")x", false},
+      {"trailing text", of(t::kInt4Range), "[1,3)x", R"y("[1,3)x")y", false},
+      {"bad bound", of(t::kInt4Range), "[1,x)",
+       R"({"lower":1,"upper":"x","lower_inc":true,"upper_inc":false})", false},
+  });
+}
+
+TEST(ValueConverter, RangesOfOtherSubtypes) {
+  ColumnType text_range = range_of(of(t::kText));
+  ColumnType float_range = range_of(of(t::kFloat8));
+  run_cases({
+      {"quoted text bounds", text_range, R"x(["a b","c,d\"e\\f"))x",
+       R"({"lower":"a b","upper":"c,d\"e\\f","lower_inc":true,"upper_inc":false})"},
+      {"doubled quotes", text_range, R"x(["say ""hi""",z])x",
+       R"({"lower":"say \"hi\"","upper":"z","lower_inc":true,"upper_inc":true})"},
+      {"empty string bound", text_range, R"x(["",a))x",
+       R"({"lower":"","upper":"a","lower_inc":true,"upper_inc":false})"},
+      {"float specials", float_range, "[-Infinity,NaN]",
+       R"({"lower":"-Infinity","upper":"NaN","lower_inc":true,"upper_inc":true})"},
+  });
+}
+
+TEST(ValueConverter, Multiranges) {
+  run_cases({
+      {"two ranges", of(t::kInt4Multirange), "{[1,3),[5,7)}",
+       R"([{"lower":1,"upper":3,"lower_inc":true,"upper_inc":false},)"
+       R"({"lower":5,"upper":7,"lower_inc":true,"upper_inc":false}])"},
+      {"empty", of(t::kDateMultirange), "{}", "[]"},
+      {"unbounded", of(t::kNumMultirange), "{(,)}",
+       R"([{"lower":null,"upper":null,"lower_inc":false,"upper_inc":false}])"},
+      {"timestamps", of(t::kTstzMultirange),
+       R"({["2024-01-01 00:00:00+00","2024-01-02 00:00:00+00")})",
+       R"([{"lower":"2024-01-01T00:00:00Z","upper":"2024-01-02T00:00:00Z","lower_inc":true,)"
+       R"("upper_inc":false}])"},
+      {"user multirange", range_of(of(t::kText), ColumnType::Kind::kMultirange), R"({[a,"b c"]})",
+       R"([{"lower":"a","upper":"b c","lower_inc":true,"upper_inc":true}])"},
+      {"unclosed", of(t::kInt4Multirange), "{[1,3)", R"x("{[1,3)")x", false},
+      {"trailing comma", of(t::kInt4Multirange), "{[1,3),}", R"x("{[1,3),}")x", false},
+      {"missing braces", of(t::kInt4Multirange), "[1,3)", R"x("[1,3)")x", false},
+  });
+}
+
+TEST(ValueConverter, Composites) {
+  const ColumnType inner =
+      composite_of({{"a", of(t::kInt4)}, {"b", of(t::kText)}, {"c", of(t::kNumericArray)}});
+  const ColumnType outer =
+      composite_of({{"x", inner}, {"y", hstore_type()}, {"we ird", of(t::kText)}}, 90005);
+  run_cases({
+      {"plain", inner, R"((1,"hi there","{1.5,2}"))", R"({"a":1,"b":"hi there","c":["1.5","2"]})"},
+      {"NULL and empty string", inner, R"((,"",{}))", R"({"a":null,"b":"","c":[]})"},
+      {"all NULL", inner, "(,,)", R"({"a":null,"b":null,"c":null})"},
+      // What PostgreSQL 15 prints for ROW(ROW(1,'a"b\c',NULL), 'a=>1, "b c"=>NULL', 'x').
+      {"nested, with escapes", outer,
+       R"x(("(1,""a""""b\\\\c"",)","""a""=>""1"", ""b c""=>NULL",x))x",
+       R"({"x":{"a":1,"b":"a\"b\\c","c":null},"y":{"a":"1","b c":null},"we ird":"x"})"},
+      {"backslash outside quotes", inner, R"x((1,a\,b,))x", R"({"a":1,"b":"a,b","c":null})"},
+      {"unicode", inner, "(1,\xc3\xa9\xe2\x82\xac,)",
+       "{\"a\":1,\"b\":\"\xc3\xa9\xe2\x82\xac\",\"c\":null}"},
+      {"too few fields", inner, "(1,a)", R"x("(1,a)")x", false},
+      {"too many fields", inner, "(1,a,,)", R"x("(1,a,,)")x", false},
+      {"unterminated quote", inner, R"x((1,"a,))x", R"x("(1,\"a,)")x", false},
+      {"no parentheses", inner, "1,a,", R"x("1,a,")x", false},
+      {"field not of its type", inner, "(x,a,)", R"({"a":"x","b":"a","c":null})", false},
+      {"no attributes", composite_of({}), "()", "{}"},
+  });
+}
+
+TEST(ValueConverter, ArraysOfCatalogTypes) {
+  const ColumnType pair = composite_of({{"k", of(t::kText)}, {"v", of(t::kInt8)}});
+  ColumnType semicolon_text = of(90010);  // a type created with DELIMITER ';'
+  semicolon_text.category = 'S';
+  semicolon_text.delimiter = ';';
+  ColumnType mood = of(90011);
+  mood.category = 'E';
+  run_cases({
+      {"composites", array_of(pair), R"y({"(a,1)",NULL,"(\"b c\",)"})y",
+       R"([{"k":"a","v":1},null,{"k":"b c","v":null}])"},
+      {"2-D composites", array_of(pair), R"y({{"(a,1)"},{"(b,2)"}})y",
+       R"([[{"k":"a","v":1}],[{"k":"b","v":2}]])"},
+      {"hstores", array_of(hstore_type()), R"({"\"a\"=>\"1\"",""})", R"([{"a":"1"},{}])"},
+      {"ranges", array_of(range_of(of(t::kText))), R"y({"[a,b)",empty})y",
+       R"([{"lower":"a","upper":"b","lower_inc":true,"upper_inc":false},{"empty":true}])"},
+      {"enums", array_of(mood), "{sad,happy}", R"(["sad","happy"])"},
+      {"own delimiter", array_of(semicolon_text), "{a,b;c}", R"(["a,b","c"])"},
+      {"arrays of built-in arrays' elements", array_of(of(t::kBox)), "{(1,1),(0,0);(2,2),(1,1)}",
+       R"x(["(1,1),(0,0)","(2,2),(1,1)"])x"},
+      {"empty array of a known composite", array_of(pair), "{}", "[]"},
+      {"lower bounds dropped", array_of(pair), R"y([0:0]={"(a,1)"})y", R"([{"k":"a","v":1}])"},
+  });
+}
+
+TEST(ValueConverter, Hstore) {
+  const ColumnType hstore = hstore_type();
+  run_cases({
+      {"pairs", hstore, R"("a"=>"1", "b"=>NULL)", R"({"a":"1","b":null})"},
+      {"empty", hstore, "", "{}"},
+      {"escapes", hstore, R"("a\"b"=>"c\\d", "NULL"=>"NULL")", R"({"a\"b":"c\\d","NULL":"NULL"})"},
+      {"unicode and spaces", hstore, "\"k \xc3\xa9\"=>\" v \"", "{\"k \xc3\xa9\":\" v \"}"},
+      {"empty key and value", hstore, R"(""=>"")", R"({"":""})"},
+      {"unquoted words (hstore_in)", hstore, "a=>1,b=>null", R"({"a":"1","b":null})"},
+      {"missing arrow", hstore, R"("a" "b")", R"("\"a\" \"b\"")", false},
+      {"trailing comma", hstore, R"("a"=>"b",)", R"("\"a\"=>\"b\",")", false},
+      {"unterminated", hstore, R"("a"=>"b)", R"("\"a\"=>\"b")", false},
+  });
+}
+
+TEST(ValueConverter, TemporalEpochMicros) {
+  ConverterOptions options;
+  options.temporal = ConverterOptions::Temporal::kEpochMicros;
+  run_cases(
+      {
+          {"date epoch", of(t::kDate), "1970-01-01", "0"},
+          {"date after", of(t::kDate), "2000-03-01", "11017"},
+          {"date before", of(t::kDate), "1969-12-31", "-1"},
+          {"date 1 BC", of(t::kDate), "0001-01-01 BC", "-719528"},
+          {"date minimum", of(t::kDate), "4714-11-24 BC", "-2440588"},
+          {"date maximum", of(t::kDate), "5874897-12-31", "2145042905"},
+          {"date infinity", of(t::kDate), "infinity", "\"infinity\""},
+          {"timestamp", of(t::kTimestamp), "2024-02-29 12:34:56.789", "1709210096789000"},
+          {"timestamp before 1970", of(t::kTimestamp), "1969-12-31 23:59:59.999999", "-1"},
+          {"timestamp maximum (beyond int64)", of(t::kTimestamp), "294276-12-31 23:59:59.999999",
+           "9224318015999999999", true, false},
+          {"timestamptz minimum", of(t::kTimestampTz), "4714-11-24 00:00:00+00 BC",
+           "-210866803200000000"},
+          {"timestamptz offset", of(t::kTimestampTz), "1970-01-01 00:00:00+05:30", "-19800000000"},
+          {"timestamptz -infinity", of(t::kTimestampTz), "-infinity", "\"-infinity\""},
+          {"time", of(t::kTime), "00:00:00.000001", "1"},
+          {"time 24:00", of(t::kTime), "24:00:00", "86400000000"},
+          {"time fraction", of(t::kTime), "12:34:56.5", "45296500000"},
+          {"timetz stays ISO", of(t::kTimeTz), "12:34:56+02", "\"12:34:56+02:00\""},
+          {"interval stays ISO", of(t::kInterval), "P1D", "\"P1D\""},
+          {"date array", of(t::kDateArray), "{1970-01-02,NULL}", "[1,null]"},
+          {"tsrange", of(t::kTsRange), R"(["1970-01-01 00:00:01",infinity))",
+           R"({"lower":1000000,"upper":"infinity","lower_inc":true,"upper_inc":false})"},
+          {"bad date", of(t::kDate), "1970-13-01", "\"1970-13-01\"", false},
+          {"bad fraction", of(t::kTimestamp), "1970-01-01 00:00:00.1234567",
+           "\"1970-01-01 00:00:00.1234567\"", false},
+      },
+      options);
+}
+
+TEST(ValueConverter, TemporalEpochMillisRoundsDown) {
+  ConverterOptions options;
+  options.temporal = ConverterOptions::Temporal::kEpochMillis;
+  run_cases(
+      {
+          {"date stays days", of(t::kDate), "1970-01-02", "1"},
+          {"timestamp", of(t::kTimestamp), "2024-02-29 12:34:56.789999", "1709210096789"},
+          {"before 1970 rounds down", of(t::kTimestamp), "1969-12-31 23:59:59.999999", "-1"},
+          {"timestamptz", of(t::kTimestampTz), "1970-01-01 00:00:01.5+00", "1500"},
+          {"time", of(t::kTime), "00:00:01.0009", "1000"},
+      },
+      options);
+}
+
+TEST(ValueConverter, OptionsReachNestedValues) {
+  ConverterOptions options;
+  options.numeric = ConverterOptions::Numeric::kNumber;
+  options.bytea = ConverterOptions::Bytea::kHex;
+  options.json = ConverterOptions::Json::kString;
+  const ColumnType row =
+      composite_of({{"n", of(t::kNumeric)}, {"b", of(t::kByteaArray)}, {"j", of(t::kJsonb)}});
+  run_cases({{"composite", row, R"x((1.50,"{""\\\\x0a0b""}","{""a"": 1}"))x",
+              R"({"n":1.50,"b":["0a0b"],"j":"{\"a\": 1}"})"}},
+            options);
 }
 
 TEST(ValueConverter, WritesExactlyOneValueInsideAnObject) {

@@ -1,0 +1,1439 @@
+#!/usr/bin/env python3
+"""pgcdc benchmark driver (issue 7). Run it through bench/run; see docs/benchmarks.md.
+
+Method, in short:
+- One local PostgreSQL 15 and one Kafka broker (scripts/dev-env, own PGCDC_DEV_DIR, loopback).
+- Throughput workloads are replayed from a backlog: before a workload's changes are written, one
+  logical slot (pgoutput) per streaming system is created on the same publication, so every
+  system reads exactly the same WAL, one system after the other. A run starts when the system's
+  process is launched and ends at the broker's LogAppendTime of the last record in its topics;
+  the records are counted (read_committed) to verify the run.
+- Latency: with the system running and caught up, pgbench inserts single-row transactions at a
+  fixed rate; latency = LogAppendTime of the record - commit time of its row
+  (pg_xact_commit_timestamp, track_commit_timestamp = on).
+- CPU seconds and peak RSS of the system's process come from /proc/<pid> (utime+stime, VmHWM)
+  at the moment the last record is confirmed, or from wait4() when the process ends by itself.
+  PostgreSQL's and the broker's CPU over the same run are reported beside it.
+Every wait is bounded. Nothing here is fabricated: a system that fails gets its reason.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+CACHE = Path(os.environ.get("PGCDC_CACHE_DIR", str(Path.home() / ".cache" / "pgcdc"))) / "bench"
+TICK = os.sysconf("SC_CLK_TCK")
+
+ALL_SYSTEMS = ["pg_recvlogical", "copy", "pgcdc", "pgcdc-eos", "raw_producer", "debezium", "conduit"]
+LIMIT_SYSTEMS = {"pg_recvlogical", "copy", "raw_producer"}
+DEFAULT_WORKLOADS = ["snapshot", "stream-1", "stream-100", "stream-10000", "toast", "tables", "latency"]
+
+SIZES = {
+    # name: (full, quick)
+    "snapshot_rows": (5_000_000, 100_000),
+    "stream_changes": (1_000_000, 50_000),
+    "toast_changes": (100_000, 4_000),
+    "toast_kb": (10, 10),
+    "tables": (50, 50),
+    "tables_changes": (500_000, 50_000),
+    "tables_txn": (100, 100),
+    "toast_txn": (100, 100),
+    "latency_rate": (10_000, 1_000),
+    "latency_seconds": (30, 10),
+    "latency_warmup": (10, 5),
+    "run_timeout": (3600, 600),
+    "stall_timeout": (180, 120),
+}
+
+
+def log(msg: str) -> None:
+    print(f"bench: {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(argv, check=True, timeout=600, **kw) -> subprocess.CompletedProcess:
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise BenchError(f"{shlex.join(map(str, argv))[:200]} exited {p.returncode}: "
+                         f"{(p.stderr or p.stdout).strip()[-800:]}")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+# process accounting
+
+
+def proc_cpu(pid: int, children=False) -> float:
+    """utime+stime of a live process in seconds (plus reaped children's if asked)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is state (field 3); utime is field 14 -> index 11
+    t = int(fields[11]) + int(fields[12])
+    if children:
+        t += int(fields[13]) + int(fields[14])
+    return t / TICK
+
+
+def proc_hwm_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def tree_cpu(root_pid: int) -> float:
+    """CPU of a server: the root's own and reaped children's time plus its live children's."""
+    try:
+        total = proc_cpu(root_pid, children=True)
+    except OSError:
+        return 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == root_pid:
+                total += (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+class Proc:
+    """A benchmarked process: launched in its own session, sampled through /proc."""
+
+    def __init__(self, argv, log_path: Path, env=None, cwd=None, timed=False):
+        """timed: run under /usr/bin/time, for processes that end by themselves. wait4()'s
+        ru_maxrss of a child forked from this Python process would count Python's own pages
+        (they are the child's until exec), so peak RSS comes from /proc/<pid>/status (VmHWM,
+        reset by exec) while the process runs, or from GNU time's small fork when timed."""
+        self.argv = [str(a) for a in argv]
+        self.log_path = log_path
+        self.time_file = None
+        if timed:
+            self.time_file = log_path.with_suffix(".time")
+            self.argv = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(self.time_file)] + self.argv
+        self.logf = open(log_path, "w")
+        self.t_launch = time.time()
+        self.p = subprocess.Popen(self.argv, stdout=self.logf, stderr=subprocess.STDOUT, env=env,
+                                  cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.p.pid
+        self.cpu = 0.0
+        self.hwm_kib = 0
+        self.exit_code = None
+        self.t_exit = None
+
+    def alive(self) -> bool:
+        if self.exit_code is not None:
+            return False
+        pid, status, ru = os.wait4(self.pid, os.WNOHANG)
+        if pid == 0:
+            return True
+        self._reaped(status, ru)
+        return False
+
+    def _reaped(self, status, ru):
+        self.t_exit = time.time()
+        self.exit_code = os.waitstatus_to_exitcode(status)
+        self.p.returncode = self.exit_code
+        self.cpu = ru.ru_utime + ru.ru_stime
+        if self.time_file:
+            try:
+                _, user, sys_, maxrss = self.time_file.read_text().split()[-4:]
+                self.cpu, self.hwm_kib = float(user) + float(sys_), int(maxrss)
+            except (OSError, ValueError):
+                pass
+        self.logf.close()
+
+    def sample(self):
+        """Freeze CPU and peak RSS as they are now (the process is still running)."""
+        if self.time_file:
+            return  # /proc/<pid> is GNU time's; its report at exit has the numbers
+        try:
+            self.cpu = proc_cpu(self.pid, children=True)
+            self.hwm_kib = max(self.hwm_kib, proc_hwm_kib(self.pid))
+        except OSError:
+            pass
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.alive():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stop(self, grace=30.0):
+        """SIGTERM, then SIGKILL after `grace` seconds. CPU/RSS keep their sampled values."""
+        if not self.alive():
+            return
+        cpu, hwm = self.cpu, self.hwm_kib
+        if self.time_file:
+            cpu = None  # GNU time reports at exit
+        try:
+            if self.time_file:
+                os.killpg(self.pid, signal.SIGTERM)
+            else:
+                os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        if not self.wait(grace):
+            log(f"pid {self.pid} did not stop in {grace:.0f}s; SIGKILL")
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.wait(10)
+        if cpu is not None:
+            self.cpu, self.hwm_kib = cpu, hwm
+
+    def tail(self, n=15) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-n:])
+
+
+# ---------------------------------------------------------------------------------------------
+# environment: PostgreSQL + Kafka via scripts/dev-env
+
+
+class Env:
+    def __init__(self, dev_dir: Path, keep: bool):
+        self.dev_dir = dev_dir
+        self.keep = keep
+        self.vars: dict[str, str] = {}
+
+    def devenv(self, *args, timeout=300) -> str:
+        env = dict(os.environ, PGCDC_DEV_DIR=str(self.dev_dir))
+        p = run([REPO / "scripts" / "dev-env", *args], env=env, timeout=timeout)
+        return p.stdout
+
+    def up(self):
+        log(f"starting PostgreSQL and Kafka in {self.dev_dir}")
+        out = self.devenv("up")
+        for line in out.splitlines():
+            m = re.match(r"export (\w+)=(.*)", line.strip())
+            if m:
+                self.vars[m.group(1)] = shlex.split(m.group(2))[0] if m.group(2) else ""
+        self.pg_url = self.vars["PGCDC_PG_URL"]
+        self.brokers = self.vars["PGCDC_KAFKA_BROKERS"]
+        self.pg_bin = Path(self.vars.get("PGCDC_PG_BIN", "/usr/lib/postgresql/15/bin"))
+        m = re.match(r"postgres://(\w+)@([\d.]+):(\d+)/(\w+)", self.pg_url)
+        if not m:
+            raise BenchError(f"cannot parse {self.pg_url}")
+        self.pg_user, self.pg_host, self.pg_port, self.pg_db = m.groups()
+        # Commit timestamps for the latency measure; room for big backlogs without forced
+        # checkpoints in the middle of a run. Both need a restart.
+        self.sql("alter system set track_commit_timestamp = on", db="postgres")
+        self.sql("alter system set max_wal_size = '8GB'", db="postgres")
+        self.devenv("pg-restart", "fast")
+        self.settings = {k: self.sql(f"show {k}").strip() for k in (
+            "server_version", "synchronous_commit", "wal_writer_delay", "fsync",
+            "full_page_writes", "track_commit_timestamp", "shared_buffers", "max_wal_size",
+            "wal_sender_timeout")}
+        log(f"PostgreSQL {self.pg_url}, Kafka {self.brokers}")
+
+    def down(self):
+        if self.keep:
+            log(f"keeping the environment in {self.dev_dir} (scripts/dev-env down with "
+                f"PGCDC_DEV_DIR={self.dev_dir} stops it)")
+            return
+        try:
+            self.devenv("down", timeout=120)
+        except Exception as e:  # noqa: BLE001 - teardown is best effort
+            log(f"dev-env down: {e}")
+
+    def psql_argv(self, db=None):
+        return [self.pg_bin / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At",
+                "-h", self.pg_host, "-p", self.pg_port, "-U", self.pg_user, "-d", db or self.pg_db]
+
+    def sql(self, sql: str, db=None, timeout=3600) -> str:
+        env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
+        return run(self.psql_argv(db) + ["-c", sql], env=env, timeout=timeout).stdout
+
+    def sql_file(self, text: str, timeout=3600) -> str:
+        env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
+        return run(self.psql_argv(), input=text, env=env, timeout=timeout).stdout
+
+    def conninfo(self) -> str:
+        return f"host={self.pg_host} port={self.pg_port} user={self.pg_user} dbname={self.pg_db}"
+
+    def pg_pid(self) -> int | None:
+        data = self.dev_dir / "pg"
+        pidfile = (data.resolve() if data.is_symlink() else data) / "data" / "postmaster.pid"
+        try:
+            return int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def kafka_pid(self) -> int | None:
+        try:
+            return int((self.dev_dir / "kafka" / "kafka.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def server_cpu(self) -> tuple[float, float]:
+        pg, kafka = self.pg_pid(), self.kafka_pid()
+        return (tree_cpu(pg) if pg else 0.0, proc_cpu(kafka, children=True) if kafka else 0.0)
+
+
+class Kafka:
+    def __init__(self, brokers: str, kbench: Path):
+        self.brokers = brokers
+        self.kbench = kbench
+
+    def _kb(self, *args, timeout=600):
+        return run([self.kbench, args[0], "-b", self.brokers, *args[1:]], timeout=timeout).stdout
+
+    def create(self, topics):
+        if topics:
+            self._kb("create", "--log-append-time", *topics, timeout=120)
+
+    def delete(self, topics):
+        if topics:
+            try:
+                self._kb("delete", *topics, timeout=120)
+            except BenchError as e:
+                log(f"delete topics: {e}")
+
+    def hw(self, topics) -> int:
+        return int(self._kb("hw", *topics, timeout=60).strip())
+
+    def count(self, topics, dump: Path | None = None, timeout=1800) -> dict:
+        extra = ["--dump", str(dump)] if dump else []
+        return json.loads(self._kb("count", "--timeout", str(timeout), *extra, *topics,
+                                   timeout=timeout + 60))
+
+
+# ---------------------------------------------------------------------------------------------
+# workloads
+
+
+def op_counts(start: int, end: int) -> tuple[int, int, int]:
+    """Inserts, updates and deletes among change indexes [start, end): idx % 10 < 5 insert,
+    < 8 update, else delete (a 50/30/20 mix)."""
+    def upto(x, a, b):
+        return (x // 10) * (b - a) + max(0, min(x % 10, b) - a)
+    return tuple(upto(end, a, b) - upto(start, a, b) for a, b in ((0, 5), (5, 8), (8, 10)))
+
+
+GEN_PROC = r"""
+create or replace procedure bench_gen(tbls text[], n bigint, txn bigint, ins_next bigint[],
+                                      upd_next bigint[], del_next bigint[], wide boolean, kb int)
+language plpgsql as $$
+declare
+  j bigint := 0;  t bigint := 0;  k int;  e bigint;
+  ni bigint;  nu bigint;  nd bigint;  nt int := array_length(tbls, 1);
+begin
+  while j < n loop
+    k := (t % nt) + 1;
+    e := least(j + txn, n);
+    ni := (e / 10) * 5 + greatest(0, least(e % 10, 5)) - ((j / 10) * 5 + greatest(0, least(j % 10, 5)));
+    nu := (e / 10) * 3 + greatest(0, least(e % 10, 8) - 5) - ((j / 10) * 3 + greatest(0, least(j % 10, 8) - 5));
+    nd := (e - j) - ni - nu;
+    if ni > 0 then
+      if wide then
+        execute format('insert into %s (id, n, body) select g, 0, repeat(md5(g::text), $3) '
+                       'from generate_series($1, $2) g', tbls[k])
+          using ins_next[k], ins_next[k] + ni - 1, kb * 32;
+      else
+        execute format('insert into %s (id, account, amount, status, note, updated_at) '
+                       'select g, g %% 1000, (g %% 100000) / 100.0, ''new'', md5(g::text), now() '
+                       'from generate_series($1, $2) g', tbls[k])
+          using ins_next[k], ins_next[k] + ni - 1;
+      end if;
+      ins_next[k] := ins_next[k] + ni;
+    end if;
+    if nu > 0 then
+      if wide then
+        execute format('update %s set n = n + 1 where id between $1 and $2', tbls[k])
+          using upd_next[k], upd_next[k] + nu - 1;
+      else
+        execute format('update %s set amount = amount + 1, status = ''upd'', updated_at = now() '
+                       'where id between $1 and $2', tbls[k])
+          using upd_next[k], upd_next[k] + nu - 1;
+      end if;
+      upd_next[k] := upd_next[k] + nu;
+    end if;
+    if nd > 0 then
+      execute format('delete from %s where id between $1 and $2', tbls[k])
+        using del_next[k], del_next[k] + nd - 1;
+      del_next[k] := del_next[k] + nd;
+    end if;
+    commit;
+    j := e;
+    t := t + 1;
+  end loop;
+end $$;
+"""
+
+NARROW_DDL = ("create table {t} (id bigint primary key, account int not null, "
+              "amount numeric(12,2) not null, status text not null, note text, "
+              "updated_at timestamptz not null)")
+NARROW_FILL = ("insert into {t} select g, g % 1000, (g % 100000) / 100.0, 'old', md5(g::text), "
+               "now() from generate_series(1, {n}) g")
+WIDE_DDL = ("create table {t} (id bigint primary key, n int not null, body text not null); "
+            "alter table {t} alter column body set storage external")
+WIDE_FILL = "insert into {t} select g, 0, repeat(md5(g::text), {rep}) from generate_series(1, {n}) g"
+
+
+class Workload:
+    """A set of tables, their prepared content, and the changes replayed from the backlog."""
+    kind = "stream"  # or "snapshot" or "latency"
+
+    def __init__(self, name: str, tables: list[str], changes: int, txn: int, wide=False, kb=10,
+                 desc=""):
+        self.name, self.tables, self.changes, self.txn = name, tables, changes, txn
+        self.wide, self.kb, self.desc = wide, kb, desc
+        self.ins = self.upd = self.dels = 0
+        self.per_table: list[list[int]] = [[0, 0, 0] for _ in tables]
+        if self.kind == "stream":
+            for t_i, j in enumerate(range(0, changes, txn)):
+                c = op_counts(j, min(j + txn, changes))
+                row = self.per_table[t_i % len(tables)]
+                for x in range(3):
+                    row[x] += c[x]
+            self.ins = sum(r[0] for r in self.per_table)
+            self.upd = sum(r[1] for r in self.per_table)
+            self.dels = sum(r[2] for r in self.per_table)
+
+    @property
+    def qualified(self):
+        return [f"public.{t}" for t in self.tables]
+
+    def publication(self):
+        return f"bench_{self.name.replace('-', '_')}"
+
+    def prepare(self, env: Env):
+        """Tables and their rows before any slot exists (not part of the replayed WAL)."""
+        env.sql("; ".join(f"drop table if exists {t}" for t in self.tables))
+        ddl = WIDE_DDL if self.wide else NARROW_DDL
+        for t, (_, nu, nd) in zip(self.tables, self.per_table):
+            env.sql(ddl.format(t=t))
+            pre = nu + nd
+            if pre:
+                fill = WIDE_FILL if self.wide else NARROW_FILL
+                env.sql(fill.format(t=t, n=pre, rep=self.kb * 32))
+        env.sql(f"drop publication if exists {self.publication()}")
+        env.sql(f"create publication {self.publication()} for table {', '.join(self.qualified)}")
+        env.sql("vacuum analyze " + ", ".join(self.tables))
+
+    def generate(self, env: Env) -> float:
+        env.sql_file(GEN_PROC)
+        arr = lambda xs: "array[" + ",".join(str(x) for x in xs) + "]::bigint[]"  # noqa: E731
+        ins_next = [nu + nd + 1 for (_, nu, nd) in self.per_table]
+        upd_next = [1 for _ in self.per_table]
+        del_next = [nu + 1 for (_, nu, _) in self.per_table]
+        names = "array[" + ",".join(f"'{q}'" for q in self.qualified) + "]"
+        t0 = time.time()
+        env.sql(f"call bench_gen({names}, {self.changes}, {self.txn}, {arr(ins_next)}, "
+                f"{arr(upd_next)}, {arr(del_next)}, {str(self.wide).lower()}, {self.kb})",
+                timeout=7200)
+        return time.time() - t0
+
+
+class SnapshotWorkload(Workload):
+    kind = "snapshot"
+
+    def __init__(self, rows: int):
+        super().__init__("snapshot", ["bench_snap"], rows, rows, desc=f"snapshot of a {rows:,}-row table")
+        self.ins = rows
+
+    def prepare(self, env: Env):
+        env.sql("drop table if exists bench_snap")
+        env.sql(NARROW_DDL.format(t="bench_snap"))
+        env.sql(NARROW_FILL.format(t="bench_snap", n=self.changes), timeout=7200)
+        env.sql(f"drop publication if exists {self.publication()}")
+        env.sql(f"create publication {self.publication()} for table public.bench_snap")
+        env.sql("vacuum analyze bench_snap", timeout=3600)
+
+    def generate(self, env: Env) -> float:
+        return 0.0
+
+
+class LatencyWorkload(Workload):
+    kind = "latency"
+
+    def __init__(self, rate: int, seconds: int, warmup: int):
+        super().__init__("latency", [], rate * seconds, 1,
+                         desc=f"single-row inserts (pgbench, 4 clients) at {rate:,}/s: {warmup}s "
+                              f"warm-up, then {seconds}s measured")
+        self.rate, self.seconds, self.warmup = rate, seconds, warmup
+
+
+def make_workloads(names, sz) -> list[Workload]:
+    out = []
+    for n in names:
+        if n == "snapshot":
+            out.append(SnapshotWorkload(sz["snapshot_rows"]))
+        elif n.startswith("stream-"):
+            txn = int(n.split("-", 1)[1])
+            w = Workload(n, [f"bench_s{txn}"], sz["stream_changes"], txn,
+                         desc=f"{sz['stream_changes']:,} changes (50% insert, 30% update, 20% "
+                              f"delete) in transactions of {txn:,}")
+            out.append(w)
+        elif n == "toast":
+            out.append(Workload("toast", ["bench_toast"], sz["toast_changes"], sz["toast_txn"],
+                                wide=True, kb=sz["toast_kb"],
+                                desc=f"{sz['toast_changes']:,} changes on rows with a "
+                                     f"{sz['toast_kb']} KB TOASTed text column (updates leave it "
+                                     f"unchanged), transactions of {sz['toast_txn']}"))
+        elif n == "tables":
+            k = sz["tables"]
+            out.append(Workload("tables", [f"bench_m{i:02d}" for i in range(1, k + 1)],
+                                sz["tables_changes"], sz["tables_txn"],
+                                desc=f"{k} tables at once: {sz['tables_changes']:,} changes, "
+                                     f"transactions of {sz['tables_txn']} rotating over the tables"))
+        elif n == "latency":
+            out.append(LatencyWorkload(sz["latency_rate"], sz["latency_seconds"], sz["latency_warmup"]))
+        else:
+            raise BenchError(f"unknown workload {n} (snapshot, stream-<txn size>, toast, tables, latency)")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# systems
+
+
+def result(system, wl, status, note="", **kw) -> dict:
+    r = dict(system=system, workload=wl.name, status=status, note=note, row_changes=wl.changes)
+    r.update(kw)
+    return r
+
+
+class Bench:
+    def __init__(self, args, env: Env, kafka: Kafka, sz: dict, run_dir: Path):
+        self.args, self.env, self.kafka, self.sz, self.run_dir = args, env, kafka, sz, run_dir
+        self.results: list[dict] = []
+        self.peers = read_peer_status()
+        self.pgcdc_bin = Path(args.pgcdc_bin)
+        self.eos_note = None
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def slot(self, system):
+        return "b_" + re.sub(r"[^a-z0-9]", "_", system)
+
+    def create_slot(self, name):
+        self.env.sql(f"select pg_create_logical_replication_slot('{name}', 'pgoutput')")
+
+    def drop_bench_slots(self):
+        self.env.sql("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                     "where slot_name like 'b\\_%' and not active")
+
+    def wait_kafka(self, proc: Proc, topics, expected: int, wl, expect_exit=False) -> dict:
+        """Poll until the topics hold `expected` records (read_committed count), the process
+        dies, or nothing moves for stall_timeout. Returns the final count."""
+        stall = self.sz["stall_timeout"]
+        deadline = time.time() + self.sz["run_timeout"]
+        last, last_move = -1, time.time()
+        counted = None
+        while True:
+            alive = proc.alive()
+            if alive:
+                proc.sample()
+            try:
+                hw = self.kafka.hw(topics)
+            except BenchError as e:
+                log(f"{wl.name}: watermarks: {e}")
+                hw = max(last, 0)
+            if hw != last:
+                last, last_move = hw, time.time()
+            if hw >= expected:
+                c = self.kafka.count(topics)
+                if c["records"] >= expected:
+                    if alive:
+                        proc.sample()
+                    counted = c
+                    if expect_exit and alive and not proc.wait(120):
+                        log(f"{wl.name}: all records arrived but the process did not exit in 120s")
+                    break
+            if not alive and not expect_exit:
+                break
+            if not alive and expect_exit:
+                counted = self.kafka.count(topics)
+                break
+            if time.time() - last_move > stall:
+                log(f"{wl.name}: no progress for {stall}s at {hw}/{expected} records")
+                break
+            if time.time() > deadline:
+                log(f"{wl.name}: run timeout")
+                break
+            time.sleep(0.5)
+        if counted is None:
+            counted = self.kafka.count(topics)
+        return counted
+
+    def kafka_result(self, system, wl, proc: Proc, c: dict, expected: int, cpu0, note="") -> dict:
+        pg1, k1 = self.env.server_cpu()
+        ok = c["records"] >= expected
+        t_end = c["max_ts"] / 1000.0 if c["max_ts"] > 0 else None
+        secs = (t_end - proc.t_launch) if t_end else None
+        steady = None
+        if c["records"] > 1 and c["max_ts"] > c["min_ts"]:
+            steady = wl.changes / ((c["max_ts"] - c["min_ts"]) / 1000.0)
+        status = "ok" if ok else "failed"
+        if not ok:
+            note = (note + "; " if note else "") + \
+                f"only {c['records']:,} of {expected:,} records arrived" + \
+                (f" (exit {proc.exit_code})" if proc.exit_code is not None else "") + \
+                f"; log: {proc.log_path}"
+            log(f"{system}/{wl.name} failed; log tail:\n{proc.tail()}")
+        if c["ts_type"] not in ("LogAppendTime", "none"):
+            note = (note + "; " if note else "") + f"timestamps are {c['ts_type']}"
+        first = (c["min_ts"] / 1000.0 - proc.t_launch) if c["min_ts"] > 0 else None
+        return result(system, wl, status, note, first_s=first,
+                      records=c["records"], expected_records=expected, nulls=c["nulls"],
+                      avg_key=c["key_bytes"] / max(1, c["records"]),
+                      avg_value=c["value_bytes"] / max(1, c["records"] - c["nulls"]),
+                      seconds=secs, rate=(wl.changes / secs) if (ok and secs) else None,
+                      steady_rate=steady if ok else None, cpu_s=proc.cpu,
+                      rss_mib=proc.hwm_kib / 1024.0,
+                      pg_cpu_s=pg1 - cpu0[0], kafka_cpu_s=k1 - cpu0[1], log=str(proc.log_path))
+
+    def rundir(self, system, wl) -> Path:
+        d = self.run_dir / f"{wl.name}-{system}"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    # -- physical limits ---------------------------------------------------------------------
+
+    def run_pg_recvlogical(self, wl, endpos: str) -> dict:
+        d = self.rundir("pg_recvlogical", wl)
+        cpu0 = self.env.server_cpu()
+        argv = [self.env.pg_bin / "pg_recvlogical", "-d", self.env.conninfo(),
+                "--slot", self.slot("pg_recvlogical"), "--start", "--no-loop",
+                "-o", "proto_version=1", "-o", f"publication_names={wl.publication()}",
+                "-E", endpos, "-f", "/dev/null"]
+        proc = Proc(argv, d / "pg_recvlogical.log", timed=True)
+        if not proc.wait(self.sz["run_timeout"]):
+            proc.stop(5)
+            return result("pg_recvlogical", wl, "failed", "timed out")
+        pg1, k1 = self.env.server_cpu()
+        secs = proc.t_exit - proc.t_launch
+        if proc.exit_code != 0:
+            return result("pg_recvlogical", wl, "failed", f"exit {proc.exit_code}: {proc.tail(3)}")
+        return result("pg_recvlogical", wl, "ok", "pgoutput decoded to /dev/null (up to the "
+                      "backlog's end LSN)", seconds=secs, rate=wl.changes / secs, cpu_s=proc.cpu,
+                      rss_mib=proc.hwm_kib / 1024.0, pg_cpu_s=pg1 - cpu0[0],
+                      kafka_cpu_s=k1 - cpu0[1])
+
+    def run_copy(self, wl) -> dict:
+        d = self.rundir("copy", wl)
+        cpu0 = self.env.server_cpu()
+        sql = "; ".join(f"copy {q} to stdout" for q in wl.qualified)
+        # psql writes COPY's output to its stdout: /dev/null.
+        argv = [*self.env.psql_argv(), "-c", sql, "-o", "/dev/null"]
+        proc = Proc(argv, d / "copy.log", timed=True)
+        if not proc.wait(self.sz["run_timeout"]):
+            proc.stop(5)
+            return result("copy", wl, "failed", "timed out")
+        pg1, k1 = self.env.server_cpu()
+        if proc.exit_code != 0:
+            return result("copy", wl, "failed", f"exit {proc.exit_code}: {proc.tail(3)}")
+        secs = proc.t_exit - proc.t_launch
+        return result("copy", wl, "ok", "COPY ... TO STDOUT (text) through psql to /dev/null",
+                      seconds=secs, rate=wl.changes / secs, cpu_s=proc.cpu,
+                      rss_mib=proc.hwm_kib / 1024.0, pg_cpu_s=pg1 - cpu0[0], kafka_cpu_s=k1 - cpu0[1])
+
+    def run_raw_producer(self, wl, sample_from: dict | None) -> dict:
+        if not sample_from:
+            return result("raw_producer", wl, "skipped",
+                          "needs the records of a pgcdc or Debezium run of the same workload to copy their sizes")
+        d = self.rundir("raw_producer", wl)
+        topics = [f"raw-{wl.name}.{i}" for i in range(len(sample_from["topics"]))]
+        self.kafka.create(topics)
+        n = sample_from["records"]
+        cpu0 = self.env.server_cpu()
+        argv = [self.kafka.kbench, "produce", "-b", self.kafka.brokers, "--count", n,
+                "--sample", 20000, "--sample-topics", ",".join(sample_from["topics"]),
+                "--timeout", self.sz["run_timeout"], *topics]
+        proc = Proc(argv, d / "produce.json", timed=True)
+        ok = proc.wait(self.sz["run_timeout"] + 30)
+        pg1, k1 = self.env.server_cpu()
+        try:
+            out = json.loads(proc.log_path.read_text().strip().splitlines()[-1])
+        except (ValueError, IndexError, OSError):
+            out = None
+        if not ok or proc.exit_code != 0 or not out:
+            proc.stop(5)
+            self.kafka.delete(topics)
+            return result("raw_producer", wl, "failed", f"exit {proc.exit_code}: {proc.tail(3)}")
+        c = self.kafka.count(topics)
+        self.kafka.delete(topics)
+        status = "ok" if c["records"] >= n else "failed"
+        return result("raw_producer", wl, status,
+                      f"{n:,} records ({sample_from['system']}'s count for this workload) cycling "
+                      f"through {out['sample']:,} of its records, pgcdc's producer settings",
+                      records=c["records"], expected_records=n, seconds=out["seconds"],
+                      rate=wl.changes / out["seconds"], cpu_s=proc.cpu,
+                      rss_mib=proc.hwm_kib / 1024.0, pg_cpu_s=pg1 - cpu0[0], kafka_cpu_s=k1 - cpu0[1],
+                      avg_key=c["key_bytes"] / max(1, c["records"]),
+                      avg_value=c["value_bytes"] / max(1, c["records"] - c["nulls"]))
+
+    # -- pgcdc ---------------------------------------------------------------------------------
+
+    def pgcdc_config(self, d: Path, wl, system: str, prefix: str, snapshot: bool, tables=None,
+                     publication=None) -> Path:
+        tables = tables or wl.qualified
+        lines = [
+            'shutdown_timeout = "30s"',
+            "[source]",
+            f'url = "{self.env.pg_url}"',
+            "tables = [" + ", ".join(f'"{t}"' for t in tables) + "]",
+            f"cdc = {'false' if snapshot else 'true'}",
+            f"snapshot = {'true' if snapshot else 'false'}",
+            f'publication_name = "{publication or wl.publication()}"',
+            f'slot_name = "{self.slot(system)}"',
+            "[sink.kafka]",
+            f'brokers = "{self.kafka.brokers}"',
+            f'topic_prefix = "{prefix}"',
+        ]
+        if system == "pgcdc-eos":
+            lines.append('delivery = "exactly_once"')
+        lines += ["[offsets]", f'path = "{d}/offsets.json"',
+                  "[metrics]", f'listen = "127.0.0.1:{free_port()}"']
+        cfg = d / "pgcdc.toml"
+        cfg.write_text("\n".join(lines) + "\n")
+        return cfg
+
+    def start_profile(self, proc: Proc, d: Path):
+        """--profile: system-wide `perf record -a -g` while pgcdc runs, so pgcdc's threads, the
+        walsender and the broker all show (CPU and RSS of that run include perf's own cost)."""
+        pid = proc.pid
+        if proc.time_file:  # the pid is GNU time's: pgcdc is its child
+            for _ in range(50):
+                try:
+                    pid = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+                    break
+                except (OSError, IndexError, ValueError):
+                    time.sleep(0.01)
+        p = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o", str(d / "perf.data")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p.pgcdc_pid = pid
+        return p
+
+    def stop_profile(self, perf: subprocess.Popen, d: Path):
+        perf.send_signal(signal.SIGINT)
+        try:
+            perf.wait(60)
+        except subprocess.TimeoutExpired:
+            perf.kill()
+            perf.wait(10)
+        data = d / "perf.data"
+        reports = (
+            ("perf-by-process.txt", ["--sort", "comm,pid", "--no-children"]),
+            ("perf-pgcdc-self.txt", ["--pid", str(perf.pgcdc_pid), "--sort", "comm,dso,symbol",
+                                     "--no-children"]),
+            ("perf-pgcdc-children.txt", ["--pid", str(perf.pgcdc_pid), "--sort", "symbol",
+                                         "--children"]),
+        )
+        for name, extra in reports:
+            p = run(["perf", "report", "-i", data, "--stdio", "--percent-limit", "0.5", "-g", "none",
+                     *extra], check=False, timeout=600)
+            (d / name).write_text(p.stdout + p.stderr[-2000:])
+        log(f"profile: {d}/perf-*.txt")
+
+    def eos_supported(self, d: Path, wl) -> str | None:
+        """None when pgcdc accepts delivery = "exactly_once", else the reason."""
+        if self.eos_note is not None:
+            return self.eos_note or None
+        cfg = self.pgcdc_config(d, wl, "pgcdc-eos", "eos-check", snapshot=False)
+        p = run([self.pgcdc_bin, "check", "-c", cfg], check=False, timeout=120)
+        msg = (p.stderr + p.stdout).strip()
+        if p.returncode == 2 or "delivery" in msg and p.returncode != 0:
+            line = next((l for l in msg.splitlines() if "delivery" in l), msg.splitlines()[-1] if msg else "")
+            line = re.sub(r"configuration error in \S+: ", "", line)
+            self.eos_note = f'`pgcdc check` rejects delivery = "exactly_once" (exit {p.returncode}: {line.strip()})'
+        else:
+            self.eos_note = ""
+        return self.eos_note or None
+
+    def run_pgcdc(self, system, wl) -> tuple[dict, list[str]]:
+        d = self.rundir(system, wl)
+        if system == "pgcdc-eos":
+            why = self.eos_supported(d, wl)
+            if why:
+                return result(system, wl, "skipped", why), []
+        snapshot = wl.kind == "snapshot"
+        prefix = f"{system}-{wl.name}"
+        topics = [f"{prefix}.{q}" for q in wl.qualified]
+        self.kafka.create(topics)
+        cfg = self.pgcdc_config(d, wl, system, prefix, snapshot)
+        tomb = 0 if snapshot else wl.dels
+        expected = wl.changes + tomb
+        cpu0 = self.env.server_cpu()
+        proc = Proc([self.pgcdc_bin, "run", "-c", cfg], d / "pgcdc.log", timed=snapshot)
+        perf = self.start_profile(proc, d) if self.args.profile else None
+        try:
+            c = self.wait_kafka(proc, topics, expected, wl, expect_exit=snapshot)
+        except BaseException:
+            proc.stop(10)
+            raise
+        finally:
+            if perf:
+                self.stop_profile(perf, d)
+        r = self.kafka_result(system, wl, proc, c, expected, cpu0,
+                              note="default settings" + ("; cdc = false (snapshot only, exits when done)" if snapshot else ""))
+        proc.stop()
+        if snapshot and proc.exit_code not in (0, None):
+            r["note"] += f"; exit {proc.exit_code}"
+        return r, topics
+
+    # -- Debezium --------------------------------------------------------------------------------
+
+    def run_debezium(self, wl, snapshot_mode=None, tables=None, publication=None, prefix=None,
+                     expected=None, live=False):
+        st = self.peers.get("debezium", "missing")
+        if not st.startswith("ok"):
+            return result("debezium", wl, "skipped", f"not installed: {st.removeprefix('failed ')}"), [], None
+        home = Path(st.split("|", 1)[1])
+        d = self.rundir("debezium", wl)
+        tables = tables or wl.qualified
+        prefix = prefix or f"dbz-{wl.name}"
+        topics = [f"{prefix}.{q}" for q in tables]
+        self.kafka.create(topics)
+        snapshot = wl.kind == "snapshot"
+        rest = free_port()
+        (d / "worker.properties").write_text("\n".join([
+            f"bootstrap.servers={self.kafka.brokers}",
+            "key.converter=org.apache.kafka.connect.json.JsonConverter",
+            "value.converter=org.apache.kafka.connect.json.JsonConverter",
+            "key.converter.schemas.enable=false",
+            "value.converter.schemas.enable=false",
+            f"offset.storage.file.filename={d}/connect.offsets",
+            "offset.flush.interval.ms=10000",
+            f"listeners=http://127.0.0.1:{rest}",
+            "rest.advertised.host.name=127.0.0.1",
+            "plugin.discovery=only_scan",
+        ]) + "\n")
+        (d / "connector.properties").write_text("\n".join([
+            f"name=dbz-{wl.name}",
+            "connector.class=io.debezium.connector.postgresql.PostgresConnector",
+            "tasks.max=1",
+            "plugin.name=pgoutput",
+            f"database.hostname={self.env.pg_host}",
+            f"database.port={self.env.pg_port}",
+            f"database.user={self.env.pg_user}",
+            "database.password=",
+            f"database.dbname={self.env.pg_db}",
+            f"topic.prefix={prefix}",
+            "table.include.list=" + ",".join(t.replace(".", "\\.") for t in tables),
+            f"slot.name={self.slot('debezium')}",
+            f"publication.name={publication or wl.publication()}",
+            "publication.autocreate.mode=disabled",
+            f"snapshot.mode={snapshot_mode or ('initial_only' if snapshot else 'no_data')}",
+        ]) + "\n")
+        (d / "log4j2.properties").write_text("\n".join([
+            "status = warn",
+            "appender.file.type = File", "appender.file.name = FILE",
+            f"appender.file.fileName = {d}/connect.log",
+            "appender.file.layout.type = PatternLayout",
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+            "rootLogger.level = info", "rootLogger.appenderRef.file.ref = FILE",
+        ]) + "\n")
+        # The JVM options of Kafka's bin/connect-standalone.sh (heap) and kafka-run-class.sh.
+        argv = ["java", "-Xms256M", "-Xmx2G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+                "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={d}/log4j2.properties",
+                "-cp", f"{home}/libs/*", "org.apache.kafka.connect.cli.ConnectStandalone",
+                d / "worker.properties", d / "connector.properties"]
+        if expected is None:
+            expected = wl.changes + (0 if snapshot else wl.dels)  # tombstones.on.delete=true
+        cpu0 = self.env.server_cpu()
+        proc = Proc(argv, d / "stdout.log")
+        if live:
+            return None, topics, proc
+        try:
+            c = self.wait_kafka(proc, topics, expected, wl)
+        except BaseException:
+            proc.stop(10)
+            raise
+        r = self.kafka_result("debezium", wl, proc, c, expected, cpu0,
+                              note="Connect standalone, JsonConverter schemas off, defaults" +
+                                   ("; snapshot.mode=initial_only" if snapshot else ""))
+        proc.stop()
+        if r["status"] != "ok":
+            r["note"] += "; " + tail_grep(d / "connect.log")
+        return r, topics, None
+
+    # -- Conduit -------------------------------------------------------------------------------
+
+    def conduit_pipeline(self, d: Path, wl, tables, snapshot: bool, prefix: str,
+                         publication: str) -> Path:
+        # Untested here: Conduit could not be installed on the machine the harness was written
+        # on (the module proxy refused github.com/conduitio/conduit). Settings follow the
+        # built-in postgres source and kafka destination of Conduit 0.12+.
+        y = f"""version: "2.2"
+pipelines:
+  - id: bench
+    status: running
+    connectors:
+      - id: pg
+        type: source
+        plugin: builtin:postgres
+        settings:
+          url: "{self.env.pg_url}"
+          tables: "{','.join(tables)}"
+          cdcMode: logrepl
+          snapshotMode: {'initial' if snapshot else 'never'}
+          logrepl.publicationName: {publication}
+          logrepl.slotName: {self.slot('conduit')}
+      - id: kafka
+        type: destination
+        plugin: builtin:kafka
+        settings:
+          servers: "{self.kafka.brokers}"
+          topic: '{prefix}.{{{{ index .Metadata "opencdc.collection" }}}}'
+"""
+        p = d / "pipelines"
+        p.mkdir(exist_ok=True)
+        (p / "bench.yaml").write_text(y)
+        return p
+
+    def run_conduit(self, wl, tables=None, publication=None, prefix=None, expected=None, live=False):
+        st = self.peers.get("conduit", "missing")
+        if not st.startswith("ok"):
+            return result("conduit", wl, "skipped", f"not installed: {st.removeprefix('failed ')}"), [], None
+        d = self.rundir("conduit", wl)
+        tables = tables or wl.qualified
+        prefix = prefix or f"cdt-{wl.name}"
+        snapshot = wl.kind == "snapshot"
+        topics = [f"{prefix}.{q}" for q in tables] + [f"{prefix}.{q.split('.', 1)[1]}" for q in tables]
+        self.kafka.create(topics)
+        pipes = self.conduit_pipeline(d, wl, tables, snapshot, prefix, publication or wl.publication())
+        argv = [CACHE / "bin" / "conduit", "run", "--pipelines.path", pipes,
+                "--db.type", "badger", "--db.badger.path", d / "db",
+                "--api.http.address", f"127.0.0.1:{free_port()}",
+                "--api.grpc.address", f"127.0.0.1:{free_port()}", "--log.level", "warn"]
+        if expected is None:
+            expected = wl.changes
+        cpu0 = self.env.server_cpu()
+        proc = Proc(argv, d / "conduit.log")
+        if live:
+            return None, topics, proc
+        try:
+            c = self.wait_kafka(proc, topics, expected, wl)
+        except BaseException:
+            proc.stop(10)
+            raise
+        r = self.kafka_result("conduit", wl, proc, c, expected, cpu0,
+                              note="built-in postgres source (logrepl) and kafka destination, defaults")
+        proc.stop()
+        return r, topics, None
+
+    # -- one throughput workload ----------------------------------------------------------------
+
+    def throughput(self, wl: Workload, systems: list[str]):
+        log(f"== {wl.name}: {wl.desc}")
+        applicable = [s for s in systems if not (
+            (s == "copy" and wl.kind != "snapshot") or (s == "pg_recvlogical" and wl.kind == "snapshot"))]
+        self.drop_bench_slots()
+        t0 = time.time()
+        wl.prepare(self.env)
+        log(f"{wl.name}: tables prepared in {time.time() - t0:.1f}s")
+        streaming = wl.kind == "stream"
+        if streaming:
+            for s in applicable:
+                if s in ("pg_recvlogical", "pgcdc", "pgcdc-eos", "debezium", "conduit"):
+                    self.create_slot(self.slot(s))
+            gen = wl.generate(self.env)
+            endpos = self.env.sql("select pg_current_wal_lsn()").strip()
+            log(f"{wl.name}: {wl.changes:,} changes written in {gen:.1f}s "
+                f"({wl.changes / gen:,.0f}/s); backlog ends at {endpos}")
+            self.env.sql("checkpoint")
+        made_topics: list[str] = []
+        sample_from = None
+        order = [s for s in ALL_SYSTEMS if s in applicable and s != "raw_producer"]
+        if "raw_producer" in applicable:
+            order.insert(order.index("debezium") if "debezium" in order else len(order), "raw_producer")
+        for s in order:
+            log(f"{wl.name}: running {s}")
+            topics: list[str] = []
+            try:
+                if s == "pg_recvlogical":
+                    r = self.run_pg_recvlogical(wl, endpos)
+                elif s == "copy":
+                    r = self.run_copy(wl)
+                elif s in ("pgcdc", "pgcdc-eos"):
+                    r, topics = self.run_pgcdc(s, wl)
+                elif s == "raw_producer":
+                    r = self.run_raw_producer(wl, sample_from)
+                elif s == "debezium":
+                    r, topics, _ = self.run_debezium(wl)
+                elif s == "conduit":
+                    r, topics, _ = self.run_conduit(wl)
+                else:
+                    raise BenchError(f"unknown system {s}")
+            except (BenchError, subprocess.TimeoutExpired, OSError) as e:
+                r = result(s, wl, "failed", f"harness error: {e}")
+            made_topics += topics
+            if r["status"] == "ok" and s in ("pgcdc", "debezium") and sample_from is None:
+                sample_from = dict(system=s, topics=topics, records=r["records"])
+            self.results.append(r)
+            log(f"{wl.name}: {s}: {fmt_result(r)}")
+            self.save()
+        self.kafka.delete(made_topics)
+        self.drop_bench_slots()
+        if streaming or wl.kind == "snapshot":
+            self.env.sql("; ".join(f"drop table if exists {t}" for t in wl.tables))
+
+    # -- latency ------------------------------------------------------------------------------
+
+    def latency(self, wl: LatencyWorkload, systems: list[str]):
+        log(f"== latency: {wl.desc}")
+        for s in [x for x in systems if x not in LIMIT_SYSTEMS]:
+            log(f"latency: running {s}")
+            try:
+                r = self.latency_one(s, wl)
+            except (BenchError, subprocess.TimeoutExpired, OSError) as e:
+                r = result(s, wl, "failed", f"harness error: {e}")
+            self.results.append(r)
+            log(f"latency: {s}: {fmt_result(r)}")
+            self.save()
+
+    def latency_one(self, system: str, wl: LatencyWorkload) -> dict:
+        d = self.rundir(system, wl)
+        tbl = f"lat_{re.sub(r'[^a-z0-9]', '_', system)}"
+        pub = f"bench_{tbl}"
+        self.drop_bench_slots()
+        self.env.sql(f"drop table if exists {tbl}; create table {tbl} (id bigserial primary key, "
+                     f"v int not null, note text not null)")
+        self.env.sql(f"drop publication if exists {pub}; create publication {pub} for table public.{tbl}")
+        self.create_slot(self.slot(system))
+        tables = [f"public.{tbl}"]
+        proc: Proc | None = None
+        topics: list[str] = []
+        try:
+            if system in ("pgcdc", "pgcdc-eos"):
+                if system == "pgcdc-eos":
+                    why = self.eos_supported(d, wl)
+                    if why:
+                        return result(system, wl, "skipped", why)
+                prefix = f"{system}-lat"
+                topics = [f"{prefix}.public.{tbl}"]
+                self.kafka.create(topics)
+                cfg = self.pgcdc_config(d, wl, system, prefix, False, tables=tables, publication=pub)
+                proc = Proc([self.pgcdc_bin, "run", "-c", cfg], d / "pgcdc.log")
+            elif system == "debezium":
+                r, topics, proc = self.run_debezium(wl, "no_data", tables, pub, "dbz-lat", live=True)
+                if proc is None:
+                    return r
+            elif system == "conduit":
+                r, topics, proc = self.run_conduit(wl, tables, pub, "cdt-lat", live=True)
+                if proc is None:
+                    return r
+            else:
+                raise BenchError(f"unknown system {system}")
+            # Warm up: one row through, so the run measures a caught-up, connected pipeline.
+            deadline = time.time() + 180
+            self.env.sql(f"insert into {tbl} (v, note) values (0, 'warmup')")
+            while self.kafka.hw(topics) < 1:
+                if not proc.alive() or time.time() > deadline:
+                    return result(system, wl, "failed", "the warm-up row never arrived: " +
+                                  proc.tail(5).replace("\n", " | ")[-400:])
+                time.sleep(0.5)
+            def pgbench(v: int, secs: int, name: str):
+                script = d / f"{name}.sql"
+                script.write_text(f"insert into {tbl} (v, note) values ({v}, 'latency probe');\n")
+                p = run([self.env.pg_bin / "pgbench", "-n", "-h", self.env.pg_host, "-p",
+                         self.env.pg_port, "-U", self.env.pg_user, "-c", "4", "-j", "2",
+                         "-R", str(wl.rate), "-T", str(secs), "-f", script, self.env.pg_db],
+                        timeout=secs + 120)
+                (d / f"{name}.log").write_text(p.stdout + p.stderr)
+                return p
+            # Warm-up at the same rate (v = 0, not measured): JIT, caches, batch sizes settle.
+            pgbench(0, wl.warmup, "warmup")
+            proc.sample()
+            cpu_a = proc.cpu
+            cpu0 = self.env.server_cpu()
+            pgb = pgbench(1, wl.seconds, "measure")
+            n = int(self.env.sql(f"select count(*) from {tbl}").strip())
+            deadline = time.time() + 300
+            while time.time() < deadline and proc.alive():
+                # The high watermark counts transaction markers too: confirm by counting.
+                if self.kafka.hw(topics) >= n and (
+                        system != "pgcdc-eos" or self.kafka.count(topics)["records"] >= n):
+                    break
+                time.sleep(0.5)
+            proc.sample()
+            dump = d / "records.tsv"
+            c = self.kafka.count(topics, dump=dump)
+            pg1, k1 = self.env.server_cpu()
+            commits = {}
+            for line in self.env.sql(
+                    f"select id, extract(epoch from pg_xact_commit_timestamp(xmin)) * 1000 "
+                    f"from {tbl} where v = 1").splitlines():
+                i, ts = line.split("|")
+                commits[int(i)] = float(ts)
+            lat = []
+            for line in dump.read_text().splitlines():
+                key, ts = line.rsplit("\t", 1)
+                try:
+                    k = json.loads(key)
+                    i = int(k["id"] if isinstance(k, dict) else k)
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if i in commits:
+                    lat.append(int(ts) - commits[i])
+            if len(lat) < len(commits):
+                return result(system, wl, "failed",
+                              f"only {len(lat):,} of {len(commits):,} probe records found")
+            lat.sort()
+            pct = lambda p: lat[min(len(lat) - 1, int(round(p / 100.0 * (len(lat) - 1))))]  # noqa: E731
+            achieved = re.search(r"tps = ([\d.]+)", pgb.stdout)
+            return result(system, wl, "ok",
+                          f"pgbench -c 4 -R {wl.rate}, {wl.warmup}s warm-up + {wl.seconds}s; timestamps {c['ts_type']}",
+                          row_changes=len(commits), records=c["records"],
+                          achieved_rate=float(achieved.group(1)) if achieved else len(commits) / wl.seconds,
+                          p50_ms=pct(50), p99_ms=pct(99), max_ms=lat[-1],
+                          cpu_s=proc.cpu - cpu_a, rss_mib=proc.hwm_kib / 1024.0,
+                          pg_cpu_s=pg1 - cpu0[0], kafka_cpu_s=k1 - cpu0[1])
+        finally:
+            if proc is not None:
+                proc.stop()
+            self.kafka.delete(topics)
+            self.drop_bench_slots()
+            self.env.sql(f"drop table if exists {tbl}; drop publication if exists {pub}")
+
+    def save(self):
+        (self.run_dir / "results.json").write_text(json.dumps(self.results, indent=1))
+
+
+def tail_grep(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    errs = [l for l in lines if " ERROR " in l or "Exception" in l]
+    return (errs[0] if errs else (lines[-1] if lines else ""))[:300]
+
+
+def fmt_result(r: dict) -> str:
+    if r["status"] != "ok":
+        return f"{r['status'].upper()}: {r['note']}"
+    if r["workload"] == "latency":
+        return (f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms at {r['achieved_rate']:,.0f}/s, "
+                f"rss {r['rss_mib']:.0f} MiB")
+    return (f"{r['rate']:,.0f} rows/s ({r['seconds']:.2f}s), cpu {r['cpu_s']:.1f}s, "
+            f"rss {r['rss_mib']:.0f} MiB")
+
+
+def read_peer_status() -> dict:
+    out = {}
+    d = CACHE / "status"
+    if d.is_dir():
+        for f in d.iterdir():
+            out[f.name] = f.read_text().strip()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def machine_info() -> dict:
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    osr = "?"
+    try:
+        osr = next(l.split("=", 1)[1].strip().strip('"') for l in open("/etc/os-release")
+                   if l.startswith("PRETTY_NAME"))
+    except (OSError, StopIteration):
+        pass
+    return dict(cpu=cpu, cores=os.cpu_count(), mem=mem, os=osr, kernel=platform.release())
+
+
+def n(x, fmt="{:,.0f}"):
+    return "–" if x is None else fmt.format(x)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def goals(results: list[dict]) -> list[str]:
+    by = {(r["workload"], r["system"]): r for r in results}
+    rate = lambda w, s: (by.get((w, s)) or {}).get("rate") if (by.get((w, s)) or {}).get("status") == "ok" else None  # noqa: E731
+    workloads = []
+    for r in results:
+        if r["workload"] not in workloads:
+            workloads.append(r["workload"])
+    out = []
+    met = lambda ok: "**met**" if ok else "**not met**"  # noqa: E731
+    for w in workloads:
+        if w == "latency":
+            continue
+        p = rate(w, "pgcdc")
+        if p is None:
+            out.append(f"- `{w}`: pgcdc has no result, so no ratio.")
+            continue
+        if w == "snapshot":
+            limits = [(s, rate(w, s)) for s in ("copy", "raw_producer") if rate(w, s)]
+            need, what = 0.5, "50% of min(COPY, raw producer)"
+        else:
+            limits = [(s, rate(w, s)) for s in ("pg_recvlogical", "raw_producer") if rate(w, s)]
+            need, what = 0.9, "90% of min(pg_recvlogical, raw producer)"
+        if limits:
+            s, lim = min(limits, key=lambda x: x[1])
+            rr = p / lim
+            out.append(f"- `{w}` vs physical limit: pgcdc {p:,.0f}/s = {rr:.0%} of {s} "
+                       f"({lim:,.0f}/s); goal {what}: {met(rr >= need)}")
+        else:
+            out.append(f"- `{w}` vs physical limit: no limit measured, no ratio")
+        d = rate(w, "debezium")
+        if d:
+            out.append(f"- `{w}` vs Debezium: {p / d:.2f}x; goal 3x: {met(p / d >= 3)}")
+        else:
+            st = (by.get((w, 'debezium')) or {}).get("status", "not run")
+            out.append(f"- `{w}` vs Debezium: no Debezium result ({st}), no ratio")
+        c = rate(w, "conduit")
+        if c:
+            out.append(f"- `{w}` vs Conduit: {p / c:.2f}x; goal ≥ 1x: {met(p / c >= 1)}")
+        else:
+            st = (by.get((w, 'conduit')) or {}).get("status", "not run")
+            out.append(f"- `{w}` vs Conduit: no Conduit result ({st}), no ratio")
+        rss = (by.get((w, "pgcdc")) or {}).get("rss_mib")
+        if rss is not None:
+            out.append(f"- `{w}` pgcdc peak RSS {rss:.1f} MiB; goal < 64 MiB: {met(rss < 64)}")
+    stream_rss = [(r["workload"], r["rss_mib"]) for r in results
+                  if r["system"] == "pgcdc" and r["workload"].startswith("stream-") and r["status"] == "ok"]
+    if len(stream_rss) > 1:
+        lo, hi = min(x[1] for x in stream_rss), max(x[1] for x in stream_rss)
+        out.append(f"- pgcdc peak RSS over transaction sizes "
+                   f"({', '.join(f'{w}: {v:.1f}' for w, v in stream_rss)} MiB): spread "
+                   f"{hi - lo:.1f} MiB ({(hi / lo - 1):.0%}); goal flat: {met(hi / lo < 1.25)} "
+                   f"(flat taken as within 25%)")
+    lat = by.get(("latency", "pgcdc"))
+    if lat and lat.get("status") == "ok":
+        at = lat["achieved_rate"]
+        out.append(f"- latency: pgcdc p99 {lat['p99_ms']:.1f} ms at {at:,.0f} changes/s; goal "
+                   f"< 50 ms at 10,000/s: " + (met(lat["p99_ms"] < 50) if at >= 9500 else
+                                                f"not judged (rate {at:,.0f}/s, not 10,000/s)"))
+    return out
+
+
+def write_report(path: Path, meta: dict, workloads: list[Workload], results: list[dict], chart: str | None):
+    L = []
+    L.append(f"# pgcdc benchmark, {meta['date']}")
+    L.append("")
+    L.append(f"Mode: **{meta['mode']}**. {meta['load_note']}")
+    L.append("")
+    m = meta["machine"]
+    L.append(f"Machine: {m['cores']} cores ({m['cpu']}), {m['mem']}, {m['os']}, Linux {m['kernel']}. "
+             f"Load average at start {meta['load_start']}, at end {meta['load_end']}.")
+    L.append("")
+    s = meta["pg_settings"]
+    L.append(f"PostgreSQL {s['server_version']} (scripts/dev-env): fsync={s['fsync']}, "
+             f"full_page_writes={s['full_page_writes']}, synchronous_commit={s['synchronous_commit']}, "
+             f"wal_writer_delay={s['wal_writer_delay']}, shared_buffers={s['shared_buffers']}, "
+             f"max_wal_size={s['max_wal_size']}, track_commit_timestamp={s['track_commit_timestamp']}. "
+             f"Kafka {meta['kafka_version']} (one KRaft node, topics with 1 partition and "
+             f"message.timestamp.type=LogAppendTime).")
+    L.append("")
+    L.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in meta["versions"].items()))
+    L.append("")
+    L.append("Command: `" + meta["command"] + "`")
+    L.append("")
+    L.append("## Workloads")
+    L.append("")
+    for w in workloads:
+        L.append(f"- `{w.name}`: {w.desc}" + (f"; {w.ins:,} inserts, {w.upd:,} updates, {w.dels:,} deletes" if w.kind == "stream" else ""))
+    L.append("")
+    L.append("Throughput = row changes / (LogAppendTime of the last record − launch of the system), "
+             "replaying a backlog that every system reads from its own slot; *steady* = row changes "
+             "/ (last − first record time), i.e. without start-up; *first record after* = first "
+             "record's LogAppendTime − launch (start-up: JVM, connections, slot checks). For "
+             "pg_recvlogical and COPY: "
+             "row changes / wall time of the process. CPU and peak RSS are the system's own "
+             "process; PG CPU and Kafka CPU are the servers' CPU during the same run.")
+    L.append("")
+    if chart:
+        L.append(f"![chart]({chart})")
+        L.append("")
+    for w in workloads:
+        rows = [r for r in results if r["workload"] == w.name]
+        if not rows:
+            continue
+        L.append(f"## {w.name}")
+        L.append("")
+        if w.kind == "latency":
+            L.append("| system | status | probes | achieved rate/s | p50 ms | p99 ms | max ms | CPU s | peak RSS MiB | PG CPU s | Kafka CPU s | note |")
+            L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            for r in rows:
+                L.append(f"| {r['system']} | {r['status']} | {n(r.get('row_changes'))} | {n(r.get('achieved_rate'))} | "
+                         f"{n(r.get('p50_ms'), '{:.1f}')} | {n(r.get('p99_ms'), '{:.1f}')} | {n(r.get('max_ms'), '{:.1f}')} | "
+                         f"{n(r.get('cpu_s'), '{:.1f}')} | {n(r.get('rss_mib'), '{:.1f}')} | {n(r.get('pg_cpu_s'), '{:.1f}')} | "
+                         f"{n(r.get('kafka_cpu_s'), '{:.1f}')} | {r['note']} |")
+        else:
+            L.append("| system | status | row changes | records (expected) | seconds | rows/s | first record after s | steady rows/s | CPU s | peak RSS MiB | PG CPU s | Kafka CPU s | avg value B | note |")
+            L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            for r in rows:
+                rec = f"{n(r.get('records'))} ({n(r.get('expected_records'))})" if r.get("records") is not None else "–"
+                L.append(f"| {r['system']} | {r['status']} | {n(r['row_changes'])} | {rec} | {n(r.get('seconds'), '{:.2f}')} | "
+                         f"{n(r.get('rate'))} | {n(r.get('first_s'), '{:.2f}')} | {n(r.get('steady_rate'))} | {n(r.get('cpu_s'), '{:.1f}')} | "
+                         f"{n(r.get('rss_mib'), '{:.1f}')} | {n(r.get('pg_cpu_s'), '{:.1f}')} | {n(r.get('kafka_cpu_s'), '{:.1f}')} | "
+                         f"{n(r.get('avg_value'))} | {r['note']} |")
+        L.append("")
+    L.append("## Goals (issue 7), from this run")
+    L.append("")
+    L += goals(results)
+    L.append("")
+    path.write_text("\n".join(L) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few minutes")
+    ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
+    ap.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS),
+                    help="snapshot, stream-<txn size> (any size), toast, tables, latency")
+    ap.add_argument("--pgcdc-bin", required=True)
+    ap.add_argument("--pgcdc-desc", default=None,
+                    help="what the pgcdc binary was built from (default: git describe of this repo)")
+    ap.add_argument("--dev-dir", default="/tmp/pgcdc-bench-env")
+    ap.add_argument("--keep-env", action="store_true", help="leave PostgreSQL and Kafka running")
+    ap.add_argument("--profile", action="store_true",
+                    help="perf record -g on each pgcdc run (perf-self.txt next to its log)")
+    ap.add_argument("--results", default=str(BENCH_DIR / "results"))
+    ap.add_argument("--work-dir", default=None, help="logs and configs of each run (default under the cache)")
+    ap.add_argument("--load-note", default=None)
+    for k in SIZES:
+        ap.add_argument("--" + k.replace("_", "-"), type=int, default=None)
+    args = ap.parse_args()
+
+    sz = {k: (getattr(args, k) if getattr(args, k) is not None else v[1 if args.quick else 0])
+          for k, v in SIZES.items()}
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    for s in systems:
+        if s not in ALL_SYSTEMS:
+            raise SystemExit(f"unknown system {s}; known: {', '.join(ALL_SYSTEMS)}")
+    workloads = make_workloads([w.strip() for w in args.workloads.split(",") if w.strip()], sz)
+
+    stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
+    run_dir = Path(args.work_dir or CACHE / "runs" / stamp)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    kbench = CACHE / "bin" / "kbench"
+    if not kbench.exists():
+        raise SystemExit("kbench is missing: run bench/install-peers")
+
+    load_start = open("/proc/loadavg").read().split()[:3]
+    env = Env(Path(args.dev_dir), args.keep_env)
+    results = []
+    bench = None
+    try:
+        env.up()
+        kafka = Kafka(env.brokers, kbench)
+        bench = Bench(args, env, kafka, sz, run_dir)
+        for w in workloads:
+            if w.kind == "latency":
+                bench.latency(w, systems)
+            else:
+                bench.throughput(w, systems)
+        results = bench.results
+    except KeyboardInterrupt:
+        log("interrupted")
+        results = bench.results if bench else []
+    finally:
+        settings = getattr(env, "settings", {})
+        env.down()
+
+    peers = read_peer_status()
+    versions = {
+        "pgcdc": run([args.pgcdc_bin, "version"], check=False).stdout.strip() + f" ({args.pgcdc_desc or 'built from ' + git_describe()})",
+        "librdkafka": peers.get("kbench", "?").removeprefix("ok ").removeprefix("librdkafka "),
+        "Debezium": peers.get("debezium", "not installed").split("|")[0].removeprefix("ok "),
+        "Conduit": peers.get("conduit", "not installed"),
+    }
+    meta = dict(
+        date=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        mode="quick (smoke sizes)" if args.quick else "full",
+        load_note=args.load_note or "",
+        machine=machine_info(), load_start=" ".join(load_start),
+        load_end=" ".join(open("/proc/loadavg").read().split()[:3]),
+        pg_settings=settings or {k: "?" for k in ("server_version", "fsync", "full_page_writes",
+                                                   "synchronous_commit", "wal_writer_delay",
+                                                   "shared_buffers", "max_wal_size", "track_commit_timestamp")},
+        kafka_version=kafka_version(), versions=versions,
+        command="bench/run " + " ".join(shlex.quote(a) for a in sys.argv[1:] if not a.startswith("--pgcdc-")
+                                        and a not in (args.pgcdc_bin, args.pgcdc_desc)),
+    )
+    out_dir = Path(args.results)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = out_dir / (stamp + ("-quick" if args.quick else ""))
+    (base.with_suffix(".json")).write_text(json.dumps(dict(meta=meta, sizes=sz, results=results), indent=1))
+    chart = None
+    venv_py = CACHE / "venv" / "bin" / "python"
+    if venv_py.exists() and results:
+        p = run([venv_py, BENCH_DIR / "plot.py", base.with_suffix(".json"), base.with_suffix(".png")],
+                check=False, timeout=300)
+        if p.returncode == 0:
+            chart = base.with_suffix(".png").name
+        else:
+            log(f"chart failed: {p.stderr[-500:]}")
+    write_report(base.with_suffix(".md"), meta, workloads, results, chart)
+    log(f"report: {base.with_suffix('.md')}")
+    print(base.with_suffix(".md"))
+
+
+def git_describe() -> str:
+    p = run(["git", "-C", REPO, "describe", "--always", "--dirty"], check=False)
+    return p.stdout.strip() or "?"
+
+
+def kafka_version() -> str:
+    pom = (REPO / "tools" / "kafka" / "pom.xml").read_text()
+    m = re.search(r"<kafka.version>(.*?)</kafka.version>", pom)
+    return m.group(1) if m else "?"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+#pragma once
+// A Sink that passes everything to another one and counts what that one accepted ("produced":
+// handed to Kafka's producer, not yet confirmed), by table and operation. Delivered and failed
+// records are counted from the delivery reports (Metrics::record_delivery).
+//
+// Threads: like every Sink, called on the sink thread only; the counting runs there too.
+#include <memory>
+
+#include "daemon/metrics.h"
+#include "sinks/sink.h"
+
+namespace pgcdc {
+
+class CountingSink : public Sink {
+ public:
+  CountingSink(std::unique_ptr<Sink> inner, Metrics& metrics)
+      : inner_(std::move(inner)), metrics_(metrics) {}
+
+  SendResult send(Record& record) override {
+    // Looked up before send(): an accepted record is moved from.
+    Metrics::ProducedCounters counters = metrics_.produced_counters(record.table, record.op);
+    const double bytes = static_cast<double>(record.payload_bytes());
+    SendResult result = inner_->send(record);
+    if (result == SendResult::kAccepted) {
+      counters.records->Increment();
+      counters.bytes->Increment(bytes);
+    }
+    return result;
+  }
+  void poll(std::chrono::milliseconds timeout) override { inner_->poll(timeout); }
+  bool flush(std::chrono::milliseconds timeout) override { return inner_->flush(timeout); }
+  std::size_t in_flight() const override { return inner_->in_flight(); }
+  std::string name() const override { return inner_->name(); }
+  bool ping(std::chrono::milliseconds timeout, std::string& error) override {
+    return inner_->ping(timeout, error);
+  }
+  bool fatal() const override { return inner_->fatal(); }
+  std::string fatal_error() const override { return inner_->fatal_error(); }
+
+ private:
+  std::unique_ptr<Sink> inner_;
+  Metrics& metrics_;
+};
+
+}  // namespace pgcdc

@@ -1,0 +1,122 @@
+#include "daemon/server_sampler.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "connector/pg_connection.h"
+
+namespace pgcdc {
+namespace {
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// Runs `sql` with text parameters; on failure returns nullptr-holding result and sets `error`.
+PgResult query(PGconn* connection, const char* sql, const std::vector<const char*>& params,
+               std::string& error) {
+  PgResult result(PQexecParams(connection, sql, static_cast<int>(params.size()), nullptr,
+                               params.data(), nullptr, nullptr, 0));
+  if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    error = trim(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(connection));
+    return nullptr;
+  }
+  return result;
+}
+
+}  // namespace
+
+ServerSampler::ServerSampler(const Config& config, Callback on_sample)
+    : config_(config), on_sample_(std::move(on_sample)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+ServerSampler::~ServerSampler() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+ServerSampler::ConnPtr ServerSampler::connect(std::string& error) const {
+  // The user's URL first (expand_dbname); the keywords after it override what it says. Short
+  // timeouts: this connection only ever runs three catalog reads.
+  const char* keys[] = {"dbname", "application_name", "connect_timeout", "options",
+                        "client_encoding", nullptr};
+  const char* values[] = {config_.source.url.c_str(), "pgcdc-metrics", "10",
+                          "-c statement_timeout=5000 -c lock_timeout=1000", "UTF8", nullptr};
+  ConnPtr connection(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (!connection) {
+    error = "out of memory";
+    return nullptr;
+  }
+  if (PQstatus(connection.get()) != CONNECTION_OK) {
+    error = trim(PQerrorMessage(connection.get()));  // names host and port, never the password
+    return nullptr;
+  }
+  return connection;
+}
+
+ServerSample ServerSampler::sample(PGconn* connection, const Config& config) {
+  ServerSample out;
+  const std::string& slot = config.source.slot_name;
+  PgResult wal = query(connection,
+                       "WITH w AS (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
+                       "THEN pg_catalog.pg_last_wal_replay_lsn() "
+                       "ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) "
+                       "SELECT w.lsn::text, s.slot_name IS NOT NULL, s.wal_status, s.active, "
+                       "pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint, "
+                       "s.safe_wal_size, s.confirmed_flush_lsn::text "
+                       "FROM w LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = $1",
+                       {slot.c_str()}, out.error);
+  if (!wal) return out;
+  out.server_wal_lsn = parse_lsn(field(wal.get(), 0, 0)).value_or(0);
+  out.slot_exists = field(wal.get(), 0, 1) == "t";
+  if (out.slot_exists) {
+    out.wal_status = std::string(field(wal.get(), 0, 2));
+    out.slot_active = field(wal.get(), 0, 3) == "t";
+    if (!PQgetisnull(wal.get(), 0, 4)) {
+      out.retained_wal_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 4), nullptr, 10);
+    }
+    if (!PQgetisnull(wal.get(), 0, 5)) {
+      out.safe_wal_size_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 5), nullptr, 10);
+    }
+    out.slot_confirmed_flush_lsn = parse_lsn(field(wal.get(), 0, 6)).value_or(0);
+  }
+  for (const auto& table : config.source.tables) {
+    PgResult estimate = query(connection,
+                              "SELECT c.reltuples::float8 FROM pg_catalog.pg_class c "
+                              "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                              "WHERE n.nspname = $1 AND c.relname = $2",
+                              {table.schema.c_str(), table.name.c_str()}, out.error);
+    if (!estimate) return out;
+    if (PQntuples(estimate.get()) == 1) {
+      out.estimated_rows[table.qualified()] = std::strtod(PQgetvalue(estimate.get(), 0, 0), nullptr);
+    }
+  }
+  out.ok = true;
+  return out;
+}
+
+void ServerSampler::run() {
+  ConnPtr connection;
+  for (;;) {
+    ServerSample result;
+    if (!connection) connection = connect(result.error);
+    if (connection) {
+      result = sample(connection.get(), config_);
+      // A failed query may mean a broken connection: start over with a fresh one next time.
+      if (!result.ok) connection.reset();
+    }
+    on_sample_(result);
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, config_.metrics.slot_sample_interval, [this] { return stop_; })) {
+      return;
+    }
+  }
+}
+
+}  // namespace pgcdc
