@@ -229,6 +229,8 @@ TEST_F(ConfigTest, AppliesTheModelsDefaults) {
   expected.source.replication_url = expected.source.url;  // defaults to url
   expected.source.tables.push_back(make_table("public", "records", {}, {}));
   expected.sink.kind = SinkConfig::Kind::kStdout;
+  expected.sink.kafka.transactional_id = "pgcdc-pgcdc";  // derived from slot_name
+  expected.sink.kafka.offsets_topic = "pgcdc._offsets";   // derived from topic_prefix
   EXPECT_EQ(config, expected);
 }
 
@@ -529,6 +531,8 @@ TEST_F(ConfigTest, BothExamplesLoadToTheSameModelOfDefaults) {
   defaults.source.replication_url = toml.source.url;
   defaults.source.tables = toml.source.tables;
   defaults.sink.kafka.brokers = toml.sink.kafka.brokers;
+  defaults.sink.kafka.transactional_id = "pgcdc-pgcdc";  // derived from slot_name
+  defaults.sink.kafka.offsets_topic = "pgcdc._offsets";   // derived from topic_prefix
   EXPECT_EQ(toml, defaults);
 }
 
