@@ -44,12 +44,12 @@ DEFAULT_WORKLOADS = ["snapshot", "stream-1", "stream-100", "stream-10000", "toas
 
 SIZES = {
     # name: (full, quick)
-    "snapshot_rows": (5_000_000, 100_000),
-    "stream_changes": (1_000_000, 50_000),
-    "toast_changes": (100_000, 4_000),
+    "snapshot_rows": (5_000_000, 200_000),
+    "stream_changes": (1_000_000, 100_000),
+    "toast_changes": (100_000, 5_000),
     "toast_kb": (10, 10),
     "tables": (50, 50),
-    "tables_changes": (500_000, 50_000),
+    "tables_changes": (500_000, 100_000),
     "tables_txn": (100, 100),
     "toast_txn": (100, 100),
     "latency_rate": (10_000, 1_000),
@@ -724,6 +724,7 @@ class Bench:
                   "[metrics]", f'listen = "127.0.0.1:{free_port()}"']
         cfg = d / "pgcdc.toml"
         cfg.write_text("\n".join(lines) + "\n")
+        (d / "offsets.json").unlink(missing_ok=True)  # every run starts from nothing
         return cfg
 
     def start_profile(self, proc: Proc, d: Path):
@@ -1258,6 +1259,33 @@ def goals(results: list[dict]) -> list[str]:
     return out
 
 
+def summary_table(workloads, results) -> list[str]:
+    """Workloads x systems: end-to-end rows/s (peak RSS MiB), or the status."""
+    systems = [s for s in ALL_SYSTEMS if any(r["system"] == s for r in results)]
+    L = ["## Summary: row changes/s end to end (peak RSS MiB)", "",
+         "| workload | " + " | ".join(systems) + " |", "|---|" + "---:|" * len(systems)]
+    for w in workloads:
+        if w.kind == "latency":
+            continue
+        cells = []
+        for s in systems:
+            r = next((r for r in results if r["workload"] == w.name and r["system"] == s), None)
+            if r is None:
+                cells.append("")
+            elif r["status"] == "ok":
+                cells.append(f"{r['rate']:,.0f} ({r['rss_mib']:.0f})")
+            else:
+                cells.append(r["status"])
+        L.append(f"| {w.name} | " + " | ".join(cells) + " |")
+    lat = [r for r in results if r["workload"] == "latency"]
+    if lat:
+        L.append("| latency p50 / p99 ms | " + " | ".join(
+            next((f"{r['p50_ms']:.0f} / {r['p99_ms']:.0f}" if r["status"] == "ok" else r["status"]
+                  for r in lat if r["system"] == s), "") for s in systems) + " |")
+    L.append("")
+    return L
+
+
 def write_report(path: Path, meta: dict, workloads: list[Workload], results: list[dict], chart: str | None):
     L = []
     L.append(f"# pgcdc benchmark, {meta['date']}")
@@ -1296,6 +1324,7 @@ def write_report(path: Path, meta: dict, workloads: list[Workload], results: lis
     if chart:
         L.append(f"![chart]({chart})")
         L.append("")
+    L += summary_table(workloads, results)
     for w in workloads:
         rows = [r for r in results if r["workload"] == w.name]
         if not rows:
@@ -1359,7 +1388,11 @@ def main():
     workloads = make_workloads([w.strip() for w in args.workloads.split(",") if w.strip()], sz)
 
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
-    run_dir = Path(args.work_dir or CACHE / "runs" / stamp)
+    # A fresh directory per run: pgcdc's offsets file lives there, and a left-over one would make
+    # pgcdc resume (and skip a finished snapshot).
+    run_dir = Path(args.work_dir or CACHE / "runs" / dt.datetime.now().strftime("%Y-%m-%d-%H%M%S"))
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise SystemExit(f"{run_dir} is not empty; give another --work-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     kbench = CACHE / "bin" / "kbench"
     if not kbench.exists():

@@ -48,6 +48,8 @@ struct SourceConfig {
   std::uint32_t snapshot_chunk_rows = 10000;
   std::chrono::milliseconds status_interval{10000};
   std::chrono::milliseconds heartbeat_interval{0};  // 0 = off
+  // A second instance finding the slot in use waits as a standby and checks this often.
+  std::chrono::milliseconds standby_interval{5000};
 
   bool operator==(const SourceConfig&) const = default;
 };

@@ -943,7 +943,8 @@ class Loader {
         node, "source",
         with_file_keys(
             {"table", "tables", "columns", "key", "cdc", "snapshot", "alter_publication",
-             "drop_slot_on_stop", "snapshot_chunk_rows", "status_interval", "heartbeat_interval"},
+             "drop_slot_on_stop", "snapshot_chunk_rows", "status_interval", "heartbeat_interval",
+             "standby_interval"},
             {"url", "replication_url", "publication_name", "slot_name"}));
 
     std::optional<Text> url = string_or_file(section, "url");
@@ -1009,6 +1010,12 @@ class Loader {
     }
     if (const Node* value = section.get("heartbeat_interval")) {
       source.heartbeat_interval = duration(*value, section.path_of("heartbeat_interval"));
+    }
+    if (const Node* value = section.get("standby_interval")) {
+      source.standby_interval = duration(*value, section.path_of("standby_interval"));
+      if (source.standby_interval.count() == 0) {
+        fail(section.path_of("standby_interval"), "must be greater than zero", value->line);
+      }
     }
   }
 

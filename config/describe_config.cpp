@@ -213,6 +213,7 @@ std::string describe_config(const Config& config) {
   out << "snapshot_chunk_rows = " << source.snapshot_chunk_rows << "\n";
   out << "status_interval = " << toml_string(duration_text(source.status_interval)) << "\n";
   out << "heartbeat_interval = " << toml_string(duration_text(source.heartbeat_interval)) << "\n";
+  out << "standby_interval = " << toml_string(duration_text(source.standby_interval)) << "\n";
 
   if (config.sink.kind == SinkConfig::Kind::kKafka) {
     const KafkaSinkConfig& kafka = config.sink.kafka;

@@ -115,6 +115,15 @@ std::string PgConnection::quote_identifier(std::string_view name) const {
   return quoted.get();
 }
 
+std::string quote_replication_literal(std::string_view text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    quoted += c;
+    if (c == '\'') quoted += '\'';
+  }
+  return quoted + "'";
+}
+
 std::string PgConnection::quote_literal(std::string_view text) const {
   std::unique_ptr<char, decltype(&PQfreemem)> quoted(
       PQescapeLiteral(conn_.get(), text.data(), text.size()), &PQfreemem);

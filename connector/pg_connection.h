@@ -69,6 +69,12 @@ class PgConnection {
   std::unique_ptr<PGconn, ConnDeleter> conn_;
 };
 
+// A string literal for a replication command (START_REPLICATION's options): '...' with each ' doubled.
+// Not quote_literal: for text with a backslash, PQescapeLiteral writes E'...', which the
+// replication command grammar does not accept (a publication named with a backslash then failed
+// with a syntax error). Backslashes are plain characters in these literals.
+std::string quote_replication_literal(std::string_view text);
+
 // Builds a PgError from a failed result (SQLSTATE, primary message, detail, hint).
 PgError make_pg_error(const PGresult* result, PGconn* conn, const std::string& what);
 

@@ -168,7 +168,7 @@ void PostgresSource::start_streaming(Lsn start) {
   std::string command = "START_REPLICATION SLOT " + replication_->quote_identifier(source.slot_name) +
                         " LOGICAL " + format_lsn(start) +
                         " (proto_version '1', publication_names " +
-                        replication_->quote_literal(publications) + ", messages 'true')";
+                        quote_replication_literal(publications) + ", messages 'true')";
   replication_->exec(command);  // PGRES_COPY_BOTH
   stats_.streaming = true;
   spdlog::info("streaming from slot {} (publication {}), resuming after {}", source.slot_name,

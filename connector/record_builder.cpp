@@ -62,14 +62,42 @@ void RecordBuilder::write_row(Writer& writer, const RowLayout& layout,
   writer.EndObject();
 }
 
+namespace {
+
+// The value of column `index` for `after`: the tuple's own, or, when the WAL did not carry it (an
+// unchanged TOASTed value), the old tuple's if that one has it. A 'K' old tuple has the replica
+// identity columns (PostgreSQL logs a TOASTed identity there because the new tuple lacks it), an
+// 'O' one every column; the others are placeholders, which carry no value. Never a made-up value:
+// nullptr when neither tuple has it.
+const pgoutput::TupleValue* carried_value(const pgoutput::Tuple& tuple, const pgoutput::Tuple* old,
+                                          int index) {
+  const auto* value = &tuple[static_cast<std::size_t>(index)];
+  if (value->kind != pgoutput::ValueKind::kUnchangedToast) return value;
+  if (!old) return nullptr;
+  const auto* old_value = &(*old)[static_cast<std::size_t>(index)];
+  if (old_value->kind == pgoutput::ValueKind::kText ||
+      old_value->kind == pgoutput::ValueKind::kBinary) {
+    return old_value;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple,
                            std::string& out) {
+  return key_of(layout, tuple, nullptr, out);
+}
+
+bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple,
+                           const pgoutput::Tuple* old, std::string& out) {
   buffer_.Clear();
   Writer writer(buffer_);
   writer.StartObject();
   for (int index : layout.key_indexes) {
-    const auto& value = tuple[static_cast<std::size_t>(index)];
-    if (value.kind == pgoutput::ValueKind::kUnchangedToast) return false;
+    const auto* carried = carried_value(tuple, old, index);
+    if (!carried) return false;
+    const auto& value = *carried;
     const std::string& name = layout.names[static_cast<std::size_t>(index)];
     writer.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
     write_value(writer, layout.types[static_cast<std::size_t>(index)], value);
@@ -82,10 +110,10 @@ bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple
 bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Operation op,
                           const pgoutput::Tuple* before, char before_kind,
                           const pgoutput::Tuple* after, const ChangeSource& source, Record& out) {
-  const pgoutput::Tuple* key_tuple = after ? after : before;
   if (op == Operation::kTruncate) {
     out.key.clear();  // a truncate concerns every key: null Kafka key
-  } else if (!key_tuple || !key_of(layout, *key_tuple, out.key)) {
+  } else if (after ? !key_of(layout, *after, before, out.key)
+                   : (!before || !key_of(layout, *before, nullptr, out.key))) {
     return false;
   }
 
@@ -103,17 +131,13 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
   if (after) {
     writer.StartObject();
     for (int index : layout.output_indexes) {
-      const auto* value = &(*after)[static_cast<std::size_t>(index)];
-      if (value->kind == pgoutput::ValueKind::kUnchangedToast) {
-        // An unchanged TOASTed value is not in the WAL; a full old row (REPLICA IDENTITY FULL)
-        // has it. Otherwise it is left out and named below: never a made-up value.
-        const pgoutput::TupleValue* old_value =
-            before && before_kind == 'O' ? &(*before)[static_cast<std::size_t>(index)] : nullptr;
-        if (!old_value || old_value->kind == pgoutput::ValueKind::kUnchangedToast) {
-          unchanged_toast_.push_back(index);
-          continue;
-        }
-        value = old_value;
+      // An unchanged TOASTed value is not in the WAL; the old tuple may have it (a full old row
+      // with REPLICA IDENTITY FULL, or a TOASTed identity column in a 'K' one). Otherwise it is
+      // left out and named below: never a made-up value.
+      const pgoutput::TupleValue* value = carried_value(*after, before, index);
+      if (!value) {
+        unchanged_toast_.push_back(index);
+        continue;
       }
       const std::string& name = layout.names[static_cast<std::size_t>(index)];
       writer.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));

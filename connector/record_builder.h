@@ -53,6 +53,7 @@ class RecordBuilder {
              const ChangeSource& source, Record& out);
 
   // The key JSON alone, from the given tuple (used to match chunk rows against stream changes).
+  // False when a key value is an unchanged TOASTed value the tuple does not carry.
   bool key_of(const RowLayout& layout, const pgoutput::Tuple& tuple, std::string& out);
 
   // Types the converter did not know specifically, written as strings (counted for metrics).
@@ -63,6 +64,10 @@ class RecordBuilder {
   void write_row(Writer& writer, const RowLayout& layout, const pgoutput::Tuple& tuple,
                  bool key_only_tuple, const std::vector<int>& indexes);
   void write_value(Writer& writer, const ColumnType& type, const pgoutput::TupleValue& value);
+  // As the public key_of, taking a key value the tuple does not carry (unchanged TOAST) from
+  // `old` when that has it.
+  bool key_of(const RowLayout& layout, const pgoutput::Tuple& tuple, const pgoutput::Tuple* old,
+              std::string& out);
 
   const ValueConverter& converter_;
   std::string database_;

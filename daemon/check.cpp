@@ -17,6 +17,45 @@ class NullListener : public DeliveryListener {
   void on_delivery(const DeliveryReport&) override {}
 };
 
+// The fix for a connection failure, from libpq's or librdkafka's message; empty when unknown.
+std::string connection_hint(const std::string& message, const std::string& key) {
+  struct Hint {
+    const char* says;
+    const char* fix;
+  };
+  static const Hint kHints[] = {
+      {"password authentication failed", "check the user and password in {key} (or {key}_file)"},
+      {"no password supplied", "put the password in {key} (or {key}_file), or use a .pgpass file"},
+      {"no pg_hba.conf entry",
+       "add a pg_hba.conf line for this user, database and host (for {key}), then reload "
+       "PostgreSQL"},
+      {"does not exist", "check the user and database names in {key}"},
+      {"must be superuser or replication role", "ALTER ROLE <user> REPLICATION"},
+      {"Connection refused",
+       "is PostgreSQL running and listening on that host and port? check {key}, "
+       "listen_addresses and the firewall"},
+      {"timeout expired", "nothing answered in time: check the host in {key} and the firewall"},
+      {"could not translate host name", "check the host name in {key}"},
+      {"not reachable within",
+       "check {key}: are the brokers running, and do they listen on those addresses?"},
+  };
+  for (const auto& hint : kHints) {
+    if (message.find(hint.says) == std::string::npos) continue;
+    std::string fix = hint.fix;
+    for (auto at = fix.find("{key}"); at != std::string::npos; at = fix.find("{key}")) {
+      fix.replace(at, 5, key);
+    }
+    return fix;
+  }
+  return {};
+}
+
+// Rethrows a connection failure with its fix appended.
+[[noreturn]] void throw_with_hint(const std::exception& e, const std::string& key) {
+  std::string hint = connection_hint(e.what(), key);
+  throw std::runtime_error(std::string(e.what()) + (hint.empty() ? "" : "; " + hint));
+}
+
 }  // namespace
 
 int run_checks(const Config& config) {
@@ -36,7 +75,11 @@ int run_checks(const Config& config) {
 
   std::optional<PgConnection> connection;
   bool connected = check("postgresql connection (source.url)", [&] {
-    connection.emplace(config.source.url, PgConnection::Kind::kQuery);
+    try {
+      connection.emplace(config.source.url, PgConnection::Kind::kQuery);
+    } catch (const std::exception& e) {
+      throw_with_hint(e, "source.url");
+    }
     return "server " + std::to_string(connection->server_version() / 10000) + ", database " +
            connection->database();
   });
@@ -79,8 +122,13 @@ int run_checks(const Config& config) {
   }
   if (config.source.cdc) {
     check("replication connection (source.replication_url)", [&] {
-      PgConnection replication(config.source.replication_url, PgConnection::Kind::kReplication);
-      auto system = replication.exec("IDENTIFY_SYSTEM");
+      std::optional<PgConnection> replication;
+      try {
+        replication.emplace(config.source.replication_url, PgConnection::Kind::kReplication);
+      } catch (const std::exception& e) {
+        throw_with_hint(e, "source.replication_url");
+      }
+      auto system = replication->exec("IDENTIFY_SYSTEM");
       return "system " + std::string(field(system.get(), 0, 0)) + ", WAL at " +
              std::string(field(system.get(), 0, 2));
     });
@@ -90,7 +138,9 @@ int run_checks(const Config& config) {
         [&] {
           auto sink = make_sink(config.sink, listener);
           std::string error;
-          if (!sink->ping(std::chrono::milliseconds(10000), error)) throw std::runtime_error(error);
+          if (!sink->ping(std::chrono::milliseconds(10000), error)) {
+            throw_with_hint(std::runtime_error(error), "sink.kafka.brokers");
+          }
           return std::string("reachable");
         });
   std::printf("%s\n", failures ? "some checks failed" : "all checks passed");

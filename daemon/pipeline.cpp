@@ -50,6 +50,7 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   std::mt19937_64 random(std::random_device{}());
   auto backoff = std::chrono::milliseconds(500);
   const auto max_backoff = std::chrono::milliseconds(30000);
+  bool standing_by = false;
   for (;;) {
     std::string error;
     auto started = std::chrono::steady_clock::now();
@@ -70,7 +71,20 @@ int Pipeline::run(const std::atomic<bool>& stop) {
         return kExitFailure;
       case SessionEnd::kRetry:
         break;
+      case SessionEnd::kStandby:
+        if (!standing_by) {
+          spdlog::info("standing by: {}; checking every {} ms", error,
+                       config_.source.standby_interval.count());
+        }
+        standing_by = true;
+        metrics_.state().set_phase(Phase::kBackoff, "standby: " + error);
+        if (!sleep_unless_stopped(config_.source.standby_interval, stop)) {
+          metrics_.state().set_phase(Phase::kStopping);
+          return kExitOk;
+        }
+        continue;
     }
+    standing_by = false;
     metrics_.count_reconnect();
     // A session that ran for a while resets the backoff: the failure is new, not persistent.
     if (std::chrono::steady_clock::now() - started > std::chrono::minutes(2)) {
@@ -88,7 +102,35 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   }
 }
 
+namespace {
+
+// Another instance with this configuration streams from the slot: say which process, or nullopt.
+// Checked before the sink is created, so a standby never touches Kafka (with exactly-once it
+// would fence the active instance's producer). Errors are left to the session to report.
+std::optional<std::string> slot_holder(const SourceConfig& source) {
+  try {
+    PgConnection connection(source.url, PgConnection::Kind::kQuery);
+    auto result = connection.exec_params(
+        "SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND active",
+        {source.slot_name});
+    if (PQntuples(result.get()) == 1) {
+      return "replication slot " + source.slot_name + " is in use by process " +
+             std::string(field(result.get(), 0, 0));
+    }
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::string& error) {
+  if (config_.source.cdc) {
+    if (auto holder = slot_holder(config_.source)) {
+      error = *holder;
+      return SessionEnd::kStandby;
+    }
+  }
   // Exactly-once keeps positions in Kafka (written inside each transaction); otherwise in the
   // offsets file.
   const bool exactly_once = config_.sink.kind == SinkConfig::Kind::kKafka &&

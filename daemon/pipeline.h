@@ -30,7 +30,8 @@ class Pipeline {
   int run(const std::atomic<bool>& stop);
 
  private:
-  enum class SessionEnd { kStopped, kFinished, kRetry, kFatal };
+  // kStandby: another instance streams from the slot; wait and check again (no backoff growth).
+  enum class SessionEnd { kStopped, kFinished, kRetry, kFatal, kStandby };
   SessionEnd run_session(const std::atomic<bool>& stop, std::string& error);
   bool sleep_unless_stopped(std::chrono::milliseconds duration, const std::atomic<bool>& stop);
 

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "daemon/counting_sink.h"
@@ -330,6 +332,71 @@ TEST(DaemonLogging, SighupReopensTheLogFileByName) {
   }
   setup_logging(LogConfig{});  // back to stderr for the other tests
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pgcdc
+
+namespace pgcdc {
+namespace {
+
+// docs/metrics.md and the Grafana dashboard name exactly the metrics the daemon serves.
+std::set<std::string> metric_names_in(const std::string& text) {
+  std::set<std::string> names;
+  std::regex name(R"(pgcdc_[a-z_]+)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it) {
+    std::string n = it->str();
+    for (const char* suffix : {"_bucket", "_count", "_sum"}) {
+      if (n.size() > std::strlen(suffix) && n.ends_with(suffix) && n.find("latency") != n.npos) {
+        n.resize(n.size() - std::strlen(suffix));
+      }
+    }
+    names.insert(n);
+  }
+  return names;
+}
+
+std::set<std::string> served_metric_names() {
+  Config config = one_table_config();
+  Metrics metrics(config);
+  ServerSample sample;  // makes the optional safe-size gauge appear
+  sample.ok = true;
+  sample.slot_exists = true;
+  sample.safe_wal_size_bytes = 1;
+  metrics.record_server_sample(sample);
+  std::set<std::string> names;
+  std::regex type_line(R"(# TYPE (pgcdc_[a-z_]+) )");
+  std::string text = metrics.text_exposition();
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), type_line);
+       it != std::sregex_iterator(); ++it) {
+    names.insert((*it)[1].str());
+  }
+  return names;
+}
+
+std::string read_source_file(const std::string& relative) {
+  std::ifstream file(std::string(PGCDC_SOURCE_DIR) + "/" + relative);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST(DaemonMetricsDocs, MetricsMdDocumentsEveryServedMetricAndNothingElse) {
+  std::set<std::string> served = served_metric_names();
+  std::set<std::string> documented = metric_names_in(read_source_file("docs/metrics.md"));
+  ASSERT_GT(served.size(), 30u);
+  for (const auto& name : served) EXPECT_TRUE(documented.count(name)) << "undocumented: " << name;
+  for (const auto& name : documented) EXPECT_TRUE(served.count(name)) << "not served: " << name;
+}
+
+TEST(DaemonMetricsDocs, TheGrafanaDashboardQueriesOnlyServedMetrics) {
+  std::string dashboard = read_source_file("packaging/grafana-dashboard.json");
+  ASSERT_FALSE(dashboard.empty());
+  std::set<std::string> served = served_metric_names();
+  std::set<std::string> used = metric_names_in(dashboard);
+  EXPECT_GT(used.size(), 25u);
+  for (const auto& name : used) EXPECT_TRUE(served.count(name)) << "not served: " << name;
 }
 
 }  // namespace
