@@ -12,7 +12,7 @@ Method, in short:
   fixed rate; latency = LogAppendTime of the record - commit time of its row
   (pg_xact_commit_timestamp, track_commit_timestamp = on).
 - CPU seconds and peak RSS of the system's process come from /proc/<pid> (utime+stime, VmHWM)
-  at the moment the last record is confirmed, or from wait4() when the process ends by itself.
+  at the moment the last record is confirmed, or from GNU time when the process ends by itself.
   PostgreSQL's and the broker's CPU over the same run are reported beside it.
 Every wait is bounded. Nothing here is fabricated: a system that fails gets its reason.
 """
@@ -25,7 +25,6 @@ import os
 import platform
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess

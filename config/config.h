@@ -48,6 +48,10 @@ struct SourceConfig {
   std::uint32_t snapshot_chunk_rows = 10000;
   std::chrono::milliseconds status_interval{10000};
   std::chrono::milliseconds heartbeat_interval{0};  // 0 = off
+  // What to do when PostgreSQL invalidated the slot (wal_status lost: WAL it needed was removed,
+  // changes were lost): stop with an error, or drop it, create a new one and read the tables again.
+  enum class OnSlotLost { kFail, kResnapshot };
+  OnSlotLost on_slot_lost = OnSlotLost::kFail;
   // A second instance finding the slot in use waits as a standby and checks this often.
   std::chrono::milliseconds standby_interval{5000};
 

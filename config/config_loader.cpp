@@ -663,6 +663,7 @@ bool read_whole_file(const std::string& path, std::string& contents, std::string
 const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 const char* const kLogFormats[] = {"text", "json"};
 const char* const kDeliveryModes[] = {"at_least_once", "exactly_once"};
+const char* const kOnSlotLost[] = {"fail", "resnapshot"};
 // [format] choices; the first of each is the default.
 const char* const kNumericFormats[] = {"string", "number"};
 const char* const kByteaFormats[] = {"base64", "hex"};
@@ -944,7 +945,7 @@ class Loader {
         with_file_keys(
             {"table", "tables", "columns", "key", "cdc", "snapshot", "alter_publication",
              "drop_slot_on_stop", "snapshot_chunk_rows", "status_interval", "heartbeat_interval",
-             "standby_interval"},
+             "standby_interval", "on_slot_lost"},
             {"url", "replication_url", "publication_name", "slot_name"}));
 
     std::optional<Text> url = string_or_file(section, "url");
@@ -1010,6 +1011,11 @@ class Loader {
     }
     if (const Node* value = section.get("heartbeat_interval")) {
       source.heartbeat_interval = duration(*value, section.path_of("heartbeat_interval"));
+    }
+    if (const Node* value = section.get("on_slot_lost")) {
+      source.on_slot_lost = one_of(*value, section.path_of("on_slot_lost"), kOnSlotLost) == "resnapshot"
+                                ? SourceConfig::OnSlotLost::kResnapshot
+                                : SourceConfig::OnSlotLost::kFail;
     }
     if (const Node* value = section.get("standby_interval")) {
       source.standby_interval = duration(*value, section.path_of("standby_interval"));

@@ -213,6 +213,9 @@ std::string describe_config(const Config& config) {
   out << "snapshot_chunk_rows = " << source.snapshot_chunk_rows << "\n";
   out << "status_interval = " << toml_string(duration_text(source.status_interval)) << "\n";
   out << "heartbeat_interval = " << toml_string(duration_text(source.heartbeat_interval)) << "\n";
+ out << "on_slot_lost = "
+      << toml_string(source.on_slot_lost == SourceConfig::OnSlotLost::kResnapshot ? "resnapshot" : "fail")
+      << "\n";
   out << "standby_interval = " << toml_string(duration_text(source.standby_interval)) << "\n";
 
   if (config.sink.kind == SinkConfig::Kind::kKafka) {

@@ -126,17 +126,41 @@ void PostgresSource::connect_and_prepare() {
       throw SetupError("replication slot " + source.slot_name + " belongs to database " +
                        slot->database + ", not " + query_->database());
     }
-    if (slot->wal_status == "lost") {
+    if (slot->wal_status == "lost" &&
+        source.on_slot_lost == SourceConfig::OnSlotLost::kResnapshot) {
+      spdlog::error("replication slot {} was invalidated (wal_status lost): PostgreSQL removed WAL "
+                    "it still needed and the changes in it are lost. source.on_slot_lost = "
+                    "resnapshot: dropping the slot, creating a new one and reading every table "
+                    "again",
+                    source.slot_name);
+      drop_slot(*query_, source.slot_name);
+      slot.reset();
+      resume_lsn_ = 0;
+      progress_ = std::make_shared<SnapshotProgress>();
+      ledger_.reset(SourceOffset{});
+      last_saved_ = SourceOffset{};
+      offsets_.save(last_saved_);
+      last_sent_flush_ = 0;
+    } else if (slot->wal_status == "lost") {
       throw SetupError("replication slot " + source.slot_name + " was invalidated (wal_status "
                        "lost): PostgreSQL removed WAL it still needed, changes were lost. Drop the "
                        "slot and the offsets file to start over with a new snapshot");
     }
-    if (slot->active) {
+    if (slot && slot->active) {
       // Another process (a second pgcdc instance) streams from it: wait and try again.
       throw PgError("replication slot " + source.slot_name + " is in use by another process",
                     "55006", true);
     }
-  } else if (resume_lsn_ != 0) {
+  }
+  if (slot && resume_lsn_ != 0 &&
+      !find_publication(*query_, source.publication_name, tables_)) {
+    // pgoutput looks publications up in the catalog as of each change: one created again now
+    // cannot publish the changes in between, so the stream would fail on them forever.
+    throw SetupError("publication " + source.publication_name + " was dropped while the slot "
+                     "still has changes to stream: they cannot be decoded any more. Drop the slot "
+                     "and the offsets file to start over with a new snapshot");
+  }
+  if (!slot && resume_lsn_ != 0) {
     throw SetupError("replication slot " + source.slot_name + " does not exist, but the offsets "
                      "file " + config_.offsets.path + " says streaming reached " +
                      format_lsn(resume_lsn_) + ": changes since then cannot be recovered. Remove "
