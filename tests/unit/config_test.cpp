@@ -521,6 +521,36 @@ TEST_F(ConfigTest, GoodCorpusFilesMeanWhatTheySay) {
   EXPECT_FALSE(sniffed.source.snapshot);
 }
 
+TEST_F(ConfigTest, ReadsTheFormatOptions) {
+  // Defaults: what pgcdc wrote before the options existed.
+  Config defaults = load_config_text(minimal_toml("table = \"t\"\n"), "toml");
+  EXPECT_EQ(defaults.format.numeric, FormatConfig::Numeric::kString);
+  EXPECT_EQ(defaults.format.bytea, FormatConfig::Bytea::kBase64);
+  EXPECT_EQ(defaults.format.temporal, FormatConfig::Temporal::kIso);
+  EXPECT_EQ(defaults.format.json, FormatConfig::Json::kEmbedded);
+
+  Config toml = load_config_file((kConfigData / "good/format_options.toml").string());
+  EXPECT_EQ(toml.format.numeric, FormatConfig::Numeric::kNumber);
+  EXPECT_EQ(toml.format.bytea, FormatConfig::Bytea::kHex);
+  EXPECT_EQ(toml.format.temporal, FormatConfig::Temporal::kEpochMillis);
+  EXPECT_EQ(toml.format.json, FormatConfig::Json::kString);
+
+  Config json = load_config_text(R"({"source": {"url": "postgres://h/db", "table": "t"},
+      "sink": {"stdout": {}}, "format": {"temporal": "epoch_micros", "numeric": "string"}})",
+                                 "json");
+  EXPECT_EQ(json.format.temporal, FormatConfig::Temporal::kEpochMicros);
+  EXPECT_EQ(json.format.numeric, FormatConfig::Numeric::kString);
+  EXPECT_EQ(json.format.bytea, FormatConfig::Bytea::kBase64);
+
+  // describe_config shows them, and its text loads back to the same choices.
+  std::string text = describe_config(toml);
+  EXPECT_NE(text.find("[format]\nnumeric = \"number\"\nbytea = \"hex\"\n"
+                      "temporal = \"epoch_millis\"\njson = \"string\"\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(load_config_text(text, "toml"), toml);
+}
+
 TEST_F(ConfigTest, BothExamplesLoadToTheSameModelOfDefaults) {
   Config toml = load_config_file((kSourceDir / "examples/pgcdc.toml").string());
   Config json = load_config_file((kSourceDir / "examples/pgcdc.json").string());
