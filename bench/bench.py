@@ -807,6 +807,9 @@ class Bench:
         proc.stop()
         if snapshot and proc.exit_code not in (0, None):
             r["note"] += f"; exit {proc.exit_code}"
+        if system == "pgcdc-eos":
+            r["note"] += '; delivery = "exactly_once" (transaction_interval default), counted read_committed'
+            self.kafka.delete([f"{prefix}._offsets"])  # its positions topic (sink.kafka.offsets_topic)
         return r, topics
 
     # -- Debezium --------------------------------------------------------------------------------
@@ -1122,7 +1125,7 @@ pipelines:
         finally:
             if proc is not None:
                 proc.stop()
-            self.kafka.delete(topics)
+            self.kafka.delete(topics + ([f"{system}-lat._offsets"] if system == "pgcdc-eos" else []))
             self.drop_bench_slots()
             self.env.sql(f"drop table if exists {tbl}; drop publication if exists {pub}")
 

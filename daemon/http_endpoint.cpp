@@ -12,11 +12,16 @@ namespace {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
+    case 200:
+      return "OK";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
   }
   return "Unknown";
 }
@@ -60,11 +65,9 @@ HttpEndpoint::HttpEndpoint(const std::string& listen, Handlers handlers)
   mg_init_library(0);  // reference counted; undone by ContextDeleter or below on failure
   mg_callbacks callbacks{};
   callbacks.log_message = &HttpEndpoint::log_message;
-  const char* options[] = {"listening_ports", listen.c_str(),
-                           "num_threads", "2",
-                           "request_timeout_ms", "10000",
-                           "enable_keep_alive", "no",
-                           nullptr};
+  const char* options[] = {
+      "listening_ports", listen.c_str(),      "num_threads", "2",    "request_timeout_ms",
+      "10000",           "enable_keep_alive", "no",          nullptr};
   mg_init_data init{};
   init.callbacks = &callbacks;
   init.user_data = this;  // for log_message

@@ -44,10 +44,14 @@ ServerSampler::~ServerSampler() {
 ServerSampler::ConnPtr ServerSampler::connect(std::string& error) const {
   // The user's URL first (expand_dbname); the keywords after it override what it says. Short
   // timeouts: this connection only ever runs three catalog reads.
-  const char* keys[] = {"dbname", "application_name", "connect_timeout", "options",
-                        "client_encoding", nullptr};
-  const char* values[] = {config_.source.url.c_str(), "pgcdc-metrics", "10",
-                          "-c statement_timeout=5000 -c lock_timeout=1000", "UTF8", nullptr};
+  const char* keys[] = {"dbname",  "application_name", "connect_timeout",
+                        "options", "client_encoding",  nullptr};
+  const char* values[] = {config_.source.url.c_str(),
+                          "pgcdc-metrics",
+                          "10",
+                          "-c statement_timeout=5000 -c lock_timeout=1000",
+                          "UTF8",
+                          nullptr};
   ConnPtr connection(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!connection) {
     error = "out of memory";
@@ -94,7 +98,8 @@ ServerSample ServerSampler::sample(PGconn* connection, const Config& config) {
                               {table.schema.c_str(), table.name.c_str()}, out.error);
     if (!estimate) return out;
     if (PQntuples(estimate.get()) == 1) {
-      out.estimated_rows[table.qualified()] = std::strtod(PQgetvalue(estimate.get(), 0, 0), nullptr);
+      out.estimated_rows[table.qualified()] =
+          std::strtod(PQgetvalue(estimate.get(), 0, 0), nullptr);
     }
   }
   out.ok = true;

@@ -11,11 +11,16 @@ std::string seconds_text(std::chrono::nanoseconds duration) {
 
 const char* phase_name(Phase phase) {
   switch (phase) {
-    case Phase::kStarting: return "starting";
-    case Phase::kSession: return "session";
-    case Phase::kBackoff: return "backoff";
-    case Phase::kStopping: return "stopping";
-    case Phase::kFailed: return "failed";
+    case Phase::kStarting:
+      return "starting";
+    case Phase::kSession:
+      return "session";
+    case Phase::kBackoff:
+      return "backoff";
+    case Phase::kStopping:
+      return "stopping";
+    case Phase::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -47,20 +52,28 @@ HealthAnswer evaluate_liveness(const HealthInputs& in, const HealthLimits& limit
       // returned: calls that do not turn the loop.
       if (in.phase_age < limits.setup_grace) return {true, "connecting"};
       return {false, "still connecting or preparing after " + seconds_text(in.phase_age)};
-    case Phase::kBackoff: return {true, "waiting to retry: " + in.phase_detail};
-    case Phase::kStopping: return {true, "stopping"};
-    case Phase::kFailed: return {true, "failed: " + in.phase_detail};
+    case Phase::kBackoff:
+      return {true, "waiting to retry: " + in.phase_detail};
+    case Phase::kStopping:
+      return {true, "stopping"};
+    case Phase::kFailed:
+      return {true, "failed: " + in.phase_detail};
   }
   return {false, "unknown phase"};
 }
 
 HealthAnswer evaluate_readiness(const HealthInputs& in, const HealthLimits& limits) {
   switch (in.phase) {
-    case Phase::kStarting: return {false, "starting"};
-    case Phase::kBackoff: return {false, "waiting to retry after: " + in.phase_detail};
-    case Phase::kStopping: return {false, "stopping"};
-    case Phase::kFailed: return {false, "failed: " + in.phase_detail};
-    case Phase::kSession: break;
+    case Phase::kStarting:
+      return {false, "starting"};
+    case Phase::kBackoff:
+      return {false, "waiting to retry after: " + in.phase_detail};
+    case Phase::kStopping:
+      return {false, "stopping"};
+    case Phase::kFailed:
+      return {false, "failed: " + in.phase_detail};
+    case Phase::kSession:
+      break;
   }
   if (!in.session_attached) return {false, "starting a session"};
   if (!in.streaming && !in.snapshotting) return {false, "connecting to PostgreSQL"};

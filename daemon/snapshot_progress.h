@@ -7,10 +7,10 @@
 namespace pgcdc {
 
 struct TableProgress {
-  std::string table;          // "schema.table"
-  std::uint64_t rows = 0;     // rows delivered so far (all sessions)
-  double estimated_rows = -1; // pg_class.reltuples; below 0 when unknown
-  double rows_per_second = 0; // over the last interval
+  std::string table;           // "schema.table"
+  std::uint64_t rows = 0;      // rows delivered so far (all sessions)
+  double estimated_rows = -1;  // pg_class.reltuples; below 0 when unknown
+  double rows_per_second = 0;  // over the last interval
 };
 
 // Percent done, 0..99 (a snapshot is 100% only when it finished, whatever the estimate says);

@@ -1,4 +1,5 @@
-// libFuzzer harness: the CopyBoth framing of the replication stream (connector/replication_protocol.h).
+// libFuzzer harness: the CopyBoth framing of the replication stream
+// (connector/replication_protocol.h).
 //
 // parse_server_message promises never to throw: a truncated or unknown message is a
 // MalformedMessage value. An XLogData payload must be a view inside the input (read here byte by
@@ -52,10 +53,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::int64_t time = static_cast<std::int64_t>(read_u64(data, size, 0));
   sum += static_cast<std::uint64_t>(unix_us_to_pg_us(time));
   sum += static_cast<std::uint64_t>(pg_us_to_unix_us(time));
-  std::string update = make_standby_status_update(read_u64(data, size, 8), read_u64(data, size, 16),
-                                                  read_u64(data, size, 24),
-                                                  static_cast<std::int64_t>(read_u64(data, size, 32)),
-                                                  size > 0 && (data[0] & 1));
+  std::string update = make_standby_status_update(
+      read_u64(data, size, 8), read_u64(data, size, 16), read_u64(data, size, 24),
+      static_cast<std::int64_t>(read_u64(data, size, 32)), size > 0 && (data[0] & 1));
   if (update.size() != kStandbyStatusUpdateSize || update[0] != 'r') std::abort();
 
   volatile std::uint64_t sink = sum;

@@ -50,6 +50,7 @@ ColumnType with_element(Kind kind, ColumnType element, std::uint32_t oid = 90000
 // Every type the converter knows: each OID of connector/pg_types.h (scalars, arrays, ranges,
 // multiranges), then the types without a fixed OID that the catalog describes to it.
 std::vector<ColumnType> make_kinds() {
+  // clang-format off
   static constexpr std::uint32_t kOids[] = {
     t::kBool, t::kBytea, t::kChar, t::kName, t::kInt8, t::kInt2, t::kInt2Vector, t::kInt4,
     t::kRegproc, t::kText, t::kOid, t::kTid, t::kXid, t::kCid, t::kOidVector, t::kJson, t::kXml,
@@ -81,6 +82,8 @@ std::vector<ColumnType> make_kinds() {
     t::kNumMultirangeArray, t::kTsMultirangeArray, t::kTstzMultirangeArray,
     t::kDateMultirangeArray, t::kInt8MultirangeArray,
   };
+  // clang-format on
+
   std::vector<ColumnType> kinds;
   for (std::uint32_t oid : kOids) kinds.push_back(by_oid(oid));
 
@@ -110,12 +113,9 @@ std::vector<ColumnType> make_kinds() {
   kinds.push_back(hstore);
 
   auto composite = std::make_shared<CompositeType>();
-  composite->fields = {{"a", by_oid(t::kInt4)},
-                       {"b c", by_oid(t::kText)},
-                       {"doc", by_oid(t::kJsonb)},
-                       {"arr", by_oid(t::kInt4Array)},
-                       {"when", by_oid(t::kTimestampTz)},
-                       {"store", hstore}};
+  composite->fields = {{"a", by_oid(t::kInt4)},           {"b c", by_oid(t::kText)},
+                       {"doc", by_oid(t::kJsonb)},        {"arr", by_oid(t::kInt4Array)},
+                       {"when", by_oid(t::kTimestampTz)}, {"store", hstore}};
   ColumnType composite_type;
   composite_type.oid = 900008;
   composite_type.kind = Kind::kComposite;
@@ -169,13 +169,20 @@ class JsonChecker {
   bool value() {
     if (pos_ >= text_.size()) return false;
     switch (text_[pos_]) {
-      case '{': return object();
-      case '[': return array();
-      case '"': return string();
-      case 't': return literal("true");
-      case 'f': return literal("false");
-      case 'n': return literal("null");
-      default: return number();
+      case '{':
+        return object();
+      case '[':
+        return array();
+      case '"':
+        return string();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
     }
   }
   bool object() {
@@ -254,8 +261,8 @@ class JsonChecker {
     return false;
   }
   void skip_space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -270,9 +277,15 @@ pgcdc::ConverterOptions options_from(std::uint8_t bits) {
   options.numeric = (bits & 1) ? F::Numeric::kNumber : F::Numeric::kString;
   options.bytea = (bits & 2) ? F::Bytea::kHex : F::Bytea::kBase64;
   switch ((bits >> 2) & 3) {
-    case 1: options.temporal = F::Temporal::kEpochMicros; break;
-    case 2: options.temporal = F::Temporal::kEpochMillis; break;
-    default: options.temporal = F::Temporal::kIso; break;
+    case 1:
+      options.temporal = F::Temporal::kEpochMicros;
+      break;
+    case 2:
+      options.temporal = F::Temporal::kEpochMillis;
+      break;
+    default:
+      options.temporal = F::Temporal::kIso;
+      break;
   }
   options.json = (bits & 16) ? F::Json::kString : F::Json::kEmbedded;
   return options;

@@ -80,15 +80,23 @@ class HostileNames : public PipelineTest {
   void SetUp() override {
     PipelineTest::SetUp();
     if (HasFatalFailure()) return;
-    schema_ = name_ + " Sch\"e.ma \xC3\xBC";        // quote, space, dot, ü
+    schema_ = name_ + " Sch\"e.ma \xC3\xBC";         // quote, space, dot, ü
     publication_ = name_ + " pub'\"\\ \xC3\xBC";     // single and double quote, backslash
     long_table_ = "long_" + repeat("\xC3\xBC", 29);  // 5 + 58 = 63 bytes
     long_key_ = "k" + repeat("\xC3\xA9", 31);        // 63 bytes
     long_value_ = repeat("v", 63);
     ASSERT_EQ(long_table_.size(), 63u);
     ASSERT_EQ(long_key_.size(), 63u);
-    odd_columns_ = {"Order By", "\"quoted\"", "\xC3\xBCn\xC3\xAF" "c\xC3\xB6" "d\xC3\xA9",
-                    "a.b", "x'); DROP TABLE y; --", "back\\slash", "$1", "select"};
+    odd_columns_ = {"Order By",
+                    "\"quoted\"",
+                    "\xC3\xBCn\xC3\xAF"
+                    "c\xC3\xB6"
+                    "d\xC3\xA9",
+                    "a.b",
+                    "x'); DROP TABLE y; --",
+                    "back\\slash",
+                    "$1",
+                    "select"};
   }
 
   void TearDown() override {
@@ -117,9 +125,9 @@ class HostileNames : public PipelineTest {
       placeholders += ", $" + std::to_string(i + 2);
       values.emplace_back(select_value(id, i));
     }
-    db().exec_params("INSERT INTO " + table_sql("select") + " (" + names + ") VALUES (" +
-                         placeholders + ")",
-                     values);
+    db().exec_params(
+        "INSERT INTO " + table_sql("select") + " (" + names + ") VALUES (" + placeholders + ")",
+        values);
   }
   // Values as hostile as the names: quotes, backslashes, newlines, unicode, SQL.
   static std::string select_value(int id, std::size_t column) {
@@ -162,17 +170,20 @@ TEST_F(HostileNames, SnapshotAndStreamWithQuotedNamesEverywhere) {
   const std::string schema = config_quoted(schema_);
   std::string config =
       "{\"source\": {\"url\": " + json_string(env.pg_url) + ", \"tables\": [" +
-      json_string(schema + "." + config_quoted("select")) + ", {\"schema\": " +
-      json_string(schema) + ", \"name\": " + json_string(config_quoted(long_table_)) +
-      ", \"key\": [" + json_string(config_quoted(long_key_)) + ", " +
-      json_string(config_quoted("Key, Two")) + "]}, {\"schema\": " + json_string(schema) +
+      json_string(schema + "." + config_quoted("select")) +
+      ", {\"schema\": " + json_string(schema) +
+      ", \"name\": " + json_string(config_quoted(long_table_)) + ", \"key\": [" +
+      json_string(config_quoted(long_key_)) + ", " + json_string(config_quoted("Key, Two")) +
+      "]}, {\"schema\": " + json_string(schema) +
       ", \"name\": " + json_string(config_quoted(weird_table)) +
       ", \"columns\": \"id, \\\"%s\\\"\"}], \"slot_name\": " + json_string(name_) +
       ", \"publication_name\": " + json_string(publication_) +
       ", \"snapshot_chunk_rows\": 2},\n"
-      "\"sink\": {\"kafka\": {\"brokers\": " + json_string(env.kafka_brokers) +
-      ", \"topic_prefix\": " + json_string(name_) + "}},\n"
-      "\"offsets\": {\"path\": " + json_string(dir_ + "/offsets.json") +
+      "\"sink\": {\"kafka\": {\"brokers\": " +
+      json_string(env.kafka_brokers) + ", \"topic_prefix\": " + json_string(name_) +
+      "}},\n"
+      "\"offsets\": {\"path\": " +
+      json_string(dir_ + "/offsets.json") +
       "}, \"metrics\": {\"listen\": \"\"}, \"log\": {\"level\": \"debug\"}}\n";
   start_daemon(write_config(config, "json"));
 
@@ -191,7 +202,8 @@ TEST_F(HostileNames, SnapshotAndStreamWithQuotedNamesEverywhere) {
     EXPECT_EQ(events[i].after, select_after(i + 1));
   }
   auto long_key = [&](int id) {
-    return json_object({{long_key_, std::to_string(id)}, {"Key, Two", json_string("two " + std::to_string(id))}});
+    return json_object(
+        {{long_key_, std::to_string(id)}, {"Key, Two", json_string("two " + std::to_string(id))}});
   };
   auto long_events = read_topic(topic_of(long_table_), 5);
   ASSERT_EQ(long_events.size(), 5u);
@@ -265,15 +277,16 @@ TEST_F(HostileNames, TomlConfigWithQuotedNamesSnapshotOnly) {
   sql("CREATE SCHEMA " + q(schema_));
   create_select_table(3);
   const auto& env = test_env();
-  std::string config =
-      "[source]\nurl = " + toml_string(env.pg_url) + "\ntables = [" +
-      toml_string(config_quoted(schema_) + "." + config_quoted("select")) +
-      "]\ncdc = false\nsnapshot_chunk_rows = 1\n"
-      "columns = " + toml_string("from, " + config_quoted("Order By") + ", " +
-                                 config_quoted("\"quoted\"") + ", " + config_quoted("a.b")) +
-      "\n[sink.kafka]\nbrokers = " + toml_string(env.kafka_brokers) +
-      "\ntopic_prefix = " + toml_string(name_) + "\n[offsets]\npath = " +
-      toml_string(dir_ + "/offsets.json") + "\n[metrics]\nlisten = ''\n";
+  std::string config = "[source]\nurl = " + toml_string(env.pg_url) + "\ntables = [" +
+                       toml_string(config_quoted(schema_) + "." + config_quoted("select")) +
+                       "]\ncdc = false\nsnapshot_chunk_rows = 1\n"
+                       "columns = " +
+                       toml_string("from, " + config_quoted("Order By") + ", " +
+                                   config_quoted("\"quoted\"") + ", " + config_quoted("a.b")) +
+                       "\n[sink.kafka]\nbrokers = " + toml_string(env.kafka_brokers) +
+                       "\ntopic_prefix = " + toml_string(name_) +
+                       "\n[offsets]\npath = " + toml_string(dir_ + "/offsets.json") +
+                       "\n[metrics]\nlisten = ''\n";
   auto& daemon = start_daemon(write_config(config));
   EXPECT_EQ(daemon.wait(60s), 0) << daemon.log();
   auto events = read_topic(topic_of("select"), 3, 60s, 1s);

@@ -100,8 +100,8 @@ class Security : public PipelineTest {
   }
 
   void expect_no_password(const std::string& where, const std::string& text) const {
-    EXPECT_EQ(text.find(password_), std::string::npos) << "the password shows in " << where
-                                                       << ":\n" << text;
+    EXPECT_EQ(text.find(password_), std::string::npos) << "the password shows in " << where << ":\n"
+                                                       << text;
   }
 
   std::string role_;
@@ -169,8 +169,8 @@ TEST_F(Security, FailedStartsDoNotShowThePassword) {
   create_role_and_table();
   const int metrics_port = free_port();
   // A missing table: the daemon stops with exit 1 and a message.
-  std::string config = config_with(role_url("sslmode=require"), role_url("sslmode=require"),
-                                   metrics_port);
+  std::string config =
+      config_with(role_url("sslmode=require"), role_url("sslmode=require"), metrics_port);
   config.replace(config.find("tables = ['" + name_ + "']"),
                  std::string("tables = ['" + name_ + "']").size(),
                  "tables = ['" + name_ + "_missing']");

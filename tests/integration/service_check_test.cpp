@@ -187,7 +187,8 @@ TEST_F(ServiceCheck, AnUnreachablePostgresqlFailsWithTheFix) {
   EXPECT_EQ(check({name_}, output, url), 1) << output;
   expect_line(output, "FAIL  postgresql connection (source.url): cannot connect to PostgreSQL: ");
   expect_line(output, "Connection refused");
-  expect_line(output, "is PostgreSQL running and listening on that host and port? check source.url");
+  expect_line(output,
+              "is PostgreSQL running and listening on that host and port? check source.url");
 }
 
 TEST_F(ServiceCheck, AConfigurationErrorExitsTwoBeforeConnecting) {
@@ -214,20 +215,24 @@ class PrivateServer {
     if (::geteuid() == 0 && std::system(("chown postgres " + dir_).c_str()) != 0) return;
     std::string data = dir_ + "/data";
     if (run(bin_ + "/initdb -D " + data + " -U postgres -A trust --no-sync") != 0) return;
-    started_ = run(bin_ + "/pg_ctl -D " + data + " -l " + dir_ + "/log -w -t 30 -o \"-c wal_level=replica "
-                   "-c listen_addresses=127.0.0.1 -c unix_socket_directories=" + dir_ +
-                   " -p " + std::to_string(port_) + "\" start") == 0;
+    started_ = run(bin_ + "/pg_ctl -D " + data + " -l " + dir_ +
+                   "/log -w -t 30 -o \"-c wal_level=replica "
+                   "-c listen_addresses=127.0.0.1 -c unix_socket_directories=" +
+                   dir_ + " -p " + std::to_string(port_) + "\" start") == 0;
   }
   ~PrivateServer() {
     if (started_) run(bin_ + "/pg_ctl -D " + dir_ + "/data -m immediate -w stop");
     if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
   }
   bool started() const { return started_; }
-  std::string url() const { return "postgres://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
+  std::string url() const {
+    return "postgres://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres";
+  }
 
  private:
   int run(const std::string& command) const {
-    return std::system(("cd / && " + as_user_ + command + " >>" + dir_ + "/setup.log 2>&1").c_str());
+    return std::system(
+        ("cd / && " + as_user_ + command + " >>" + dir_ + "/setup.log 2>&1").c_str());
   }
   std::string bin_, dir_, as_user_;
   int port_ = 0;

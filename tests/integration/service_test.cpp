@@ -1,6 +1,7 @@
 // pgcdc as a service, against the real PostgreSQL 15 and Kafka: the Prometheus endpoint scraped
-// while records flow, /healthz and /readyz, the systemd notify protocol (READY, STATUS, WATCHDOG only
-// while the loop turns, STOPPING) through a NOTIFY_SOCKET of the test's own, SIGHUP and log files.
+// while records flow, /healthz and /readyz, the systemd notify protocol (READY, STATUS, WATCHDOG
+// only while the loop turns, STOPPING) through a NOTIFY_SOCKET of the test's own, SIGHUP and log
+// files.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -49,8 +50,9 @@ class Service : public PipelineTest {
     const std::string off = "listen = ''\n";
     auto at = text.find(off);
     EXPECT_NE(at, std::string::npos) << text;
-    text.replace(at, off.size(),
-                 "listen = '127.0.0.1:" + std::to_string(port_) + "'\nslot_sample_interval = '1s'\n");
+    text.replace(
+        at, off.size(),
+        "listen = '127.0.0.1:" + std::to_string(port_) + "'\nslot_sample_interval = '1s'\n");
     return text;
   }
 
@@ -80,7 +82,8 @@ class Service : public PipelineTest {
     if (op.empty()) return name + "{table=\"" + table + "\"}";
     return name + "{op=\"" + op + "\",table=\"" + table + "\"}";
   }
-  bool wait_for_metric(const std::string& series, double at_least, std::chrono::milliseconds timeout) {
+  bool wait_for_metric(const std::string& series, double at_least,
+                       std::chrono::milliseconds timeout) {
     return wait_until([&] { return metric(series) >= at_least; }, timeout);
   }
 
@@ -103,8 +106,8 @@ TEST_F(Service, EveryMetricIsServedAndMovesAsRecordsFlow) {
   ASSERT_TRUE(wait_for_metric(by_table("pgcdc_snapshot_rows_estimated"), 2000, 30s));
   ASSERT_TRUE(wait_for_metric("pgcdc_confirmed_flush_lsn", 1, 30s));
   ASSERT_TRUE(wait_for_metric(R"(pgcdc_slot_wal_status{status="reserved"})", 1, 30s));
-  ASSERT_TRUE(
-      wait_for_metric("pgcdc_table_state{state=\"streaming\",table=\"public." + name_ + "\"}", 1, 30s));
+  ASSERT_TRUE(wait_for_metric(
+      "pgcdc_table_state{state=\"streaming\",table=\"public." + name_ + "\"}", 1, 30s));
 
   auto before = scrape();
   const std::vector<std::string> names = {
@@ -118,17 +121,34 @@ TEST_F(Service, EveryMetricIsServedAndMovesAsRecordsFlow) {
       by_table("pgcdc_snapshot_rows"),
       by_table("pgcdc_snapshot_rows_estimated"),
       "pgcdc_table_state{state=\"snapshotting\",table=\"public." + name_ + "\"}",
-      "pgcdc_buffer_records", "pgcdc_buffer_bytes", "pgcdc_buffer_capacity_records",
-      "pgcdc_buffer_capacity_bytes", "pgcdc_buffer_fill_ratio", "pgcdc_records_in_flight",
-      "pgcdc_sink_queue_records", "pgcdc_received_lsn", "pgcdc_confirmed_flush_lsn",
-      "pgcdc_server_wal_lsn", "pgcdc_replication_lag_bytes",
-      "pgcdc_end_to_end_latency_seconds_count", "pgcdc_end_to_end_latency_seconds_sum",
-      R"(pgcdc_end_to_end_latency_seconds_bucket{le="+Inf"})", "pgcdc_slot_retained_wal_bytes",
-      R"(pgcdc_slot_wal_status{status="lost"})", "pgcdc_slot_active",
-      "pgcdc_slot_confirmed_flush_lsn", "pgcdc_slot_sample_errors_total", "pgcdc_reconnects_total",
-      R"(pgcdc_errors_total{stage="source"})", R"(pgcdc_errors_total{stage="sink"})",
-      "pgcdc_transactions_total", "pgcdc_snapshot_chunk_retries_total",
-      "pgcdc_unknown_type_values_total", "pgcdc_streaming", "pgcdc_snapshotting", "pgcdc_ready",
+      "pgcdc_buffer_records",
+      "pgcdc_buffer_bytes",
+      "pgcdc_buffer_capacity_records",
+      "pgcdc_buffer_capacity_bytes",
+      "pgcdc_buffer_fill_ratio",
+      "pgcdc_records_in_flight",
+      "pgcdc_sink_queue_records",
+      "pgcdc_received_lsn",
+      "pgcdc_confirmed_flush_lsn",
+      "pgcdc_server_wal_lsn",
+      "pgcdc_replication_lag_bytes",
+      "pgcdc_end_to_end_latency_seconds_count",
+      "pgcdc_end_to_end_latency_seconds_sum",
+      R"(pgcdc_end_to_end_latency_seconds_bucket{le="+Inf"})",
+      "pgcdc_slot_retained_wal_bytes",
+      R"(pgcdc_slot_wal_status{status="lost"})",
+      "pgcdc_slot_active",
+      "pgcdc_slot_confirmed_flush_lsn",
+      "pgcdc_slot_sample_errors_total",
+      "pgcdc_reconnects_total",
+      R"(pgcdc_errors_total{stage="source"})",
+      R"(pgcdc_errors_total{stage="sink"})",
+      "pgcdc_transactions_total",
+      "pgcdc_snapshot_chunk_retries_total",
+      "pgcdc_unknown_type_values_total",
+      "pgcdc_streaming",
+      "pgcdc_snapshotting",
+      "pgcdc_ready",
       "pgcdc_start_time_seconds"};
   for (const auto& name : names) EXPECT_TRUE(before.count(name)) << "missing: " << name;
   bool build_info = false;
@@ -155,9 +175,9 @@ TEST_F(Service, EveryMetricIsServedAndMovesAsRecordsFlow) {
   sql("UPDATE " + name_ + " SET v = 'changed' WHERE id <= 10");
   sql("DELETE FROM " + name_ + " WHERE id BETWEEN 11 AND 15");
   ASSERT_TRUE(wait_for_metric(by_table("pgcdc_records_delivered_total", "tombstone"), 5, 60s));
-  ASSERT_TRUE(wait_until([&] {
-    return metric("pgcdc_confirmed_flush_lsn") > before["pgcdc_confirmed_flush_lsn"];
-  }, 30s));
+  ASSERT_TRUE(wait_until(
+      [&] { return metric("pgcdc_confirmed_flush_lsn") > before["pgcdc_confirmed_flush_lsn"]; },
+      30s));
   auto after = scrape();
   for (const char* family : {"pgcdc_records_read_total", "pgcdc_records_produced_total",
                              "pgcdc_records_delivered_total"}) {
@@ -193,10 +213,13 @@ TEST_F(Service, ReadyzSaysWhyWhileKafkaIsUnreachable) {
   config.replace(at, test_env().kafka_brokers.size(), "127.0.0.1:" + std::to_string(free_port()));
   start_daemon(write_config(config));
   HttpResponse ready;
-  ASSERT_TRUE(wait_until([&] {
-    ready = http_get(port_, "/readyz");
-    return ready.body.find("waiting to retry after: sink not reachable") != std::string::npos;
-  }, 60s)) << ready.status << " " << ready.body << daemon_->log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        ready = http_get(port_, "/readyz");
+        return ready.body.find("waiting to retry after: sink not reachable") != std::string::npos;
+      },
+      60s))
+      << ready.status << " " << ready.body << daemon_->log();
   EXPECT_EQ(ready.status, 503);
   EXPECT_EQ(http_get(port_, "/healthz").status, 200);  // alive: backing off is not being stuck
   ASSERT_TRUE(wait_for_metric(R"(pgcdc_errors_total{stage="sink"})", 1, 30s));
@@ -260,10 +283,13 @@ TEST_F(Service, TellsSystemdReadyStatusAndPingsTheWatchdogOnlyWhileTheLoopTurns)
   ::unsetenv("WATCHDOG_USEC");
 
   std::vector<std::string> received;
-  ASSERT_TRUE(wait_until([&] {
-    for (auto& m : notify.receive_for(200ms)) received.push_back(m);
-    return count_starting_with(received, "READY=1") == 1;
-  }, 60s)) << daemon_->log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto& m : notify.receive_for(200ms)) received.push_back(m);
+        return count_starting_with(received, "READY=1") == 1;
+      },
+      60s))
+      << daemon_->log();
   ASSERT_NE(http_get(port_, "/readyz").body.find("snapshotting"), std::string::npos)
       << "the snapshot ended too soon for this test";
   auto alive = notify.receive_for(3s);
@@ -288,10 +314,12 @@ TEST_F(Service, TellsSystemdReadyStatusAndPingsTheWatchdogOnlyWhileTheLoopTurns)
 
   daemon_->signal(SIGTERM);
   std::vector<std::string> stopping;
-  wait_until([&] {
-    for (auto& m : notify.receive_for(200ms)) stopping.push_back(m);
-    return count_starting_with(stopping, "STOPPING=1") == 1;
-  }, 30s);
+  wait_until(
+      [&] {
+        for (auto& m : notify.receive_for(200ms)) stopping.push_back(m);
+        return count_starting_with(stopping, "STOPPING=1") == 1;
+      },
+      30s);
   EXPECT_EQ(count_starting_with(stopping, "STOPPING=1"), 1);
   EXPECT_EQ(daemon_->wait(60s), 0) << daemon_->log();
 }
@@ -304,13 +332,16 @@ TEST_F(Service, SighupReopensTheLogFile) {
   ASSERT_TRUE(wait_until([&] { return http_get(port_, "/readyz").status == 200; }, 60s))
       << read_file(log);
   // The sampler logs the change within a second.
-  EXPECT_TRUE(wait_until([&] { return read_file(log).find("ready: streaming") != std::string::npos; },
-                         5s));
+  EXPECT_TRUE(
+      wait_until([&] { return read_file(log).find("ready: streaming") != std::string::npos; }, 5s));
   std::filesystem::rename(log, log + ".1");  // what logrotate does
   daemon_->signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] {
-    return read_file(log).find("SIGHUP: log file " + log + " reopened") != std::string::npos;
-  }, 10s)) << read_file(log + ".1");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return read_file(log).find("SIGHUP: log file " + log + " reopened") != std::string::npos;
+      },
+      10s))
+      << read_file(log + ".1");
   stop_daemon();
   EXPECT_NE(read_file(log).find("stopped"), std::string::npos);
   EXPECT_EQ(read_file(log + ".1").find("stopped"), std::string::npos);
@@ -328,7 +359,8 @@ class ServiceOutage : public Service {
   }
   void TearDown() override {
     if (stopped_broker_ &&
-        std::system((std::string(PGCDC_SOURCE_DIR) + "/scripts/dev-env kafka-start").c_str()) != 0) {
+        std::system((std::string(PGCDC_SOURCE_DIR) + "/scripts/dev-env kafka-start").c_str()) !=
+            0) {
       ADD_FAILURE() << "could not start kafka again";
     }
     Service::TearDown();
@@ -344,10 +376,9 @@ TEST_F(ServiceOutage, TheBufferFillsWhileTheBrokerIsDownAndDrainsAfter) {
   sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
   // A small buffer and a small producer queue, so that backpressure reaches the buffer quickly;
   // the default message timeout (5 min) outlasts the outage, so nothing fails.
-  std::string config = service_config(
-      {name_}, "",
-      "\n[buffer]\nmax_records = 50\n\n[sink.kafka.properties]\n"
-      "\"queue.buffering.max.messages\" = \"20\"\n");
+  std::string config = service_config({name_}, "",
+                                      "\n[buffer]\nmax_records = 50\n\n[sink.kafka.properties]\n"
+                                      "\"queue.buffering.max.messages\" = \"20\"\n");
   start_daemon(write_config(config));
   ASSERT_TRUE(wait_until([&] { return http_get(port_, "/readyz").status == 200; }, 60s))
       << daemon_->log();
@@ -359,17 +390,21 @@ TEST_F(ServiceOutage, TheBufferFillsWhileTheBrokerIsDownAndDrainsAfter) {
   stopped_broker_ = true;
   dev_env("kafka-stop");
   for (int i = 0; i < 10; ++i) {
-    sql("INSERT INTO " + name_ + " SELECT g, 'x' FROM generate_series(" + std::to_string(i * 50 + 1) +
-        ", " + std::to_string(i * 50 + 50) + ") g");
+    sql("INSERT INTO " + name_ + " SELECT g, 'x' FROM generate_series(" +
+        std::to_string(i * 50 + 1) + ", " + std::to_string(i * 50 + 50) + ") g");
   }
   ASSERT_TRUE(wait_until([&] { return metric("pgcdc_buffer_fill_ratio") == 1.0; }, 60s))
-      << "fill ratio " << metric("pgcdc_buffer_fill_ratio") << "\n" << daemon_->log();
+      << "fill ratio " << metric("pgcdc_buffer_fill_ratio") << "\n"
+      << daemon_->log();
   EXPECT_GT(metric("pgcdc_records_in_flight"), 50);
   HttpResponse ready;
-  ASSERT_TRUE(wait_until([&] {
-    ready = http_get(port_, "/readyz");
-    return ready.status == 503;
-  }, 60s)) << ready.body;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        ready = http_get(port_, "/readyz");
+        return ready.status == 503;
+      },
+      60s))
+      << ready.body;
   EXPECT_NE(ready.body.find("no delivery confirmed by the kafka sink"), std::string::npos)
       << ready.body;
   EXPECT_EQ(http_get(port_, "/healthz").status, 200);  // waiting for room is not being stuck

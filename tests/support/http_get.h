@@ -17,7 +17,8 @@ struct HttpResponse {
   std::string body;
 };
 
-inline HttpResponse http_get(int port, const std::string& path, const std::string& host = "127.0.0.1") {
+inline HttpResponse http_get(int port, const std::string& path,
+                             const std::string& host = "127.0.0.1") {
   HttpResponse response;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return response;
@@ -32,7 +33,8 @@ inline HttpResponse http_get(int port, const std::string& path, const std::strin
     ::close(fd);
     return response;
   }
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  std::string request =
+      "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
   if (::send(fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return response;

@@ -40,7 +40,7 @@ TEST(DaemonLiveness, AStreamingLoopThatTurnsIsAliveAndOneThatStoppedTurningIsNot
 TEST(DaemonLiveness, ConnectingIsGivenTheSetupGraceThenCountsAsWedged) {
   HealthLimits limits;
   HealthInputs in = streaming_session();
-  in.streaming = false;                 // connect_and_prepare: the loop does not turn
+  in.streaming = false;  // connect_and_prepare: the loop does not turn
   in.since_loop_turn = std::chrono::hours(1);
   in.phase_age = limits.setup_grace - 1s;
   EXPECT_TRUE(evaluate_liveness(in, limits).ok);

@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -91,18 +91,37 @@ class DaemonMetrics : public ::testing::Test {
 
 TEST_F(DaemonMetrics, EveryNamedMetricIsExposedBeforeAnythingHappens) {
   std::string text = metrics_.text_exposition();
-  for (const char* name :
-       {"pgcdc_records_read_total", "pgcdc_records_produced_total", "pgcdc_records_delivered_total",
-        "pgcdc_records_failed_total", "pgcdc_produced_bytes_total", "pgcdc_delivered_bytes_total",
-        "pgcdc_records_in_flight", "pgcdc_buffer_records", "pgcdc_buffer_bytes",
-        "pgcdc_buffer_capacity_records", "pgcdc_buffer_capacity_bytes", "pgcdc_buffer_fill_ratio",
-        "pgcdc_received_lsn", "pgcdc_confirmed_flush_lsn", "pgcdc_server_wal_lsn",
-        "pgcdc_replication_lag_bytes", "pgcdc_end_to_end_latency_seconds_bucket",
-        "pgcdc_slot_retained_wal_bytes", "pgcdc_slot_wal_status", "pgcdc_slot_active",
-        "pgcdc_snapshot_rows", "pgcdc_snapshot_rows_estimated", "pgcdc_snapshot_chunks_total",
-        "pgcdc_table_state", "pgcdc_reconnects_total", "pgcdc_errors_total",
-        "pgcdc_sink_queue_records", "pgcdc_build_info", "pgcdc_ready", "pgcdc_transactions_total",
-        "pgcdc_start_time_seconds"}) {
+  for (const char* name : {"pgcdc_records_read_total",
+                           "pgcdc_records_produced_total",
+                           "pgcdc_records_delivered_total",
+                           "pgcdc_records_failed_total",
+                           "pgcdc_produced_bytes_total",
+                           "pgcdc_delivered_bytes_total",
+                           "pgcdc_records_in_flight",
+                           "pgcdc_buffer_records",
+                           "pgcdc_buffer_bytes",
+                           "pgcdc_buffer_capacity_records",
+                           "pgcdc_buffer_capacity_bytes",
+                           "pgcdc_buffer_fill_ratio",
+                           "pgcdc_received_lsn",
+                           "pgcdc_confirmed_flush_lsn",
+                           "pgcdc_server_wal_lsn",
+                           "pgcdc_replication_lag_bytes",
+                           "pgcdc_end_to_end_latency_seconds_bucket",
+                           "pgcdc_slot_retained_wal_bytes",
+                           "pgcdc_slot_wal_status",
+                           "pgcdc_slot_active",
+                           "pgcdc_snapshot_rows",
+                           "pgcdc_snapshot_rows_estimated",
+                           "pgcdc_snapshot_chunks_total",
+                           "pgcdc_table_state",
+                           "pgcdc_reconnects_total",
+                           "pgcdc_errors_total",
+                           "pgcdc_sink_queue_records",
+                           "pgcdc_build_info",
+                           "pgcdc_ready",
+                           "pgcdc_transactions_total",
+                           "pgcdc_start_time_seconds"}) {
     EXPECT_NE(text.find("\n" + std::string(name)), std::string::npos) << name;
   }
   // Zero series exist from the start, so rate() and increase() see the first failure.
@@ -195,8 +214,7 @@ TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {
   EXPECT_EQ(series_value(t, R"(pgcdc_slot_wal_status{status="reserved"})"), 0);
   EXPECT_EQ(series_value(t, "pgcdc_slot_active"), 1);
   EXPECT_EQ(series_value(t, R"(pgcdc_snapshot_rows_estimated{table="public.orders"})"), 400);
-  EXPECT_EQ(series_value(t, R"(pgcdc_table_state{state="snapshotting",table="public.orders"})"),
-            1);
+  EXPECT_EQ(series_value(t, R"(pgcdc_table_state{state="snapshotting",table="public.orders"})"), 1);
   EXPECT_EQ(series_value(t, R"(pgcdc_table_state{state="streaming",table="public.orders"})"), 0);
 
   // A delivered chunk's progress (from the ledger) makes the rows and, once done, the state.
@@ -216,8 +234,7 @@ TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {
   t = text();
   EXPECT_EQ(series_value(t, R"(pgcdc_snapshot_rows{table="public.orders"})"), 250);
   EXPECT_EQ(series_value(t, R"(pgcdc_table_state{state="streaming",table="public.orders"})"), 1);
-  EXPECT_EQ(series_value(t, R"(pgcdc_table_state{state="snapshotting",table="public.orders"})"),
-            0);
+  EXPECT_EQ(series_value(t, R"(pgcdc_table_state{state="snapshotting",table="public.orders"})"), 0);
 
   ServerSample missing;
   missing.ok = true;
@@ -290,8 +307,8 @@ TEST_F(DaemonMetrics, TheEndpointServesMetricsHealthAndReadiness) {
 }
 
 TEST(DaemonLogging, SighupReopensTheLogFileByName) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("pgcdc-log-" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("pgcdc-log-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   LogConfig config;
   config.file = (dir / "pgcdc.log").string();

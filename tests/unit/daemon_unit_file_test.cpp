@@ -44,7 +44,8 @@ bool have_systemd_analyze() {
 fs::path unit_for_this_machine() {
   fs::path dir = fs::temp_directory_path() / ("pgcdc-unit-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  std::string text = std::regex_replace(read_file(kUnit), std::regex("/usr/bin/pgcdc"), "/bin/true");
+  std::string text =
+      std::regex_replace(read_file(kUnit), std::regex("/usr/bin/pgcdc"), "/bin/true");
   std::ofstream(dir / "pgcdc.service") << text;
   return dir / "pgcdc.service";
 }
@@ -62,7 +63,8 @@ TEST(DaemonUnitFile, SaysWhatTheServiceNeeds) {
 }
 
 TEST(DaemonUnitFile, PassesSystemdAnalyzeVerify) {
-  if (!have_systemd_analyze()) GTEST_SKIP() << "systemd-analyze is not installed (apt install systemd)";
+  if (!have_systemd_analyze())
+    GTEST_SKIP() << "systemd-analyze is not installed (apt install systemd)";
   fs::path unit = unit_for_this_machine();
   std::string output;
   int status = run("systemd-analyze verify '" + unit.string() + "'", output);
@@ -72,12 +74,14 @@ TEST(DaemonUnitFile, PassesSystemdAnalyzeVerify) {
 }
 
 TEST(DaemonUnitFile, SystemdRatesItsSandboxOk) {
-  if (!have_systemd_analyze()) GTEST_SKIP() << "systemd-analyze is not installed (apt install systemd)";
+  if (!have_systemd_analyze())
+    GTEST_SKIP() << "systemd-analyze is not installed (apt install systemd)";
   fs::path unit = unit_for_this_machine();
   std::string output;
   run("systemd-analyze security --offline=true --no-pager '" + unit.string() + "'", output);
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(output, match, std::regex(R"(Overall exposure level for \S+: ([0-9.]+))")))
+  ASSERT_TRUE(
+      std::regex_search(output, match, std::regex(R"(Overall exposure level for \S+: ([0-9.]+))")))
       << output;
   double exposure = std::stod(match[1].str());
   // What is left is what pgcdc needs: network sockets (any address), AF_UNIX (sd_notify, local
