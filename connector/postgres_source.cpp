@@ -348,7 +348,11 @@ void PostgresSource::maybe_commit(bool force) {
   auto now = Clock::now();
   if (!force && now < next_commit_) return;
   next_commit_ = now + kCommitInterval;
-  if (replication_ && !txn_.open && server_wal_end_ != 0) ledger_.advance_if_idle(server_wal_end_);
+  if (replication_ && !txn_.open && server_wal_end_ != 0 &&
+      ledger_.committable().lsn < server_wal_end_ && ledger_.advance_if_idle(server_wal_end_)) {
+    spdlog::debug("nothing in flight: position follows the server to {}",
+                  format_lsn(server_wal_end_));
+  }
   SourceOffset offset = ledger_.committable();
   // Durable first, then tell PostgreSQL: a crash in between re-reads, it never skips.
   if (!(offset == last_saved_)) {
@@ -366,6 +370,8 @@ void PostgresSource::maybe_commit(bool force) {
 void PostgresSource::send_status(bool reply_requested) {
   next_status_ = Clock::now() + config_.source.status_interval;
   Lsn flush = last_saved_.lsn;
+  spdlog::debug("status update: received {}, flushed {}", format_lsn(received_lsn_),
+                format_lsn(flush));
   std::string update = replication::make_standby_status_update(
       std::max(received_lsn_, flush), flush, flush, unix_now_us(), reply_requested);
   PGconn* conn = replication_->raw();
