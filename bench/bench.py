@@ -1194,12 +1194,6 @@ def n(x, fmt="{:,.0f}"):
     return "–" if x is None else fmt.format(x)
 
 
-def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
 def goals(results: list[dict]) -> list[str]:
     by = {(r["workload"], r["system"]): r for r in results}
     rate = lambda w, s: (by.get((w, s)) or {}).get("rate") if (by.get((w, s)) or {}).get("status") == "ok" else None  # noqa: E731
@@ -1241,6 +1235,14 @@ def goals(results: list[dict]) -> list[str]:
         else:
             st = (by.get((w, 'conduit')) or {}).get("status", "not run")
             out.append(f"- `{w}` vs Conduit: no Conduit result ({st}), no ratio")
+        e = rate(w, "pgcdc-eos")
+        if e:
+            parts = [f"{e / p:.0%} of at-least-once"]
+            if limits:
+                parts.append(f"{e / lim:.0%} of {s}")
+            if d:
+                parts.append(f"{e / d:.2f}x Debezium")
+            out.append(f"- `{w}` pgcdc exactly-once: {e:,.0f}/s = " + ", ".join(parts))
         rss = (by.get((w, "pgcdc")) or {}).get("rss_mib")
         if rss is not None:
             out.append(f"- `{w}` pgcdc peak RSS {rss:.1f} MiB; goal < 64 MiB: {met(rss < 64)}")
@@ -1367,7 +1369,9 @@ def main():
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
     ap.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS),
                     help="snapshot, stream-<txn size> (any size), toast, tables, latency")
-    ap.add_argument("--pgcdc-bin", required=True)
+    ap.add_argument("--rerender", metavar="RESULT.json",
+                    help="only rewrite the report (.md, .png) of an earlier run from its .json")
+    ap.add_argument("--pgcdc-bin")
     ap.add_argument("--pgcdc-desc", default=None,
                     help="what the pgcdc binary was built from (default: git describe of this repo)")
     ap.add_argument("--dev-dir", default="/tmp/pgcdc-bench-env")
@@ -1380,6 +1384,11 @@ def main():
     for k in SIZES:
         ap.add_argument("--" + k.replace("_", "-"), type=int, default=None)
     args = ap.parse_args()
+    if args.rerender:
+        rerender(Path(args.rerender))
+        return
+    if not args.pgcdc_bin:
+        raise SystemExit("--pgcdc-bin is required (bench/run builds pgcdc and passes it)")
 
     sz = {k: (getattr(args, k) if getattr(args, k) is not None else v[1 if args.quick else 0])
           for k, v in SIZES.items()}
@@ -1445,18 +1454,36 @@ def main():
     out_dir.mkdir(parents=True, exist_ok=True)
     base = out_dir / (stamp + ("-quick" if args.quick else ""))
     (base.with_suffix(".json")).write_text(json.dumps(dict(meta=meta, sizes=sz, results=results), indent=1))
-    chart = None
-    venv_py = CACHE / "venv" / "bin" / "python"
-    if venv_py.exists() and results:
-        p = run([venv_py, BENCH_DIR / "plot.py", base.with_suffix(".json"), base.with_suffix(".png")],
-                check=False, timeout=300)
-        if p.returncode == 0:
-            chart = base.with_suffix(".png").name
-        else:
-            log(f"chart failed: {p.stderr[-500:]}")
+    chart = render_chart(base.with_suffix(".json")) if results else None
     write_report(base.with_suffix(".md"), meta, workloads, results, chart)
     log(f"report: {base.with_suffix('.md')}")
     print(base.with_suffix(".md"))
+
+
+def render_chart(json_path: Path) -> str | None:
+    venv_py = CACHE / "venv" / "bin" / "python"
+    if not venv_py.exists():
+        return None
+    png = json_path.with_suffix(".png")
+    p = run([venv_py, BENCH_DIR / "plot.py", json_path, png], check=False, timeout=300)
+    if p.returncode != 0:
+        log(f"chart failed: {p.stderr[-500:]}")
+        return None
+    return png.name
+
+
+def rerender(json_path: Path):
+    data = json.loads(json_path.read_text())
+    names = []
+    for r in data["results"]:
+        if r["workload"] not in names:
+            names.append(r["workload"])
+    sz = {k: v[0] for k, v in SIZES.items()}
+    sz.update(data.get("sizes", {}))
+    workloads = make_workloads(names, sz)
+    chart = render_chart(json_path)
+    write_report(json_path.with_suffix(".md"), data["meta"], workloads, data["results"], chart)
+    print(json_path.with_suffix(".md"))
 
 
 def git_describe() -> str:
