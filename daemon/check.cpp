@@ -2,11 +2,13 @@
 
 #include <cstdio>
 #include <functional>
+#include <set>
 
 #include "connector/catalog.h"
 #include "connector/pg_connection.h"
 #include "connector/replication_setup.h"
 #include "core/position_ledger.h"
+#include "sinks/kafka_sink.h"
 #include "sinks/sink_factory.h"
 
 namespace pgcdc {
@@ -58,6 +60,114 @@ std::string connection_hint(const std::string& message, const std::string& key) 
 
 }  // namespace
 
+namespace {
+
+// Why this role cannot create (or alter) the publication for `tables`; empty when it can.
+std::string publication_privilege_problems(PgConnection& connection, const std::string& name,
+                                           const std::vector<TableInfo>& tables, bool create) {
+  auto role = connection.exec(
+      "SELECT rolsuper, current_user, current_database(), "
+      "       has_database_privilege(current_database(), 'CREATE') "
+      "FROM pg_catalog.pg_roles WHERE rolname = current_user");
+  if (field(role.get(), 0, 0) == "t") return "";
+  std::string user(field(role.get(), 0, 1));
+  std::vector<std::string> problems;
+  if (create && field(role.get(), 0, 3) != "t") {
+    problems.push_back("role " + user + " may not create publications in database " +
+                       std::string(field(role.get(), 0, 2)) + " (GRANT CREATE ON DATABASE " +
+                       connection.quote_identifier(field(role.get(), 0, 2)) + " TO " +
+                       connection.quote_identifier(user) + ")");
+  }
+  if (!create) {
+    auto owner = connection.exec_params(
+        "SELECT pg_has_role(pubowner, 'USAGE') FROM pg_catalog.pg_publication WHERE pubname = $1",
+        {name});
+    if (PQntuples(owner.get()) == 1 && field(owner.get(), 0, 0) != "t") {
+      problems.push_back("role " + user + " does not own publication " + name +
+                         " and cannot add tables to it");
+    }
+  }
+  for (const auto& table : tables) {
+    auto owner = connection.exec_params(
+        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_catalog.pg_class WHERE oid = $1::oid",
+        {std::to_string(table.oid)});
+    if (PQntuples(owner.get()) == 1 && field(owner.get(), 0, 0) != "t") {
+      problems.push_back("role " + user + " does not own table " + table.qualified +
+                         ", which a publication for it requires");
+    }
+  }
+  std::string text;
+  for (const auto& problem : problems) text += (text.empty() ? "" : "; ") + problem;
+  if (!text.empty()) {
+    text += ". Or create the publication once as the tables' owner: CREATE PUBLICATION " +
+            connection.quote_identifier(name) + " FOR TABLE ...";
+  }
+  return text;
+}
+
+// Which of the tables' topics exist, and whether the broker would let this client create the
+// others (CreateTopics with validate_only: nothing is created).
+std::string topic_creation_check(rd_kafka_t* rk, const Config& config,
+                                 const std::vector<TableInfo>& tables) {
+  // Metadata for all topics: asking for one missing topic by name would make a broker with
+  // auto.create.topics.enable create it, and check changes nothing.
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &metadata, 10000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error(std::string("cannot list topics: ") + rd_kafka_err2str(err));
+  }
+  std::set<std::string> existing;
+  for (int i = 0; i < metadata->topic_cnt; ++i) existing.insert(metadata->topics[i].topic);
+  rd_kafka_metadata_destroy(metadata);
+  std::vector<std::string> missing;
+  for (const auto& table : tables) {
+    if (!existing.count(table.topic)) missing.push_back(table.topic);
+  }
+  if (config.sink.kafka.delivery == KafkaSinkConfig::Delivery::kExactlyOnce &&
+      !existing.count(config.sink.kafka.offsets_topic)) {
+    missing.push_back(config.sink.kafka.offsets_topic);
+  }
+  if (missing.empty()) return "every topic exists";
+  std::vector<rd_kafka_NewTopic_t*> requests;
+  char errstr[512];
+  for (const auto& name : missing) {
+    requests.push_back(rd_kafka_NewTopic_new(name.c_str(), -1, -1, errstr, sizeof errstr));
+  }
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_validate_only(options, 1, errstr, sizeof errstr);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, requests.data(), requests.size(), options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
+  std::string problems;
+  if (!event) {
+    problems = "no answer to a validate-only CreateTopics request";
+  } else {
+    size_t count = 0;
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    const rd_kafka_topic_result_t** results =
+        result ? rd_kafka_CreateTopics_result_topics(result, &count) : nullptr;
+    if (!result && rd_kafka_event_error(event)) problems = rd_kafka_event_error_string(event);
+    for (size_t i = 0; i < count; ++i) {
+      rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        problems += (problems.empty() ? "" : "; ") + std::string(rd_kafka_topic_result_name(results[i])) +
+                    ": " + rd_kafka_err2str(err);
+      }
+    }
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(options);
+  for (auto* request : requests) rd_kafka_NewTopic_destroy(request);
+  if (!problems.empty()) {
+    throw std::runtime_error("topics cannot be created: " + problems +
+                             " (create them, or grant this client Create on the topics)");
+  }
+  return std::to_string(missing.size()) + " topic(s) missing, creation allowed";
+}
+
+}  // namespace
+
 int run_checks(const Config& config) {
   std::printf("# effective configuration (secrets redacted)\n%s\n", describe_config(config).c_str());
   int failures = 0;
@@ -101,7 +211,15 @@ int run_checks(const Config& config) {
     if (config.source.cdc) {
       check("publication " + config.source.publication_name, [&] {
         auto state = find_publication(*connection, config.source.publication_name, tables);
-        if (!state) return std::string("does not exist; it will be created");
+        if (!state || (!state->missing_tables.empty() && config.source.alter_publication)) {
+          // Creating it, or adding tables to it, needs CREATE on the database (to create), the
+          // publication's ownership (to alter) and the ownership of every table it adds.
+          std::string problems = publication_privilege_problems(
+              *connection, config.source.publication_name, tables, /*create=*/!state);
+          if (!problems.empty()) throw SetupError(problems);
+          return std::string(state ? "exists; the missing tables will be added"
+                                   : "does not exist; it will be created (privileges checked)");
+        }
         if (!state->missing_tables.empty() && !config.source.alter_publication) {
           std::string missing;
           for (const auto& t : state->missing_tables) missing += (missing.empty() ? "" : ", ") + t;
@@ -140,6 +258,9 @@ int run_checks(const Config& config) {
           std::string error;
           if (!sink->ping(std::chrono::milliseconds(10000), error)) {
             throw_with_hint(std::runtime_error(error), "sink.kafka.brokers");
+          }
+          if (auto* kafka = dynamic_cast<KafkaSink*>(sink.get())) {
+            return "reachable; " + topic_creation_check(kafka->native_handle(), config, tables);
           }
           return std::string("reachable");
         });

@@ -324,3 +324,38 @@ TEST_F(PipelineMore, AMillionRowTransactionStreamsThroughABoundedBuffer) {
 
 }  // namespace
 }  // namespace pgcdc::test
+
+namespace pgcdc::test {
+namespace {
+
+class CheckCommand : public PipelineTest {};
+
+TEST_F(CheckCommand, ReportsPublicationPrivilegesAndTopicCreationWithoutChangingAnything) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY)");
+  std::string config_path = write_config(toml_config({name_}));
+  std::string output;
+  for (int run = 0; run < 2; ++run) {  // the second run proves the first created nothing
+    EXPECT_EQ(run_pgcdc({"check", "-c", config_path}, output), 0) << output;
+    EXPECT_NE(output.find("reachable; 1 topic(s) missing, creation allowed"), std::string::npos)
+        << output;
+    EXPECT_NE(output.find("does not exist; it will be created (privileges checked)"),
+              std::string::npos) << output;
+  }
+  // A role that may replicate and read, but owns neither the table nor CREATE on the database.
+  sql("CREATE ROLE " + name_ + " LOGIN REPLICATION");
+  sql("GRANT SELECT ON " + name_ + " TO " + name_);
+  sql("REVOKE CREATE ON DATABASE pgcdc FROM PUBLIC");
+  std::string config = toml_config({name_});
+  const std::string& url = test_env().pg_url;
+  std::string role_url = url;
+  role_url.replace(role_url.find("postgres@"), 9, name_ + "@");
+  config.replace(config.find(url), url.size(), role_url);
+  EXPECT_EQ(run_pgcdc({"check", "-c", write_config(config)}, output), 1) << output;
+  EXPECT_NE(output.find("FAIL  publication " + name_), std::string::npos) << output;
+  EXPECT_NE(output.find("does not own table public." + name_), std::string::npos) << output;
+  sql("DROP OWNED BY " + name_);
+  sql("DROP ROLE " + name_);
+}
+
+}  // namespace
+}  // namespace pgcdc::test
