@@ -1164,6 +1164,17 @@ class Loader {
     }
   }
 
+  void check_topic_name(const Section& section, const std::string& key, const Text& text) const {
+    for (char c : text.value) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+        fail(section.path_of(key),
+             "Kafka topic names may contain only letters, digits, '.', '_' and '-'; got " +
+                 in_quotes(text.value),
+             text.line);
+      }
+    }
+  }
+
   void read_kafka(const Node& node, KafkaSinkConfig& kafka) const {
     Section section =
         open_section(node, "sink.kafka",
@@ -1180,14 +1191,7 @@ class Loader {
     }
     kafka.brokers = brokers->value;
     if (std::optional<Text> prefix = string_or_file(section, "topic_prefix")) {
-      for (char c : prefix->value) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-          fail(section.path_of("topic_prefix"),
-               "Kafka topic names may contain only letters, digits, '.', '_' and '-'; got " +
-                   in_quotes(prefix->value),
-               prefix->line);
-        }
-      }
+      check_topic_name(section, "topic_prefix", *prefix);
       kafka.topic_prefix = prefix->value;
     }
     if (const Node* value = section.get("tombstones")) {
@@ -1203,14 +1207,7 @@ class Loader {
       kafka.transactional_id = id->value;
     }
     if (std::optional<Text> topic = string_or_file(section, "offsets_topic")) {
-      for (char c : topic->value) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-          fail(section.path_of("offsets_topic"),
-               "Kafka topic names may contain only letters, digits, '.', '_' and '-'; got " +
-                   in_quotes(topic->value),
-               topic->line);
-        }
-      }
+      check_topic_name(section, "offsets_topic", *topic);
       if (topic->value.empty()) fail(section.path_of("offsets_topic"), "must not be empty", topic->line);
       kafka.offsets_topic = topic->value;
     }
