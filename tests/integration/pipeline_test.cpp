@@ -359,3 +359,46 @@ TEST_F(CheckCommand, ReportsPublicationPrivilegesAndTopicCreationWithoutChanging
 
 }  // namespace
 }  // namespace pgcdc::test
+
+namespace pgcdc::test {
+namespace {
+
+class Privileges : public PipelineTest {};
+
+TEST_F(Privileges, RevokedPrivilegesStopTheDaemonWithTheFix) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY)");
+  sql("INSERT INTO " + name_ + " VALUES (1)");
+  sql("CREATE ROLE " + name_ + " LOGIN REPLICATION");
+  sql("GRANT SELECT ON " + name_ + " TO " + name_);
+  sql("CREATE PUBLICATION " + name_ + " FOR TABLE " + name_);  // made by the owner
+  std::string config = toml_config({name_});
+  const std::string& url = test_env().pg_url;
+  std::string role_url = url;
+  role_url.replace(role_url.find("postgres@"), 9, name_ + "@");
+  config.replace(config.find(url), url.size(), role_url);
+  std::string path = write_config(config);
+  start_daemon(path);
+  ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u) << daemon_->log();
+  stop_daemon();
+
+  sql("REVOKE SELECT ON " + name_ + " FROM " + name_);
+  std::string output;
+  EXPECT_EQ(run_pgcdc({"run", "-c", path}, output), 1) << output;
+  EXPECT_NE(output.find("no SELECT privilege on table public." + name_), std::string::npos) << output;
+  EXPECT_NE(output.find("GRANT SELECT ON"), std::string::npos) << output;
+
+  sql("GRANT SELECT ON " + name_ + " TO " + name_);
+  sql("ALTER ROLE " + name_ + " NOREPLICATION");
+  EXPECT_EQ(run_pgcdc({"run", "-c", path}, output), 1) << output;
+  EXPECT_NE(output.find("lacks the REPLICATION attribute"), std::string::npos) << output;
+  // Nothing dropped: the slot is still there for when the privilege comes back.
+  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
+  EXPECT_EQ(PQntuples(slot.get()), 1);
+  // The slot goes before the role that owns nothing else.
+  db().exec_params("SELECT pg_drop_replication_slot($1)", {name_});
+  sql("DROP OWNED BY " + name_);
+  sql("DROP ROLE " + name_);
+}
+
+}  // namespace
+}  // namespace pgcdc::test
