@@ -271,11 +271,7 @@ TEST_F(PipelineMore, ARoleWithoutReplicationIsRefusedWithTheFix) {
   sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY)");
   sql("CREATE ROLE " + name_ + " LOGIN NOREPLICATION");
   sql("GRANT SELECT ON " + name_ + " TO " + name_);
-  std::string config = toml_config({name_});
-  const std::string& url = test_env().pg_url;
-  std::string role_url = url;
-  role_url.replace(role_url.find("postgres@"), 9, name_ + "@");
-  config.replace(config.find(url), url.size(), role_url);
+  std::string config = as_role(toml_config({name_}), name_);
   std::string output;
   int code = run_pgcdc({"run", "-c", write_config(config)}, output);
   EXPECT_EQ(code, 1) << output;
@@ -345,11 +341,7 @@ TEST_F(CheckCommand, ReportsPublicationPrivilegesAndTopicCreationWithoutChanging
   sql("CREATE ROLE " + name_ + " LOGIN REPLICATION");
   sql("GRANT SELECT ON " + name_ + " TO " + name_);
   sql("REVOKE CREATE ON DATABASE pgcdc FROM PUBLIC");
-  std::string config = toml_config({name_});
-  const std::string& url = test_env().pg_url;
-  std::string role_url = url;
-  role_url.replace(role_url.find("postgres@"), 9, name_ + "@");
-  config.replace(config.find(url), url.size(), role_url);
+  std::string config = as_role(toml_config({name_}), name_);
   EXPECT_EQ(run_pgcdc({"check", "-c", write_config(config)}, output), 1) << output;
   EXPECT_NE(output.find("FAIL  publication " + name_), std::string::npos) << output;
   EXPECT_NE(output.find("does not own table public." + name_), std::string::npos) << output;
@@ -371,11 +363,7 @@ TEST_F(Privileges, RevokedPrivilegesStopTheDaemonWithTheFix) {
   sql("CREATE ROLE " + name_ + " LOGIN REPLICATION");
   sql("GRANT SELECT ON " + name_ + " TO " + name_);
   sql("CREATE PUBLICATION " + name_ + " FOR TABLE " + name_);  // made by the owner
-  std::string config = toml_config({name_});
-  const std::string& url = test_env().pg_url;
-  std::string role_url = url;
-  role_url.replace(role_url.find("postgres@"), 9, name_ + "@");
-  config.replace(config.find(url), url.size(), role_url);
+  std::string config = as_role(toml_config({name_}), name_);
   std::string path = write_config(config);
   start_daemon(path);
   ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u) << daemon_->log();

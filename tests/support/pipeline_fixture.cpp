@@ -143,6 +143,17 @@ std::string PipelineTest::write_config(const std::string& text, const std::strin
   return path;
 }
 
+std::string PipelineTest::as_role(std::string config_text, const std::string& role) const {
+  const std::string& url = test_env().pg_url;
+  std::string role_url = url;
+  role_url.replace(role_url.find("postgres@"), 9, role + "@");
+  for (auto at = config_text.find(url); at != std::string::npos;
+       at = config_text.find(url, at + role_url.size())) {
+    config_text.replace(at, url.size(), role_url);
+  }
+  return config_text;
+}
+
 DaemonProcess& PipelineTest::start_daemon(const std::string& config_path) {
   if (daemon_ && daemon_->running()) ADD_FAILURE() << "daemon already running";
   daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{"run", "-c", config_path},

@@ -45,6 +45,8 @@ class PipelineTest : public ::testing::Test {
   std::string toml_config(const std::vector<std::string>& tables, const std::string& extra_source = "",
                           const std::string& extra = "") const;
   std::string write_config(const std::string& text, const std::string& extension = "toml");
+  // The same config text, connecting as `role` (no password: the test server trusts loopback).
+  std::string as_role(std::string config_text, const std::string& role) const;
 
   // Starts `pgcdc run -c <config>`.
   DaemonProcess& start_daemon(const std::string& config_path);
