@@ -108,6 +108,17 @@ void PostgresSource::connect_and_prepare() {
   for (const auto& table : source.tables) {
     tables_.push_back(describe_table(*query_, table, config_.sink.kafka.topic_prefix));
   }
+  // Offsets, metric labels and topics are keyed by these names: two tables must never share one.
+  for (std::size_t i = 0; i < tables_.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (tables_[i].topic == tables_[j].topic || tables_[i].qualified == tables_[j].qualified) {
+        throw SetupError("tables " + tables_[j].quoted + " and " + tables_[i].quoted +
+                         " would share the topic " + tables_[i].topic + " (names are written "
+                         "schema.table with characters Kafka does not allow replaced by '_'): "
+                         "capture them in separate pipelines with different topic_prefix values");
+      }
+    }
+  }
 
   SourceOffset start = ledger_.committable();
   resume_lsn_ = start.lsn;

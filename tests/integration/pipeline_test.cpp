@@ -390,3 +390,26 @@ TEST_F(Privileges, RevokedPrivilegesStopTheDaemonWithTheFix) {
 
 }  // namespace
 }  // namespace pgcdc::test
+
+namespace pgcdc::test {
+namespace {
+
+class NameCollision : public PipelineTest {};
+
+TEST_F(NameCollision, TwoTablesThatWouldShareATopicAreRefusedBeforeAnythingIsCreated) {
+  sql("CREATE TABLE \"" + name_ + " x\" (id int PRIMARY KEY)");
+  sql("CREATE TABLE " + name_ + "_x (id int PRIMARY KEY)");
+  std::string output;
+  int code = run_pgcdc(
+      {"run", "-c", write_config(toml_config({"\"" + name_ + " x\"", name_ + "_x"}))}, output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("would share the topic " + name_ + ".public." + name_ + "_x"),
+            std::string::npos) << output;
+  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
+  EXPECT_EQ(PQntuples(slot.get()), 0);
+  auto publication = db().exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_});
+  EXPECT_EQ(PQntuples(publication.get()), 0);
+}
+
+}  // namespace
+}  // namespace pgcdc::test
