@@ -145,10 +145,8 @@ TEST_F(Pipeline, SnapshotOnlyRunExitsAfterEverythingIsDeliveredAndLeavesNoSlot) 
   EXPECT_EQ(daemon.wait(60s), 0) << daemon.log();
   auto events = read_topic(topic(name_), 1000, 60s, 1s);
   EXPECT_EQ(events.size(), 1000u);
-  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
-  EXPECT_EQ(PQntuples(slot.get()), 0);
-  auto publication = db().exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_});
-  EXPECT_EQ(PQntuples(publication.get()), 0);
+  EXPECT_FALSE(slot_exists());
+  EXPECT_FALSE(publication_exists());
 }
 
 TEST_F(Pipeline, BadStartsFailClearlyAndCreateNothing) {
@@ -168,10 +166,8 @@ TEST_F(Pipeline, BadStartsFailClearlyAndCreateNothing) {
     int code = run_pgcdc({"run", "-c", write_config(toml_config({c.table}, c.extra))}, output);
     EXPECT_EQ(code, 1) << output;
     EXPECT_NE(output.find(c.expected), std::string::npos) << output;
-    auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
-    EXPECT_EQ(PQntuples(slot.get()), 0) << c.table;
-    auto publication = db().exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_});
-    EXPECT_EQ(PQntuples(publication.get()), 0) << c.table;
+    EXPECT_FALSE(slot_exists()) << c.table;
+    EXPECT_FALSE(publication_exists()) << c.table;
   }
   // An unreachable server: a clear message (the daemon retries; `check` reports and exits 1).
   std::string config = toml_config({name_});
@@ -252,8 +248,7 @@ TEST_F(PipelineMore, ManyTablesAndAnExistingPublicationThatLacksOne) {
   EXPECT_EQ(code, 1) << output;
   EXPECT_NE(output.find("publication " + name_ + " exists but does not publish public." + name_ + "_b"),
             std::string::npos) << output;
-  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
-  EXPECT_EQ(PQntuples(slot.get()), 0);
+  EXPECT_FALSE(slot_exists());
 
   start_daemon(write_config(toml_config({name_ + "_a", "public." + name_ + "_b"},
                                         "alter_publication = true\n")));
@@ -380,8 +375,7 @@ TEST_F(Privileges, RevokedPrivilegesStopTheDaemonWithTheFix) {
   EXPECT_EQ(run_pgcdc({"run", "-c", path}, output), 1) << output;
   EXPECT_NE(output.find("lacks the REPLICATION attribute"), std::string::npos) << output;
   // Nothing dropped: the slot is still there for when the privilege comes back.
-  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
-  EXPECT_EQ(PQntuples(slot.get()), 1);
+  EXPECT_TRUE(slot_exists());
   // The slot goes before the role that owns nothing else.
   db().exec_params("SELECT pg_drop_replication_slot($1)", {name_});
   sql("DROP OWNED BY " + name_);
@@ -405,10 +399,8 @@ TEST_F(NameCollision, TwoTablesThatWouldShareATopicAreRefusedBeforeAnythingIsCre
   EXPECT_EQ(code, 1) << output;
   EXPECT_NE(output.find("would share the topic " + name_ + ".public." + name_ + "_x"),
             std::string::npos) << output;
-  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
-  EXPECT_EQ(PQntuples(slot.get()), 0);
-  auto publication = db().exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_});
-  EXPECT_EQ(PQntuples(publication.get()), 0);
+  EXPECT_FALSE(slot_exists());
+  EXPECT_FALSE(publication_exists());
 }
 
 }  // namespace

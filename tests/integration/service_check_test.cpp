@@ -113,10 +113,8 @@ TEST_F(ServiceCheck, AllChecksPassOnAGoodSetUp) {
   expect_line(output, "ok    kafka (sink.kafka.brokers): reachable");
   expect_line(output, "all checks passed");
   // check changes nothing.
-  auto slot = db().exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
-  EXPECT_EQ(PQntuples(slot.get()), 0);
-  auto publication = db().exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_});
-  EXPECT_EQ(PQntuples(publication.get()), 0);
+  EXPECT_FALSE(slot_exists());
+  EXPECT_FALSE(publication_exists());
 }
 
 TEST_F(ServiceCheck, AWrongPasswordFailsWithTheFixAndNoPasswordIsPrinted) {

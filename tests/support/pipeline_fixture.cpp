@@ -198,6 +198,17 @@ bool PipelineTest::wait_for_slot_to_catch_up(std::chrono::milliseconds timeout) 
   return false;
 }
 
+bool PipelineTest::slot_exists() {
+  auto result =
+      db_->exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_});
+  return PQntuples(result.get()) == 1;
+}
+
+bool PipelineTest::publication_exists() {
+  auto result = db_->exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_});
+  return PQntuples(result.get()) == 1;
+}
+
 bool PipelineTest::wait_for_slot(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -64,6 +64,9 @@ class PipelineTest : public ::testing::Test {
   // Waits until pgcdc created its slot and streams from it: changes committed from then on must all be streamed
   // (earlier ones exist only as table state, which the snapshot reads).
   bool wait_for_slot(std::chrono::milliseconds timeout);
+  // Whether this test's slot and publication exist (a failed start must create neither).
+  bool slot_exists();
+  bool publication_exists();
 
   std::string name_;   // unique: slot, publication, topic prefix
   std::string dir_;    // temporary directory: config, offsets, logs
