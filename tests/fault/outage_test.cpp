@@ -52,12 +52,6 @@ class Outage : public PipelineTest {
     }
   }
 
-  // Puts delivery = exactly_once into a config made by toml_config.
-  static std::string with_exactly_once(std::string text) {
-    text.replace(text.find("[sink.kafka]\n"), 13, "[sink.kafka]\ndelivery = 'exactly_once'\n");
-    return text;
-  }
-
   void broker_down(bool exactly_once);
   void postgres_restarts(bool exactly_once);
 

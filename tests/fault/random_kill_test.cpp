@@ -27,11 +27,7 @@ class RandomKills : public PipelineTest {
     const int rows = 20000;
     create_verifier_table(db(), name_, rows);
     std::string text = toml_config({name_}, "snapshot_chunk_rows = 100\n");
-    if (exactly_once) {
-      text.replace(text.find("[sink.kafka]\n"), 13,
-                   "[sink.kafka]\ndelivery = 'exactly_once'\ntransaction_interval = '50ms'\n");
-    }
-    std::string config = write_config(text);
+    std::string config = write_config(exactly_once ? with_exactly_once(text, "50ms") : text);
     start_daemon(config);
     ASSERT_TRUE(wait_for_slot(60s)) << daemon_->log();
 

@@ -18,13 +18,6 @@ using namespace std::chrono_literals;
 
 class Consistency : public PipelineTest {
  protected:
-  std::string exactly_once_config(const std::string& extra_source) {
-    std::string text = toml_config({name_}, extra_source);
-    text.replace(text.find("[sink.kafka]\n"), 13,
-                 "[sink.kafka]\ndelivery = 'exactly_once'\ntransaction_interval = '50ms'\n");
-    return write_config(text);
-  }
-
   // Runs two writers while `during` kills and restarts the daemon as it likes, then verifies.
   void run_and_verify(int rows, const std::string& config, bool duplicates_allowed,
                       const std::function<void()>& during) {
@@ -83,7 +76,8 @@ TEST_F(Consistency, KilledMidSnapshotAndMidStreamLosesNothing) {
 TEST_F(Consistency, ExactlyOnceKilledMidSnapshotAndMidStreamNeitherLosesNorDuplicates) {
   const int rows = 30000;
   create_verifier_table(db(), name_, rows);
-  std::string config = exactly_once_config("snapshot_chunk_rows = 300\n");
+  std::string config =
+      write_config(with_exactly_once(toml_config({name_}, "snapshot_chunk_rows = 300\n"), "50ms"));
   run_and_verify(rows, config, /*duplicates_allowed=*/false, [&] {
     read_topic(topic(name_), 2000, 60s);
     kill_and_restart(config);

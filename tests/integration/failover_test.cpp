@@ -20,8 +20,7 @@ class Failover : public PipelineTest {};
 TEST_F(Failover, TheStandbyTakesOverWhenTheActiveInstanceDiesAndLosesNothing) {
   sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
   sql("INSERT INTO " + name_ + " SELECT g, 'snapshot' FROM generate_series(1, 1000) g");
-  std::string text = toml_config({name_}, "standby_interval = '500ms'\n");
-  text.replace(text.find("[sink.kafka]\n"), 13, "[sink.kafka]\ndelivery = 'exactly_once'\n");
+  std::string text = with_exactly_once(toml_config({name_}, "standby_interval = '500ms'\n"));
   std::string config_a = write_config(text);
   // The standby's own directory: offsets live in Kafka, visible to both.
   std::string dir_b = make_temp_dir("pgcdc-standby");

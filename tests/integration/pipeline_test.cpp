@@ -206,14 +206,6 @@ TEST_F(Pipeline, ColumnsSubsetUsesAPublicationColumnListAndKeepsTheKey) {
   stop_daemon();
 }
 
-}  // namespace
-}  // namespace pgcdc::test
-
-namespace pgcdc::test {
-namespace {
-
-using namespace std::chrono_literals;
-
 class PipelineMore : public PipelineTest {};
 
 TEST_F(PipelineMore, FollowsAlterTableAddedDroppedAndRetypedColumns) {
@@ -313,12 +305,6 @@ TEST_F(PipelineMore, AMillionRowTransactionStreamsThroughABoundedBuffer) {
   stop_daemon();
 }
 
-}  // namespace
-}  // namespace pgcdc::test
-
-namespace pgcdc::test {
-namespace {
-
 class CheckCommand : public PipelineTest {};
 
 TEST_F(CheckCommand, ReportsPublicationPrivilegesAndTopicCreationWithoutChangingAnything) {
@@ -343,12 +329,6 @@ TEST_F(CheckCommand, ReportsPublicationPrivilegesAndTopicCreationWithoutChanging
   sql("DROP OWNED BY " + name_);
   sql("DROP ROLE " + name_);
 }
-
-}  // namespace
-}  // namespace pgcdc::test
-
-namespace pgcdc::test {
-namespace {
 
 class Privileges : public PipelineTest {};
 
@@ -381,12 +361,6 @@ TEST_F(Privileges, RevokedPrivilegesStopTheDaemonWithTheFix) {
   sql("DROP OWNED BY " + name_);
   sql("DROP ROLE " + name_);
 }
-
-}  // namespace
-}  // namespace pgcdc::test
-
-namespace pgcdc::test {
-namespace {
 
 class NameCollision : public PipelineTest {};
 

@@ -154,6 +154,17 @@ std::string PipelineTest::as_role(std::string config_text, const std::string& ro
   return config_text;
 }
 
+std::string PipelineTest::with_exactly_once(std::string config_text,
+                                            const std::string& transaction_interval) {
+  const std::string section = "[sink.kafka]\n";
+  std::string settings = section + "delivery = 'exactly_once'\n";
+  if (!transaction_interval.empty()) {
+    settings += "transaction_interval = '" + transaction_interval + "'\n";
+  }
+  config_text.replace(config_text.find(section), section.size(), settings);
+  return config_text;
+}
+
 DaemonProcess& PipelineTest::start_daemon(const std::string& config_path) {
   if (daemon_ && daemon_->running()) ADD_FAILURE() << "daemon already running";
   daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{"run", "-c", config_path},

@@ -47,6 +47,9 @@ class PipelineTest : public ::testing::Test {
   std::string write_config(const std::string& text, const std::string& extension = "toml");
   // The same config text, connecting as `role` (no password: the test server trusts loopback).
   std::string as_role(std::string config_text, const std::string& role) const;
+  // Exactly-once tests differ from toml_config only in [sink.kafka]: one place that turns it on.
+  static std::string with_exactly_once(std::string config_text,
+                                       const std::string& transaction_interval = "");
 
   // Starts `pgcdc run -c <config>`.
   DaemonProcess& start_daemon(const std::string& config_path);
