@@ -92,10 +92,26 @@ PostgresSource::Outcome PostgresSource::run(const std::atomic<bool>& stop) {
   stop_ = &stop;
   connect_and_prepare();
   try {
-    return config_.source.cdc ? stream_loop(stop) : snapshot_only_loop(stop);
+    Outcome outcome = config_.source.cdc ? stream_loop(stop) : snapshot_only_loop(stop);
+    abandon_chunk_query();
+    return outcome;
   } catch (const StopRequested&) {
+    abandon_chunk_query();
     return ledger_.failed() ? Outcome::kDeliveryFailed : Outcome::kStopped;
   }
+}
+
+void PostgresSource::abandon_chunk_query() {
+  if (!chunk_query_in_flight_) return;
+  // Stopped with the next chunk's query still running: cancel it so the connection is usable
+  // (drop_replication_objects) and PostgreSQL stops reading for nobody.
+  if (PGcancel* cancel = PQgetCancel(query_->raw())) {
+    char error[256];
+    PQcancel(cancel, error, sizeof error);
+    PQfreeCancel(cancel);
+  }
+  while (PGresult* result = PQgetResult(query_->raw())) PQclear(result);
+  chunk_query_in_flight_ = false;
 }
 
 void PostgresSource::connect_and_prepare() {
@@ -244,22 +260,48 @@ void PostgresSource::maybe_heartbeat() {
 
 PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<bool>& stop) {
   // Without a stream there is nothing to be consistent with: read chunk after chunk, each one a
-  // ledger entry whose position is the snapshot progress after it.
-  while (TableInfo* table = next_table_to_snapshot()) {
+  // ledger entry whose position is the snapshot progress after it. The next chunk's query runs in
+  // PostgreSQL (sent with libpq's asynchronous API) while this thread turns the current chunk into
+  // records, so reading and publishing overlap instead of taking turns.
+  auto plan = [&](TableInfo* table, std::optional<std::vector<std::string>> after) {
+    refresh_columns(*query_, *table);  // each chunk reads the columns the table has now
+    PlannedChunk chunk{table, std::move(after), snapshot_layout(*table)};
+    send_chunk_query(chunk_query(*table, chunk.after));
+    return chunk;
+  };
+  std::optional<PlannedChunk> next;
+  if (TableInfo* table = next_table_to_snapshot()) {
+    auto progress = progress_->find(table->qualified);
+    next = plan(table, progress != progress_->end() ? progress->second.last_key
+                                                    : std::optional<std::vector<std::string>>{});
+  }
+  while (next) {
     stats_.note_loop_turn();  // daemon watchdog
     stats_.snapshotting = true;
     if (stop) return Outcome::kStopped;
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
-    auto progress = progress_->find(table->qualified);
-    std::optional<std::vector<std::string>> after;
-    if (progress != progress_->end()) after = progress->second.last_key;
-    refresh_columns(*query_, *table);
-    PgResult rows = read_chunk(*table, after, nullptr);
-    RowLayout layout = snapshot_layout(*table);
+    PlannedChunk current = std::move(*next);
+    next.reset();
+    PgResult rows = receive_chunk_result();
+    // The chunk after this one: the same table from this chunk's last key while chunks come back
+    // full, else the next table that is not done.
+    if (static_cast<std::uint32_t>(PQntuples(rows.get())) == config_.source.snapshot_chunk_rows) {
+      next = plan(current.table, last_key_of(*current.table, rows.get()));
+    } else {
+      for (auto& table : tables_) {
+        auto progress = progress_->find(table.qualified);
+        bool done = progress != progress_->end() && progress->second.done;
+        if (&table == current.table || done) continue;
+        next = plan(&table, progress != progress_->end() ? progress->second.last_key
+                                                         : std::optional<std::vector<std::string>>{});
+        break;
+      }
+    }
     DeliveryToken token = ledger_.open();
     ChangeSource source{resume_lsn_, std::nullopt, unix_now_us(), true};
-    std::uint64_t published = publish_rows(*table, layout, rows.get(), nullptr, token, source);
-    advance_snapshot_progress(*table, rows, published);
+    std::uint64_t published =
+        publish_rows(*current.table, current.layout, rows.get(), nullptr, token, source);
+    advance_snapshot_progress(*current.table, rows, published);
     SourceOffset position;
     position.lsn = resume_lsn_;
     position.snapshot = progress_;
@@ -452,13 +494,13 @@ RowLayout PostgresSource::snapshot_layout(const TableInfo& table) {
   return make_row_layout(table, names, types);
 }
 
-PgResult PostgresSource::read_chunk(const TableInfo& table,
-                                    const std::optional<std::vector<std::string>>& after,
-                                    std::string* snapshot_text) {
+PostgresSource::ChunkQuery PostgresSource::chunk_query(
+    const TableInfo& table, const std::optional<std::vector<std::string>>& after) const {
   std::string columns, keys, placeholders;
   for (const auto& column : table.published) {
     columns += (columns.empty() ? "" : ", ") + query_->quote_identifier(column.name);
   }
+  ChunkQuery query;
   std::vector<Oid> key_types;
   for (const auto& key : table.key_columns) {
     keys += (keys.empty() ? "" : ", ") + query_->quote_identifier(key);
@@ -468,21 +510,29 @@ PgResult PostgresSource::read_chunk(const TableInfo& table,
     }
   }
   // Keyset pagination: the row comparison uses the same btree order as ORDER BY.
-  std::string sql = "SELECT " + columns + " FROM " + table.quoted;
-  std::vector<std::optional<std::string>> params;
+  query.sql = "SELECT " + columns + " FROM " + table.quoted;
   if (after) {
-    sql += " WHERE (" + keys + ") > (" + placeholders + ")";
-    for (const auto& value : *after) params.emplace_back(value);
+    query.sql += " WHERE (" + keys + ") > (" + placeholders + ")";
+    for (const auto& value : *after) query.params.emplace_back(value);
+    query.types = std::move(key_types);
   }
-  sql += " ORDER BY " + keys + " LIMIT " + std::to_string(config_.source.snapshot_chunk_rows);
+  query.sql += " ORDER BY " + keys + " LIMIT " + std::to_string(config_.source.snapshot_chunk_rows);
+  return query;
+}
 
-  if (!snapshot_text) return query_->exec_params(sql, params, after ? key_types : std::vector<Oid>{});
+PgResult PostgresSource::read_chunk(const TableInfo& table,
+                                    const std::optional<std::vector<std::string>>& after,
+                                    std::string* snapshot_text) {
+  const ChunkQuery query = chunk_query(table, after);
+  const std::string& sql = query.sql;
+  const auto& params = query.params;
+  if (!snapshot_text) return query_->exec_params(sql, params, query.types);
   // One REPEATABLE READ transaction so the snapshot we report is the one the rows come from.
   query_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     auto snapshot = query_->exec("SELECT pg_catalog.pg_current_snapshot()::text");
     *snapshot_text = std::string(field(snapshot.get(), 0, 0));
-    auto rows = query_->exec_params(sql, params, after ? key_types : std::vector<Oid>{});
+    auto rows = query_->exec_params(sql, params, query.types);
     query_->exec("COMMIT");
     return rows;
   } catch (...) {
@@ -543,21 +593,47 @@ void PostgresSource::start_chunk(TableInfo& table) {
   chunk_ = std::move(chunk);
 }
 
+std::vector<std::string> PostgresSource::last_key_of(const TableInfo& table,
+                                                     const PGresult* rows) const {
+  std::vector<std::string> last_key;
+  const int last = PQntuples(rows) - 1;
+  for (const auto& key : table.key_columns) {
+    int column = PQfnumber(rows, query_->quote_identifier(key).c_str());
+    last_key.emplace_back(field(rows, last, column));
+  }
+  return last_key;
+}
+
+void PostgresSource::send_chunk_query(const ChunkQuery& query) {
+  std::vector<const char*> values;
+  for (const auto& value : query.params) values.push_back(value ? value->c_str() : nullptr);
+  if (!PQsendQueryParams(query_->raw(), query.sql.c_str(), static_cast<int>(values.size()),
+                         query.types.empty() ? nullptr : query.types.data(), values.data(),
+                         nullptr, nullptr, 0)) {
+    throw make_pg_error(nullptr, query_->raw(), "sending a snapshot chunk query failed");
+  }
+  chunk_query_in_flight_ = true;
+}
+
+PgResult PostgresSource::receive_chunk_result() {
+  PgResult rows(PQgetResult(query_->raw()));
+  // A query returns one result, then nullptr; read to the end so the connection is free again.
+  while (PGresult* extra = PQgetResult(query_->raw())) PQclear(extra);
+  chunk_query_in_flight_ = false;
+  if (!rows || PQresultStatus(rows.get()) != PGRES_TUPLES_OK) {
+    throw make_pg_error(rows.get(), query_->raw(), "reading a snapshot chunk failed");
+  }
+  return rows;
+}
+
 void PostgresSource::advance_snapshot_progress(const TableInfo& table, const PgResult& rows,
                                                std::uint64_t published) {
   auto next = std::make_shared<SnapshotProgress>(*progress_);
   TableSnapshotProgress& entry = (*next)[table.qualified];
   int count = PQntuples(rows.get());
   entry.rows += published;
-  if (count > 0) {
-    // The last key of the chunk, even if that row was dropped: the chunk covered its range.
-    std::vector<std::string> last_key;
-    for (const auto& key : table.key_columns) {
-      int column = PQfnumber(rows.get(), query_->quote_identifier(key).c_str());
-      last_key.emplace_back(field(rows.get(), count - 1, column));
-    }
-    entry.last_key = std::move(last_key);
-  }
+  // The last key of the chunk, even if that row was dropped: the chunk covered its range.
+  if (count > 0) entry.last_key = last_key_of(table, rows.get());
   if (static_cast<std::uint32_t>(count) < config_.source.snapshot_chunk_rows) {
     entry.done = true;
     spdlog::info("snapshot of {} complete: {} rows", table.qualified, entry.rows);
@@ -574,6 +650,11 @@ std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayo
   pgoutput::Tuple tuple;
   std::uint64_t published = 0;
   for (int row = 0; row < PQntuples(rows); ++row) {
+    // Take in what the next chunk's query has sent so far, so PostgreSQL never waits on a full
+    // socket while this loop works (non-blocking; the rows wait in libpq until received).
+    if (chunk_query_in_flight_ && row % 1024 == 0 && PQconsumeInput(query_->raw()) == 0) {
+      throw make_pg_error(nullptr, query_->raw(), "reading a snapshot chunk failed");
+    }
     if (dropped && (*dropped)[static_cast<std::size_t>(row)]) continue;
     tuple_from_result(rows, row, tuple);
     if (!builder_->build(table, layout, Operation::kRead, nullptr, 0, &tuple, source, scratch_)) {

@@ -102,7 +102,23 @@ class PostgresSource : private pgoutput::Handler {
   void maybe_heartbeat();
 
   // Snapshot chunks.
+  struct ChunkQuery {
+    std::string sql;
+    std::vector<std::optional<std::string>> params;  // the previous chunk's last key, if any
+    std::vector<Oid> types;
+  };
+  struct PlannedChunk {  // a chunk whose query was sent (snapshot-only mode)
+    TableInfo* table = nullptr;
+    std::optional<std::vector<std::string>> after;
+    RowLayout layout;
+  };
   TableInfo* next_table_to_snapshot();
+  ChunkQuery chunk_query(const TableInfo& table,
+                         const std::optional<std::vector<std::string>>& after) const;
+  void send_chunk_query(const ChunkQuery& query);  // asynchronous: receive_chunk_result() next
+  PgResult receive_chunk_result();
+  void abandon_chunk_query();
+  std::vector<std::string> last_key_of(const TableInfo& table, const PGresult* rows) const;
   PgResult read_chunk(const TableInfo& table, const std::optional<std::vector<std::string>>& after,
                       std::string* snapshot_text);
   void start_chunk(TableInfo& table);
@@ -170,6 +186,7 @@ class PostgresSource : private pgoutput::Handler {
   } txn_;
 
   std::unique_ptr<PendingChunk> chunk_;
+  bool chunk_query_in_flight_ = false;  // sent by send_chunk_query(), not yet received
   std::uint64_t chunk_sequence_ = 0;
   std::string session_id_;  // tells this session's watermarks from a previous session's
   // Xids of recently decoded transactions (a ring), for the chunk visibility check.

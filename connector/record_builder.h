@@ -21,6 +21,7 @@ namespace pgcdc {
 // Where the values of one tuple go.
 struct RowLayout {
   std::vector<std::string> names;    // tuple columns, in tuple order
+  std::vector<std::string> json_names;  // the same, as JSON strings (quoted, escaped) once
   std::vector<ColumnType> types;     // same order
   std::vector<int> output_indexes;   // tuple positions of `after` members, in output order
   std::vector<int> key_indexes;      // tuple positions of key members, in key order
@@ -61,6 +62,10 @@ class RecordBuilder {
 
  private:
   using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+  static void write_name(Writer& writer, const RowLayout& layout, int index);
+  // The envelope's `source` object for this table and source position, as JSON. Cached: the rows
+  // of one transaction or one snapshot chunk share it.
+  const std::string& source_json(const TableInfo& table, const ChangeSource& source);
   void write_row(Writer& writer, const RowLayout& layout, const pgoutput::Tuple& tuple,
                  bool key_only_tuple, const std::vector<int>& indexes);
   void write_value(Writer& writer, const ColumnType& type, const pgoutput::TupleValue& value);
@@ -73,6 +78,11 @@ class RecordBuilder {
   std::string database_;
   rapidjson::StringBuffer buffer_;  // reused between records
   std::vector<int> unchanged_toast_;
+  struct SourceCache {
+    const TableInfo* table = nullptr;
+    ChangeSource source;
+    std::string json;
+  } source_cache_;
   std::uint64_t unknown_type_values_ = 0;
 };
 

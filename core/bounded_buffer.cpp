@@ -3,6 +3,18 @@
 #include <algorithm>
 
 namespace pgcdc {
+namespace {
+
+constexpr std::size_t kInitialRing = 64;
+// A ring this large is given back once it drains: a burst must not pin its slots for good.
+constexpr std::size_t kKeepRing = 4096;
+
+std::size_t capacity_of(const Record& record) {
+  return record.topic.capacity() + record.key.capacity() + record.table.capacity() +
+         (record.value ? record.value->capacity() : 0);
+}
+
+}  // namespace
 
 double BufferStats::fill_ratio() const {
   double by_records = max_records ? static_cast<double>(records) / max_records : 0.0;
@@ -15,8 +27,17 @@ BoundedBuffer::BoundedBuffer(std::size_t max_records, std::size_t max_bytes)
       max_bytes_(std::max<std::size_t>(1, max_bytes)) {}
 
 bool BoundedBuffer::has_room_for(std::size_t bytes) const {
-  if (records_.empty()) return true;
-  return records_.size() < max_records_ && bytes_ + bytes <= max_bytes_;
+  if (count_ == 0) return true;
+  return count_ < max_records_ && bytes_ + bytes <= max_bytes_;
+}
+
+void BoundedBuffer::grow_ring() {
+  std::vector<Record> bigger(ring_.empty() ? kInitialRing : ring_.size() * 2);
+  for (std::size_t i = 0; i < count_; ++i) {
+    bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+  }
+  ring_ = std::move(bigger);
+  head_ = 0;
 }
 
 BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milliseconds timeout) {
@@ -26,8 +47,15 @@ BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milli
     return PushResult::kTimedOut;
   }
   if (closed_) return PushResult::kClosed;
+  if (count_ == ring_.size()) grow_ring();
+  ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(record);
+  ++count_;
   bytes_ += bytes;
-  records_.push_back(std::move(record));
+  if (!spares_.empty()) {
+    record = std::move(spares_.back());
+    spares_.pop_back();
+    spare_bytes_ -= capacity_of(record);
+  }
   lock.unlock();
   not_empty_.notify_one();
   return PushResult::kPushed;
@@ -36,17 +64,35 @@ BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milli
 bool BoundedBuffer::pop_batch(std::vector<Record>& out, std::size_t max_count,
                               std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  not_empty_.wait_for(lock, timeout, [&] { return closed_ || !records_.empty(); });
-  if (records_.empty()) return !closed_;
-  std::size_t count = std::min(max_count, records_.size());
+  not_empty_.wait_for(lock, timeout, [&] { return closed_ || count_ > 0; });
+  if (count_ == 0) return !closed_;
+  std::size_t count = std::min(max_count, count_);
   for (std::size_t i = 0; i < count; ++i) {
-    bytes_ -= records_.front().payload_bytes();
-    out.push_back(std::move(records_.front()));
-    records_.pop_front();
+    bytes_ -= front().payload_bytes();
+    out.push_back(std::move(front()));
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --count_;
+  }
+  if (count_ == 0 && ring_.size() > kKeepRing) {
+    ring_ = std::vector<Record>(kInitialRing);
+    head_ = 0;
   }
   lock.unlock();
   not_full_.notify_all();
   return true;
+}
+
+void BoundedBuffer::recycle(std::vector<Record>& done) {
+  {
+    std::lock_guard lock(mutex_);
+    for (Record& record : done) {
+      const std::size_t capacity = capacity_of(record);
+      if (capacity > kSpareRecordBytes || spare_bytes_ + capacity > kSpareBytes) continue;
+      spare_bytes_ += capacity;
+      spares_.push_back(std::move(record));
+    }
+  }
+  done.clear();  // what was not kept is freed here, outside the lock
 }
 
 void BoundedBuffer::close() {
@@ -59,9 +105,12 @@ void BoundedBuffer::close() {
 }
 
 void BoundedBuffer::clear() {
+  std::vector<Record> dropped;
   {
     std::lock_guard lock(mutex_);
-    records_.clear();
+    dropped.swap(ring_);
+    head_ = 0;
+    count_ = 0;
     bytes_ = 0;
   }
   not_full_.notify_all();
@@ -69,7 +118,7 @@ void BoundedBuffer::clear() {
 
 BufferStats BoundedBuffer::stats() const {
   std::lock_guard lock(mutex_);
-  return BufferStats{records_.size(), bytes_, max_records_, max_bytes_};
+  return BufferStats{count_, bytes_, max_records_, max_bytes_};
 }
 
 }  // namespace pgcdc

@@ -4,10 +4,15 @@
 // Bounded by record count and by payload bytes, whichever fills first: this is what keeps memory
 // independent of transaction and table size. push() waits with a timeout so the source can keep
 // answering the walsender (status updates) while the buffer is full.
+//
+// Records circulate instead of being allocated per row: the sink hands the records it has sent
+// back with recycle(), and push() returns one of them to the source, whose strings still have
+// their capacity. The source overwrites every field, so a steady stream allocates nothing here
+// (the buffer had been a top malloc/free site: strings allocated on one thread, freed on the
+// other). What is kept for reuse is bounded by kSpareBytes, separately from the payload bound.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -28,19 +33,29 @@ class BoundedBuffer {
  public:
   enum class PushResult { kPushed, kTimedOut, kClosed };
 
+  // Capacity (bytes of string storage) of the records kept for reuse, at most; records with more
+  // are freed rather than kept.
+  static constexpr std::size_t kSpareBytes = 2u << 20;
+  static constexpr std::size_t kSpareRecordBytes = 16u << 10;
+
   BoundedBuffer(std::size_t max_records, std::size_t max_bytes);
   BoundedBuffer(const BoundedBuffer&) = delete;
   BoundedBuffer& operator=(const BoundedBuffer&) = delete;
 
   // Source thread. Waits up to `timeout` for room. A record larger than max_bytes is still
   // admitted into an empty buffer, so one huge row cannot wedge the pipeline.
-  // On kTimedOut and kClosed the record is left untouched in `record`.
+  // kPushed: `record` now holds a recycled record with unspecified contents (overwrite every
+  // field before pushing it). kTimedOut and kClosed: the record is left untouched.
   PushResult push(Record& record, std::chrono::milliseconds timeout);
 
   // Sink thread. Moves up to `max_count` records into `out` (appended), waiting up to `timeout`
   // for the first one. Returns false once closed and drained.
   bool pop_batch(std::vector<Record>& out, std::size_t max_count,
                  std::chrono::milliseconds timeout);
+
+  // Sink thread. Gives back records the sink is done with (sent, or dropped) so push() can reuse
+  // their storage; leaves `done` empty.
+  void recycle(std::vector<Record>& done);
 
   // Any thread. Wakes both sides; pushes fail from now on, pops drain what is left.
   void close();
@@ -52,15 +67,24 @@ class BoundedBuffer {
   BufferStats stats() const;
 
  private:
-  bool has_room_for(std::size_t bytes) const;
+  bool has_room_for(std::size_t bytes) const;   // requires mutex_
+  void grow_ring();                             // requires mutex_
+  Record& front() { return ring_[head_]; }      // requires mutex_, count_ > 0
 
   const std::size_t max_records_;
   const std::size_t max_bytes_;
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
-  std::deque<Record> records_;
+  // FIFO of queued records: a ring over `ring_` (its size a power of two, grown on demand up to
+  // max_records, shrunk again when it drains), `count_` records from `head_`. A deque would
+  // allocate and free a node every few records.
+  std::vector<Record> ring_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
   std::size_t bytes_ = 0;
+  std::vector<Record> spares_;   // recycled, waiting for push() to hand them out
+  std::size_t spare_bytes_ = 0;  // string capacity held by spares_
   bool closed_ = false;
 };
 

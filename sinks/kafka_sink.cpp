@@ -54,8 +54,10 @@ std::vector<std::pair<std::string, std::string>> KafkaSink::default_properties()
       // deployments see keys where they expect them. librdkafka's own default is crc32-based.
       {"partitioner", "murmur2_random"},
       // Bound what librdkafka itself holds (invariant 4): its default of 1 GiB would dwarf the
-      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss.
-      {"queue.buffering.max.kbytes", "65536"},
+      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss. 16 MiB (with
+      // the buffer's 16 MiB) keeps a full-speed snapshot under 64 MiB of RSS; larger queues did
+      // not move the benchmark's throughput (docs/benchmarks.md).
+      {"queue.buffering.max.kbytes", "16384"},
       {"client.id", "pgcdc"},
   };
 }

@@ -24,7 +24,7 @@ void SinkRunner::run(const std::atomic<bool>& stop) {
   std::vector<Record> batch;
   batch.reserve(options_.max_batch);
   while (!stop.load() && !sink_.fatal()) {
-    batch.clear();
+    buffer_.recycle(batch);  // the sink copied them (or dropped them): their storage goes back
     // With reports outstanding, do not block on the buffer: take what is there and wait in the
     // sink instead. With none, block on the buffer (a push wakes it at once).
     const bool waiting_for_reports = sink_.in_flight() > 0;
