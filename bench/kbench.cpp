@@ -6,6 +6,7 @@
 //   kbench hw      -b BROKERS TOPIC...     sum of (high - low) watermarks, one number
 //   kbench count   -b BROKERS [--dump FILE] [--timeout S] TOPIC...
 //   kbench produce -b BROKERS --count N --sample-topics T1,T2 [--sample N] [--prop k=v]... TOPIC...
+//   kbench produce -b BROKERS --count N --synthetic BYTES TOPIC...   (made-up records: warm-up)
 //
 // count reads every partition of the topics from the beginning to its end (read_committed, so
 // aborted transactional records and control markers are not counted) and prints one JSON object:
@@ -53,6 +54,7 @@ struct Args {
   int partitions = 1;
   long long count = 0;
   long long sample = 20000;
+  long long synthetic = 0;  // > 0: produce made-up records of this many value bytes (warm-up)
   double timeout_s = 600;
 };
 
@@ -87,6 +89,7 @@ Args parse(int argc, char** argv) {
     else if (s == "--count") a.count = std::atoll(next().c_str());
     else if (s == "--sample") a.sample = std::atoll(next().c_str());
     else if (s == "--sample-topics") a.sample_topics = split(next(), ',');
+    else if (s == "--synthetic") a.synthetic = std::atoll(next().c_str());
     else if (s == "--dump") a.dump = next();
     else if (s == "--timeout") a.timeout_s = std::atof(next().c_str());
     else if (s == "--prop") {
@@ -356,10 +359,21 @@ void on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
 }
 
 int cmd_produce(const Args& a) {
-  if (a.count <= 0 || a.topics.empty() || a.sample_topics.empty())
-    die("produce needs --count, --sample-topics and target topics");
+  if (a.count <= 0 || a.topics.empty() || (a.sample_topics.empty() && a.synthetic <= 0))
+    die("produce needs --count, --sample-topics (or --synthetic BYTES) and target topics");
   std::vector<Sampled> sample;
-  consume(a, a.sample_topics, a.sample, &sample, nullptr);
+  if (a.synthetic > 0) {
+    // Made-up JSON-ish records (the broker's warm-up before the measured runs).
+    for (int i = 0; i < 1000; ++i) {
+      Sampled s;
+      s.key = "{\"id\":" + std::to_string(i) + "}";
+      while ((long long)s.value.size() < a.synthetic) s.value += "{\"n\":" + std::to_string(i * 7919 + s.value.size()) + ",\"v\":\"abcdefgh\"}";
+      s.value.resize(size_t(a.synthetic));
+      sample.push_back(std::move(s));
+    }
+  } else {
+    consume(a, a.sample_topics, a.sample, &sample, nullptr);
+  }
   if (sample.empty()) die("no records to sample in the sample topics");
 
   ProduceState st;
@@ -369,7 +383,7 @@ int cmd_produce(const Args& a) {
       {"enable.idempotence", "true"}, {"acks", "all"},
       {"linger.ms", "5"},             {"compression.type", "lz4"},
       {"message.timeout.ms", "300000"}, {"partitioner", "murmur2_random"},
-      {"queue.buffering.max.kbytes", "65536"}, {"client.id", "kbench"}};
+      {"queue.buffering.max.kbytes", "16384"}, {"client.id", "kbench"}};
   for (const auto& [k, v] : defaults) set(conf, k, v);
   for (const auto& [k, v] : a.props) set(conf, k, v);
   rd_kafka_conf_set_opaque(conf, &st);
