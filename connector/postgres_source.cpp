@@ -648,8 +648,17 @@ std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayo
                                           const PGresult* rows, const std::vector<bool>* dropped,
                                           DeliveryToken token, const ChangeSource& source) {
   pgoutput::Tuple tuple;
+  // The chunk's rows are announced to the ledger and counted at once, not one lock per row. (If
+  // the session stops half-way, the entry simply never completes: nothing of it is committed.)
+  const int count = PQntuples(rows);
   std::uint64_t published = 0;
-  for (int row = 0; row < PQntuples(rows); ++row) {
+  for (int row = 0; row < count; ++row) {
+    if (!dropped || !(*dropped)[static_cast<std::size_t>(row)]) ++published;
+  }
+  ledger_.add_records(token, published);
+  stats_.records_read += published;
+  stats_.per_table.count_records(table.qualified, Operation::kRead, published);  // daemon metrics
+  for (int row = 0; row < count; ++row) {
     // Take in what the next chunk's query has sent so far, so PostgreSQL never waits on a full
     // socket while this loop works (non-blocking; the rows wait in libpq until received).
     if (chunk_query_in_flight_ && row % 1024 == 0 && PQconsumeInput(query_->raw()) == 0) {
@@ -660,8 +669,8 @@ std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayo
     if (!builder_->build(table, layout, Operation::kRead, nullptr, 0, &tuple, source, scratch_)) {
       throw pgoutput::DecodeError("snapshot row of " + table.qualified + " has no key");
     }
-    push(scratch_, token);
-    ++published;
+    scratch_.token = token;
+    push_uncounted(scratch_);
   }
   stats_.unknown_type_values = builder_->unknown_type_values();
   return published;

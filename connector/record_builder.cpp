@@ -152,7 +152,8 @@ bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple
 bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple,
                            const pgoutput::Tuple* old, std::string& out) {
   buffer_.Clear();
-  Writer writer(buffer_);
+  Writer& writer = writer_;
+  writer.Reset(buffer_);
   writer.StartObject();
   for (int index : layout.key_indexes) {
     const auto* carried = carried_value(tuple, old, index);
@@ -177,7 +178,8 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
   }
 
   buffer_.Clear();
-  Writer writer(buffer_);
+  Writer& writer = writer_;
+  writer.Reset(buffer_);
   writer.StartObject();
   writer.Key("before");
   if (before) {

@@ -77,6 +77,9 @@ class RecordBuilder {
   const ValueConverter& converter_;
   std::string database_;
   rapidjson::StringBuffer buffer_;  // reused between records
+  // Reused too: a Writer allocates its nesting stack on first use and frees it when destroyed,
+  // which was a malloc/free pair per record; Reset() keeps the stack's memory.
+  Writer writer_{buffer_};
   std::vector<int> unchanged_toast_;
   struct SourceCache {
     const TableInfo* table = nullptr;

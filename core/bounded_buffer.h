@@ -1,15 +1,15 @@
 #pragma once
 // The bounded queue between the source thread (producer) and the sink thread (consumer).
 //
-// Bounded by record count and by payload bytes, whichever fills first: this is what keeps memory
-// independent of transaction and table size. push() waits with a timeout so the source can keep
+// Bounded by record count and by bytes (each record's strings plus its own slot), whichever fills
+// first: this is what keeps memory independent of transaction and table size. push() waits with a timeout so the source can keep
 // answering the walsender (status updates) while the buffer is full.
 //
 // Records circulate instead of being allocated per row: the sink hands the records it has sent
 // back with recycle(), and push() returns one of them to the source, whose strings still have
 // their capacity. The source overwrites every field, so a steady stream allocates nothing here
 // (the buffer had been a top malloc/free site: strings allocated on one thread, freed on the
-// other). What is kept for reuse is bounded by kSpareBytes, separately from the payload bound.
+// other). What is kept for reuse is bounded by kSpareBytes, separately from max_bytes.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -49,13 +49,17 @@ class BoundedBuffer {
   PushResult push(Record& record, std::chrono::milliseconds timeout);
 
   // Sink thread. Moves up to `max_count` records into `out` (appended), waiting up to `timeout`
-  // for the first one. Returns false once closed and drained.
+  // for the first one or for wake_consumer(). Returns false once closed and drained.
   bool pop_batch(std::vector<Record>& out, std::size_t max_count,
                  std::chrono::milliseconds timeout);
 
   // Sink thread. Gives back records the sink is done with (sent, or dropped) so push() can reuse
   // their storage; leaves `done` empty.
   void recycle(std::vector<Record>& done);
+
+  // Any thread. Ends the consumer's current (or next) wait in pop_batch() early, even with no
+  // record: the sink has delivery reports to serve.
+  void wake_consumer();
 
   // Any thread. Wakes both sides; pushes fail from now on, pops drain what is left.
   void close();
@@ -85,6 +89,7 @@ class BoundedBuffer {
   std::size_t bytes_ = 0;
   std::vector<Record> spares_;   // recycled, waiting for push() to hand them out
   std::size_t spare_bytes_ = 0;  // string capacity held by spares_
+  bool woken_ = false;  // wake_consumer() was called since the last pop_batch()
   bool closed_ = false;
 };
 

@@ -23,12 +23,12 @@ PositionLedger::Entry* PositionLedger::find(DeliveryToken token) {
   return &entries_[token - first_token_];
 }
 
-void PositionLedger::add_record(DeliveryToken token) {
+void PositionLedger::add_records(DeliveryToken token, std::uint64_t count) {
   std::lock_guard lock(mutex_);
   Entry* entry = find(token);
   if (!entry || entry->sealed) throw std::logic_error("record added to a closed ledger entry");
-  ++entry->pending;
-  ++in_flight_;
+  entry->pending += count;
+  in_flight_ += count;
 }
 
 void PositionLedger::seal(DeliveryToken token, SourceOffset position) {

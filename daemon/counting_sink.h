@@ -28,6 +28,9 @@ class CountingSink : public Sink {
     return result;
   }
   void poll(std::chrono::milliseconds timeout) override { inner_->poll(timeout); }
+  bool set_report_wakeup(std::function<void()> wake) override {
+    return inner_->set_report_wakeup(std::move(wake));
+  }
   bool flush(std::chrono::milliseconds timeout) override { return inner_->flush(timeout); }
   std::size_t in_flight() const override { return inner_->in_flight(); }
   std::string name() const override { return inner_->name(); }

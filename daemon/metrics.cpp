@@ -135,7 +135,7 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
                              "Values of types without a specific JSON mapping, written as their "
                              "PostgreSQL text form")),
       buffer_records_(gauge(*registry_, "pgcdc_buffer_records", "Records in the bounded buffer")),
-      buffer_bytes_(gauge(*registry_, "pgcdc_buffer_bytes", "Payload bytes in the bounded buffer")),
+      buffer_bytes_(gauge(*registry_, "pgcdc_buffer_bytes", "Bytes held by the records in the bounded buffer")),
       buffer_max_records_(
           gauge(*registry_, "pgcdc_buffer_capacity_records", "Buffer capacity in records")),
       buffer_max_bytes_(gauge(*registry_, "pgcdc_buffer_capacity_bytes", "Buffer capacity in bytes")),
@@ -262,8 +262,15 @@ void Metrics::detach() {
   view_ = SessionView{};
 }
 
+Metrics::TableMetrics& Metrics::sink_table_metrics(std::string_view table) {
+  if (sink_last_metrics_ && table == sink_last_table_) return *sink_last_metrics_;
+  sink_last_metrics_ = &table_metrics(table);  // map nodes never move
+  sink_last_table_.assign(table);
+  return *sink_last_metrics_;
+}
+
 void Metrics::record_delivery(const DeliveryReport& report) {
-  TableMetrics& table = table_metrics(report.table);
+  TableMetrics& table = sink_table_metrics(report.table);
   std::size_t op = TableCounters::index_of(report.op);
   if (report.status != DeliveryStatus::kDelivered) {
     table.failed[op]->Increment();
@@ -282,7 +289,7 @@ void Metrics::record_delivery(const DeliveryReport& report) {
 }
 
 Metrics::ProducedCounters Metrics::produced_counters(std::string_view table, Operation op) {
-  TableMetrics& metrics = table_metrics(table);
+  TableMetrics& metrics = sink_table_metrics(table);
   return {metrics.produced[TableCounters::index_of(op)], metrics.produced_bytes};
 }
 

@@ -113,6 +113,9 @@ class Metrics {
   };
   TableMetrics& table_metrics(std::string_view table);
   TableMetrics make_table_metrics(const std::string& table);
+  // table_metrics() for the sink thread's per-record calls: consecutive records mostly share a
+  // table, so the last one is kept at hand (a string comparison instead of a map search).
+  TableMetrics& sink_table_metrics(std::string_view table);
   HealthInputs health_inputs_locked() const;  // requires view_mutex_
   void sample_tables_locked(std::int64_t now_ns);  // requires view_mutex_
   std::string status_locked(const HealthInputs& inputs) const;  // requires view_mutex_
@@ -163,6 +166,8 @@ class Metrics {
 
   // Configured tables: built in the constructor, read-only afterwards (no lock needed).
   std::map<std::string, TableMetrics, std::less<>> tables_;
+  std::string sink_last_table_;             // sink thread only
+  TableMetrics* sink_last_metrics_ = nullptr;  // sink thread only
   std::mutex extra_tables_mutex_;  // guards extra_tables_ (tables not in the config; unexpected)
   std::map<std::string, TableMetrics, std::less<>> extra_tables_;
 

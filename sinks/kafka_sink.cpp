@@ -120,6 +120,7 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
 }
 
 KafkaSink::~KafkaSink() {
+  set_report_wakeup(nullptr);  // whoever set it may be gone; the polls below need no wake-ups
   if (transactional_ && txn_open_) abort_transaction("kafka sink closing");
   if (in_flight_.load() > 0) {
     logger_->warn(
@@ -139,19 +140,29 @@ KafkaSink::~KafkaSink() {
       if (slot->in_use) report(slot.get(), DeliveryStatus::kFailed, "kafka sink destroyed");
     }
   }
+  last_topic_handle_ = nullptr;
   topics_.clear();  // topic handles go before the producer (member order also ensures it)
 }
 
 rd_kafka_topic_t* KafkaSink::topic_handle(const std::string& topic, std::string& error) {
+  // Consecutive records mostly go to one topic: a string comparison instead of a hash lookup.
+  if (last_topic_handle_ && topic == last_topic_) return last_topic_handle_;
   auto it = topics_.find(topic);
-  if (it != topics_.end()) return it->second.get();
+  if (it != topics_.end()) {
+    last_topic_ = topic;
+    last_topic_handle_ = it->second.get();
+    return last_topic_handle_;
+  }
   // nullptr conf: the topic uses the producer's default topic properties (acks, timeouts).
   RdKafkaTopicPtr handle(rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr));
   if (!handle) {
     error = "kafka topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error());
     return nullptr;
   }
-  return topics_.emplace(topic, std::move(handle)).first->second.get();
+  last_topic_ = topic;
+  last_topic_handle_ = handle.get();
+  topics_.emplace(topic, std::move(handle));
+  return last_topic_handle_;
 }
 
 KafkaSink::InFlight* KafkaSink::acquire_slot(const Record& record) {
@@ -256,6 +267,27 @@ Sink::SendResult KafkaSink::send(Record& record) {
   }
   report(slot, DeliveryStatus::kFailed, error);
   return SendResult::kAccepted;
+}
+
+bool KafkaSink::set_report_wakeup(std::function<void()> wake) {
+  if (main_queue_) {
+    // Returns once no callback runs: librdkafka calls it under the queue's lock, which this takes.
+    rd_kafka_queue_cb_event_enable(main_queue_.get(), nullptr, nullptr);
+    main_queue_.reset();
+  }
+  wakeup_ = std::move(wake);
+  if (!wakeup_) return true;
+  main_queue_.reset(rd_kafka_queue_get_main(producer_.get()));
+  rd_kafka_queue_cb_event_enable(main_queue_.get(), &KafkaSink::on_queue_event, this);
+  // Reports that were already queued did not trigger the callback (it fires on empty ->
+  // non-empty): the first wait must not sleep through them.
+  wakeup_();
+  return true;
+}
+
+// A librdkafka thread, whenever the main queue stops being empty.
+void KafkaSink::on_queue_event(rd_kafka_t*, void* opaque) {
+  static_cast<KafkaSink*>(opaque)->wakeup_();
 }
 
 void KafkaSink::poll(std::chrono::milliseconds timeout) {

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,12 +39,16 @@ struct RdKafkaDeleter {
 struct RdKafkaTopicDeleter {
   void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
 };
+struct RdKafkaQueueDeleter {
+  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+};
 struct RdKafkaConfDeleter {
   void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
 };
 using RdKafkaPtr = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
 using RdKafkaTopicPtr = std::unique_ptr<rd_kafka_topic_t, RdKafkaTopicDeleter>;
 using RdKafkaConfPtr = std::unique_ptr<rd_kafka_conf_t, RdKafkaConfDeleter>;
+using RdKafkaQueuePtr = std::unique_ptr<rd_kafka_queue_t, RdKafkaQueueDeleter>;
 
 class KafkaSink : public Sink {
  public:
@@ -63,6 +68,9 @@ class KafkaSink : public Sink {
 
   SendResult send(Record& record) override;
   void poll(std::chrono::milliseconds timeout) override;
+  // librdkafka calls `wake` from its own thread when its main queue (delivery reports, errors)
+  // goes from empty to non-empty.
+  bool set_report_wakeup(std::function<void()> wake) override;
   bool flush(std::chrono::milliseconds timeout) override;
   std::size_t in_flight() const override;
   std::string name() const override { return "kafka"; }
@@ -119,6 +127,7 @@ class KafkaSink : public Sink {
   static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   static void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* buf);
+  static void on_queue_event(rd_kafka_t* rk, void* opaque);
 
   DeliveryListener& listener_;
   // Declared before producer_ so it outlives it: librdkafka logs while being destroyed.
@@ -156,9 +165,13 @@ class KafkaSink : public Sink {
   bool txn_failed_ = false;
   std::string txn_error_;
 
-  // Destroyed in reverse order: topic handles before the producer they belong to.
+  // Destroyed in reverse order: topic handles and the queue before the producer they belong to.
   RdKafkaPtr producer_;
   std::unordered_map<std::string, RdKafkaTopicPtr> topics_;  // sink thread only
+  std::string last_topic_;                          // sink thread only: the last lookup
+  rd_kafka_topic_t* last_topic_handle_ = nullptr;   // owned by topics_
+  RdKafkaQueuePtr main_queue_;      // held while a report wake-up is set
+  std::function<void()> wakeup_;    // called by librdkafka's threads while set
 };
 
 }  // namespace pgcdc

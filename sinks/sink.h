@@ -10,6 +10,7 @@
 // still in flight reports them kFailed from its destructor.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "core/delivery.h"
@@ -30,6 +31,15 @@ class Sink {
   virtual SendResult send(Record& record) = 0;
   // Serves delivery reports, waiting up to `timeout` for one.
   virtual void poll(std::chrono::milliseconds timeout) = 0;
+  // Asks the sink to call `wake` whenever poll() has reports to serve, so the sink thread can sleep
+  // on one thing (the buffer) and still serve reports at once. `wake` may run on any thread (a
+  // library's own) and must be quick and never call the sink. An empty function turns it off; the
+  // sink never calls a function once that call returned. False when the sink cannot do this (the
+  // runner then alternates between the buffer and short timed polls).
+  virtual bool set_report_wakeup(std::function<void()> wake) {
+    (void)wake;
+    return false;
+  }
   // Waits until every accepted record has been reported, up to `timeout`. True when none is left.
   virtual bool flush(std::chrono::milliseconds timeout) = 0;
   // Records accepted and not yet reported. Any thread (a gauge may read it).

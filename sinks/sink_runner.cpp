@@ -21,15 +21,27 @@ bool SinkRunner::send_with_retry(Record& record, const std::atomic<bool>& stop) 
 }
 
 void SinkRunner::run(const std::atomic<bool>& stop) {
+  // One place to sleep: the buffer, woken by a push or by the sink when reports are ready. A
+  // record pushed while the runner waited for reports used to wait for that poll to time out.
+  const bool woken_by_reports = sink_.set_report_wakeup([this] { buffer_.wake_consumer(); });
+  struct WakeupOff {  // the buffer may be gone before the sink: never call it after run()
+    Sink& sink;
+    bool on;
+    ~WakeupOff() {
+      if (on) sink.set_report_wakeup(nullptr);
+    }
+  } wakeup_off{sink_, woken_by_reports};
+
   std::vector<Record> batch;
   batch.reserve(options_.max_batch);
   while (!stop.load() && !sink_.fatal()) {
     buffer_.recycle(batch);  // the sink copied them (or dropped them): their storage goes back
-    // With reports outstanding, do not block on the buffer: take what is there and wait in the
-    // sink instead. With none, block on the buffer (a push wakes it at once).
     const bool waiting_for_reports = sink_.in_flight() > 0;
-    const auto pop_timeout =
-        waiting_for_reports ? std::chrono::milliseconds(0) : options_.idle_pop_timeout;
+    std::chrono::milliseconds pop_timeout = options_.idle_pop_timeout;
+    if (waiting_for_reports) {
+      // Without wake-ups, do not block on the buffer: take what is there and wait in the sink.
+      pop_timeout = woken_by_reports ? options_.report_wait_timeout : std::chrono::milliseconds(0);
+    }
     const bool open = buffer_.pop_batch(batch, options_.max_batch, pop_timeout);
 
     for (Record& record : batch) {
@@ -40,7 +52,7 @@ void SinkRunner::run(const std::atomic<bool>& stop) {
     if (!batch.empty()) batches_.fetch_add(1, std::memory_order_relaxed);
 
     if (!open) return;  // closed and drained; the caller flushes what is in flight
-    if (batch.empty() && waiting_for_reports) {
+    if (batch.empty() && waiting_for_reports && !woken_by_reports) {
       sink_.poll(options_.report_poll_timeout);
     } else {
       sink_.poll(std::chrono::milliseconds(0));  // let reports flow between batches

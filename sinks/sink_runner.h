@@ -19,8 +19,11 @@ struct SinkRunnerOptions {
   std::size_t max_batch = 500;  // records popped from the buffer at once
   // Wait for the buffer when the sink has nothing in flight: a new record wakes it at once.
   std::chrono::milliseconds idle_pop_timeout{100};
-  // Wait for delivery reports when the buffer is empty but records are in flight; also the longest
-  // a new record waits in that state (about linger.ms, so it costs no latency in practice).
+  // Records in flight, sink able to wake the runner when reports arrive (Kafka): the runner waits
+  // on the buffer, so a new record or a report ends the wait at once; this only bounds it.
+  std::chrono::milliseconds report_wait_timeout{50};
+  // Records in flight, sink unable to wake the runner: wait for reports in the sink this long; also
+  // the longest a new record waits in that state.
   std::chrono::milliseconds report_poll_timeout{5};
   // Wait for the sink to make room after kQueueFull before sending the same record again.
   std::chrono::milliseconds queue_full_poll_timeout{50};

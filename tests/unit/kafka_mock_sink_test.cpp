@@ -5,9 +5,11 @@
 #include <librdkafka/rdkafka_mock.h>  // must follow rdkafka.h
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/position_ledger.h"
@@ -152,6 +154,38 @@ TEST_F(KafkaMockSinkTest, DeliveredRecordsAreReportedOnceWithTheirTokens) {
   EXPECT_FALSE(ledger.failed());
   EXPECT_EQ(ledger.committable().lsn, 1000u);
   EXPECT_FALSE(sink.fatal());
+}
+
+TEST_F(KafkaMockSinkTest, ReadyDeliveryReportsCallTheWakeUpFromLibrdkafkasThread) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSink sink(config(), listener);
+  std::string error;
+  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+  std::atomic<int> wakeups{0};
+  ASSERT_TRUE(sink.set_report_wakeup([&] { ++wakeups; }));
+  const int at_start = wakeups.load();  // it wakes once at once, for reports already queued
+
+  DeliveryToken token = ledger.open();
+  Record r = make_record(token, topic_, 1, /*tombstone=*/false);
+  ledger.add_record(token);
+  ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+  // Nothing polls: only librdkafka's own thread can call the wake-up when the report is ready.
+  for (int i = 0; i < 500 && wakeups.load() == at_start; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_GT(wakeups.load(), at_start);
+  sink.poll(milliseconds(0));
+  EXPECT_EQ(listener.reports.size(), 1u);
+
+  // Turned off, it is never called again.
+  ASSERT_TRUE(sink.set_report_wakeup(nullptr));
+  const int when_off = wakeups.load();
+  Record again = make_record(token, topic_, 2, /*tombstone=*/false);
+  ledger.add_record(token);
+  ASSERT_EQ(sink.send(again), Sink::SendResult::kAccepted);
+  EXPECT_TRUE(sink.flush(milliseconds(10000)));
+  EXPECT_EQ(wakeups.load(), when_off);
 }
 
 TEST_F(KafkaMockSinkTest, RejectedProduceIsAFailedReportAndStopsThePosition) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -227,6 +228,113 @@ TEST(SinkRunner, IdleRunnerWaitsOnTheBufferAndStopsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, milliseconds(500));
   // Idle: blocked in the buffer (100 ms waits), not spinning on poll().
   EXPECT_LT(sink.polls, 20);
+}
+
+// A sink whose reports become ready on another thread, as librdkafka's do: records stay in flight
+// until the test "acknowledges" them, and the sink then calls the runner's wake-up.
+class WakingSink : public Sink {
+ public:
+  explicit WakingSink(DeliveryListener& listener) : listener_(listener) {}
+  SendResult send(Record& record) override {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(record);
+    ++accepted;
+    return SendResult::kAccepted;
+  }
+  void poll(milliseconds) override {
+    std::vector<Record> ready;
+    {
+      std::lock_guard lock(mutex_);
+      if (!acknowledged_) return;
+      ready.swap(pending_);
+    }
+    for (const Record& r : ready) {
+      DeliveryReport report;
+      report.token = r.token;
+      report.table = r.table;
+      listener_.on_delivery(report);
+    }
+  }
+  bool flush(milliseconds timeout) override {
+    poll(timeout);
+    return in_flight() == 0;
+  }
+  std::size_t in_flight() const override {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+  }
+  std::string name() const override { return "waking"; }
+  bool set_report_wakeup(std::function<void()> wake) override {
+    std::lock_guard lock(mutex_);
+    wake_ = std::move(wake);
+    return true;
+  }
+  // The "broker" acknowledges everything sent so far, from the test's thread.
+  void acknowledge_from_another_thread() {
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mutex_);
+      acknowledged_ = true;
+      wake = wake_;
+    }
+    if (wake) wake();
+  }
+  bool wakeup_set() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<bool>(wake_);
+  }
+  std::atomic<int> accepted{0};
+
+ private:
+  DeliveryListener& listener_;
+  mutable std::mutex mutex_;
+  std::vector<Record> pending_;
+  bool acknowledged_ = false;
+  std::function<void()> wake_;
+};
+
+template <typename Condition>
+bool eventually(Condition condition) {
+  for (int i = 0; i < 1000 && !condition(); ++i) std::this_thread::sleep_for(milliseconds(10));
+  return condition();
+}
+
+// With records in flight the runner sleeps on the buffer, and both a new record and ready reports
+// end that sleep: every wait here is 60 s, so only the wake-ups can explain progress.
+TEST(SinkRunner, ANewRecordOrReadyReportsWakeTheRunnerWhileRecordsAreInFlight) {
+  PositionLedger ledger;
+  std::atomic<int> reports{0};
+  struct Listener : DeliveryListener {
+    explicit Listener(std::atomic<int>& n) : n(n) {}
+    void on_delivery(const DeliveryReport&) override { ++n; }
+    std::atomic<int>& n;
+  } listener(reports);
+  WakingSink sink(listener);
+  BoundedBuffer buffer(16, 1 << 20);
+  SinkRunnerOptions options;
+  options.idle_pop_timeout = std::chrono::seconds(60);
+  options.report_wait_timeout = std::chrono::seconds(60);
+  SinkRunner runner(buffer, sink, options);
+  std::atomic<bool> stop{false};
+  std::thread sink_thread([&] { runner.run(stop); });
+
+  Record first = make_record(1, 1);
+  ASSERT_EQ(buffer.push(first, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
+  ASSERT_TRUE(eventually([&] { return sink.accepted == 1; }));
+  // The first record is in flight: the runner now waits on the buffer.
+  std::this_thread::sleep_for(milliseconds(50));
+  Record second = make_record(1, 2);
+  ASSERT_EQ(buffer.push(second, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
+  EXPECT_TRUE(eventually([&] { return sink.accepted == 2; })) << "a push did not wake the runner";
+
+  std::this_thread::sleep_for(milliseconds(50));
+  sink.acknowledge_from_another_thread();
+  EXPECT_TRUE(eventually([&] { return reports == 2; })) << "ready reports did not wake the runner";
+
+  stop = true;
+  buffer.close();
+  sink_thread.join();
+  EXPECT_FALSE(sink.wakeup_set()) << "the runner must turn the wake-up off when it returns";
 }
 
 }  // namespace
