@@ -95,7 +95,7 @@ struct SinkConfig {
 
 struct BufferConfig {
   std::size_t max_records = 100000;  // PGCDC_BUFFER_SIZE overrides
-  std::size_t max_bytes = 16u << 20;
+  std::size_t max_bytes = 8u << 20;
 
   bool operator==(const BufferConfig&) const = default;
 };

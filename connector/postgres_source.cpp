@@ -237,7 +237,10 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
     if (!chunk_) {
       TableInfo* table = next_table_to_snapshot();
       stats_.snapshotting = table != nullptr;
-      if (table) start_chunk(*table);
+      if (table) {
+        hand_over();  // reading a chunk takes a few queries
+        start_chunk(*table);
+      }
     }
     read_from_server(std::chrono::milliseconds(100));
     maybe_commit(false);
@@ -254,6 +257,7 @@ void PostgresSource::maybe_heartbeat() {
   auto now = Clock::now();
   if (now < next_heartbeat_) return;
   next_heartbeat_ = now + interval;
+  hand_over();
   query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(false, $1, '')",
                       {std::string(kHeartbeatPrefix)});
 }
@@ -282,6 +286,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
     PlannedChunk current = std::move(*next);
     next.reset();
+    hand_over();  // receiving may wait for PostgreSQL
     PgResult rows = receive_chunk_result();
     // The chunk after this one: the same table from this chunk's last key while chunks come back
     // full, else the next table that is not done.
@@ -310,6 +315,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     maybe_commit(false);
   }
   stats_.snapshotting = false;
+  hand_over();
   while (ledger_.entries_in_flight() > 0) {
     stats_.note_loop_turn();  // daemon watchdog
     if (stop) return Outcome::kStopped;
@@ -337,6 +343,7 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
     }
     if (length == 0) {
       if (received) return true;
+      hand_over();  // about to wait: the sink takes what is queued now
       // Nothing buffered: wait for the socket, then let libpq read what arrived.
       int socket = PQsocket(conn);
       fd_set readable;
@@ -409,6 +416,7 @@ void PostgresSource::maybe_commit(bool force) {
   SourceOffset offset = ledger_.committable();
   // Durable first, then tell PostgreSQL: a crash in between re-reads, it never skips.
   if (!(offset == last_saved_)) {
+    hand_over();  // the save waits for the disk
     offsets_.save(offset);
     last_saved_ = offset;
   }
@@ -864,10 +872,17 @@ void PostgresSource::push_position_marker(DeliveryToken token, const SourceOffse
   push_uncounted(scratch_);
 }
 
+void PostgresSource::hand_over() {
+  if (!pushed_since_hand_over_) return;
+  buffer_.wake_consumer();
+  pushed_since_hand_over_ = false;
+}
+
 void PostgresSource::push_uncounted(Record& record) {
   for (;;) {
     switch (buffer_.push(record, kPushWait)) {
       case BoundedBuffer::PushResult::kPushed:
+        pushed_since_hand_over_ = true;
         return;
       case BoundedBuffer::PushResult::kClosed:
         throw StopRequested{};

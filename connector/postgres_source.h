@@ -152,6 +152,9 @@ class PostgresSource : private pgoutput::Handler {
   // commits. Not counted in the ledger.
   void push_position_marker(DeliveryToken token, const SourceOffset& position);
   void push_uncounted(Record& record);
+  // The buffer wakes the sink per batch, not per record: before this thread waits for anything
+  // (the server, a query, the disk), it wakes the sink for what it pushed so far.
+  void hand_over();
 
   const Config& config_;
   BoundedBuffer& buffer_;
@@ -201,6 +204,7 @@ class PostgresSource : private pgoutput::Handler {
   std::chrono::steady_clock::time_point next_status_{};
   std::chrono::steady_clock::time_point next_heartbeat_{};
   Record scratch_;  // reused for every record built
+  bool pushed_since_hand_over_ = false;
 };
 
 }  // namespace pgcdc

@@ -6,6 +6,7 @@ namespace pgcdc {
 namespace {
 
 constexpr std::size_t kInitialRing = 64;
+constexpr std::size_t kWakeBatch = 64;  // records queued before a push wakes the consumer
 // A ring this large is given back once it drains: a burst must not pin its slots for good.
 constexpr std::size_t kKeepRing = 4096;
 
@@ -51,7 +52,12 @@ BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milli
   std::unique_lock lock(mutex_);
   // The predicate first: wait_for reads the clock even when it need not wait, once per record.
   auto ready = [&] { return closed_ || has_room_for(bytes); };
-  if (!ready() && !not_full_.wait_for(lock, timeout, ready)) return PushResult::kTimedOut;
+  if (!ready()) {
+    // Full: whatever batch is queued must go now, or the two sides would wait for each other.
+    woken_.store(true);
+    not_empty_.notify_one();
+    if (!not_full_.wait_for(lock, timeout, ready)) return PushResult::kTimedOut;
+  }
   if (closed_) return PushResult::kClosed;
   if (count_ == ring_.size()) grow_ring();
   ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(record);
@@ -62,17 +68,27 @@ BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milli
     spares_.pop_back();
     spare_bytes_ -= capacity_of(record);
   }
+  // Wake the consumer for a batch, not for every record: a sink woken per record sends batches of
+  // one and pays a thread wake-up for each. The source calls wake_consumer() when it goes idle, so
+  // a lone record is not held back.
+  const bool batch_ready = count_ >= kWakeBatch;
   lock.unlock();
-  not_empty_.notify_one();
+  if (batch_ready) not_empty_.notify_one();
   return PushResult::kPushed;
 }
 
 bool BoundedBuffer::pop_batch(std::vector<Record>& out, std::size_t max_count,
                               std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  auto ready = [&] { return closed_ || count_ > 0 || woken_; };
-  if (!ready()) not_empty_.wait_for(lock, timeout, ready);
-  woken_ = false;
+  auto ready = [&] { return closed_ || count_ > 0 || woken_.load(); };
+  if (!ready()) {
+    // Announced before the predicate is checked again inside wait_for: a wake_consumer() then
+    // either sees this flag (and notifies) or its woken_ is seen here.
+    consumer_waiting_.store(true);
+    not_empty_.wait_for(lock, timeout, ready);
+    consumer_waiting_.store(false);
+  }
+  woken_.store(false);
   if (count_ == 0) return !closed_;
   std::size_t count = std::min(max_count, count_);
   for (std::size_t i = 0; i < count; ++i) {
@@ -104,10 +120,11 @@ void BoundedBuffer::recycle(std::vector<Record>& done) {
 }
 
 void BoundedBuffer::wake_consumer() {
-  {
-    std::lock_guard lock(mutex_);
-    woken_ = true;
-  }
+  // Called for every batch of delivery reports: when the consumer is busy (the usual case under
+  // load) this is two atomic operations, no lock and no system call.
+  woken_.store(true);
+  if (!consumer_waiting_.load()) return;
+  { std::lock_guard lock(mutex_); }  // the consumer is inside wait_for: notify after it slept
   not_empty_.notify_one();
 }
 

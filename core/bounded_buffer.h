@@ -10,6 +10,7 @@
 // their capacity. The source overwrites every field, so a steady stream allocates nothing here
 // (the buffer had been a top malloc/free site: strings allocated on one thread, freed on the
 // other). What is kept for reuse is bounded by kSpareBytes, separately from max_bytes.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -43,7 +44,9 @@ class BoundedBuffer {
   BoundedBuffer& operator=(const BoundedBuffer&) = delete;
 
   // Source thread. Waits up to `timeout` for room. A record larger than max_bytes is still
-  // admitted into an empty buffer, so one huge row cannot wedge the pipeline.
+  // admitted into an empty buffer, so one huge row cannot wedge the pipeline. A push wakes a
+  // waiting consumer only once a batch (64 records) is queued or the buffer is full: call
+  // wake_consumer() when no more records follow for now.
   // kPushed: `record` now holds a recycled record with unspecified contents (overwrite every
   // field before pushing it). kTimedOut and kClosed: the record is left untouched.
   PushResult push(Record& record, std::chrono::milliseconds timeout);
@@ -58,7 +61,7 @@ class BoundedBuffer {
   void recycle(std::vector<Record>& done);
 
   // Any thread. Ends the consumer's current (or next) wait in pop_batch() early, even with no
-  // record: the sink has delivery reports to serve.
+  // record: the source has pushed what it had for now, or the sink has delivery reports to serve.
   void wake_consumer();
 
   // Any thread. Wakes both sides; pushes fail from now on, pops drain what is left.
@@ -77,7 +80,7 @@ class BoundedBuffer {
 
   const std::size_t max_records_;
   const std::size_t max_bytes_;
-  mutable std::mutex mutex_;  // guards everything below
+  mutable std::mutex mutex_;  // guards everything below but the two atomics
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   // FIFO of queued records: a ring over `ring_` (its size a power of two, grown on demand up to
@@ -89,7 +92,9 @@ class BoundedBuffer {
   std::size_t bytes_ = 0;
   std::vector<Record> spares_;   // recycled, waiting for push() to hand them out
   std::size_t spare_bytes_ = 0;  // string capacity held by spares_
-  bool woken_ = false;  // wake_consumer() was called since the last pop_batch()
+  // Not guarded by mutex_: wake_consumer() avoids the lock unless the consumer sleeps.
+  std::atomic<bool> woken_{false};            // wake_consumer() called since the last pop
+  std::atomic<bool> consumer_waiting_{false};  // pop_batch() is (about to be) asleep
   bool closed_ = false;
 };
 

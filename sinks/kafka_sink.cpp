@@ -29,6 +29,13 @@ void set_property(rd_kafka_conf_t* conf, const std::string& name, const std::str
   }
 }
 
+std::string conf_value(const rd_kafka_conf_t* conf, const char* name) {
+  char value[512];
+  size_t size = sizeof(value);
+  if (rd_kafka_conf_get(conf, name, value, &size) != RD_KAFKA_CONF_OK) return "0";
+  return value;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> KafkaSink::default_properties() {
@@ -54,10 +61,10 @@ std::vector<std::pair<std::string, std::string>> KafkaSink::default_properties()
       // deployments see keys where they expect them. librdkafka's own default is crc32-based.
       {"partitioner", "murmur2_random"},
       // Bound what librdkafka itself holds (invariant 4): its default of 1 GiB would dwarf the
-      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss. 16 MiB (with
-      // the buffer's 16 MiB) keeps a full-speed snapshot under 64 MiB of RSS; larger queues did
-      // not move the benchmark's throughput (docs/benchmarks.md).
-      {"queue.buffering.max.kbytes", "16384"},
+      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss. 4 MiB (with
+      // the buffer's 8 MiB) keeps a full-speed snapshot near 50 MiB of RSS; 16 or 64 MiB did
+      // not move the benchmark's throughput, only its memory (docs/benchmarks.md).
+      {"queue.buffering.max.kbytes", "4096"},
       {"client.id", "pgcdc"},
   };
 }
@@ -93,6 +100,16 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
       set_property(conf.get(), "message.timeout.ms",
                    timeout != config.properties.end() ? timeout->second : "60000");
     }
+  }
+  // A record larger than librdkafka's queue can never be queued (it would be refused as "queue
+  // full" forever: a wedged pipeline, not an error). Records up to message.max.bytes must fit.
+  const long long max_message = std::stoll(conf_value(conf.get(), "message.max.bytes"));
+  const long long queue_kbytes = std::stoll(conf_value(conf.get(), "queue.buffering.max.kbytes"));
+  if (max_message > queue_kbytes * 1024) {
+    throw std::runtime_error("kafka property message.max.bytes=" + std::to_string(max_message) +
+                             " is larger than queue.buffering.max.kbytes=" +
+                             std::to_string(queue_kbytes) + " KiB: such a record could never be "
+                             "queued; raise queue.buffering.max.kbytes too");
   }
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::on_delivery_report);

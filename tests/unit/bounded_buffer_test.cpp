@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -163,6 +164,40 @@ TEST(BoundedBuffer, ClearDropsEverythingAndCloseEndsBothSides) {
   EXPECT_EQ(out.size(), 10u);
   out.clear();
   EXPECT_FALSE(buffer.pop_batch(out, 100, milliseconds(0)));  // closed and drained
+}
+
+// A push wakes a sleeping consumer once a batch is queued (or the buffer is full); a lone record
+// waits for wake_consumer(), which the source calls before it goes idle.
+TEST(BoundedBuffer, PushWakesTheConsumerPerBatchAndWakeConsumerForTheRest) {
+  BoundedBuffer buffer(100000, 1u << 30);
+  std::vector<Record> out;
+  std::atomic<int> popped{0};
+  std::atomic<bool> done{false};
+  std::thread consumer([&] {
+    while (!done) {
+      std::vector<Record> batch;
+      if (!buffer.pop_batch(batch, 1000, milliseconds(60000))) break;
+      popped += static_cast<int>(batch.size());
+    }
+  });
+  auto eventually = [&](int n) {
+    for (int i = 0; i < 500 && popped < n; ++i) std::this_thread::sleep_for(milliseconds(10));
+    return popped.load() >= n;
+  };
+  std::this_thread::sleep_for(milliseconds(50));  // the consumer sleeps (60 s wait)
+  for (int i = 0; i < 64; ++i) {
+    Record r = make_record(i);
+    ASSERT_EQ(buffer.push(r, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
+  }
+  EXPECT_TRUE(eventually(64)) << "a full batch did not wake the consumer";
+  std::this_thread::sleep_for(milliseconds(50));
+  Record lone = make_record(64);
+  ASSERT_EQ(buffer.push(lone, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
+  buffer.wake_consumer();
+  EXPECT_TRUE(eventually(65)) << "wake_consumer() did not hand over a lone record";
+  done = true;
+  buffer.close();
+  consumer.join();
 }
 
 // Two threads, as in the pipeline: every record arrives once, in order.

@@ -385,6 +385,22 @@ TEST(KafkaSinkConfigTest, InvalidValueThrowsNamingTheProperty) {
   }
 }
 
+TEST(KafkaSinkConfigTest, RefusesRecordsLargerThanTheQueueCouldEverHold) {
+  RecordingListener listener;
+  KafkaSinkConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.properties = {{"message.max.bytes", "8000000"}};  // above the 4 MiB default queue
+  try {
+    KafkaSink sink(config, listener);
+    FAIL() << "accepted a maximum message larger than the queue";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("queue.buffering.max.kbytes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("message.max.bytes"), std::string::npos) << e.what();
+  }
+  config.properties["queue.buffering.max.kbytes"] = "16384";
+  EXPECT_NO_THROW(KafkaSink(config, listener));
+}
+
 TEST(KafkaSinkConfigTest, RefusesToDropSuccessReports) {
   RecordingListener listener;
   KafkaSinkConfig config;

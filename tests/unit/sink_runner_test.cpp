@@ -131,6 +131,7 @@ void produce(BoundedBuffer& buffer, PositionLedger& ledger, int transactions, in
       }
     }
     ledger.seal(token, at(static_cast<Lsn>(t + 1) * 100));
+    buffer.wake_consumer();
   }
   buffer.close();
 }
@@ -299,9 +300,10 @@ bool eventually(Condition condition) {
   return condition();
 }
 
-// With records in flight the runner sleeps on the buffer, and both a new record and ready reports
-// end that sleep: every wait here is 60 s, so only the wake-ups can explain progress.
-TEST(SinkRunner, ANewRecordOrReadyReportsWakeTheRunnerWhileRecordsAreInFlight) {
+// With records in flight the runner sleeps on the buffer, and both the source's hand-over of new
+// records and ready reports end that sleep: every wait here is 60 s, so only the wake-ups can
+// explain progress.
+TEST(SinkRunner, NewRecordsOrReadyReportsWakeTheRunnerWhileRecordsAreInFlight) {
   PositionLedger ledger;
   std::atomic<int> reports{0};
   struct Listener : DeliveryListener {
@@ -318,14 +320,17 @@ TEST(SinkRunner, ANewRecordOrReadyReportsWakeTheRunnerWhileRecordsAreInFlight) {
   std::atomic<bool> stop{false};
   std::thread sink_thread([&] { runner.run(stop); });
 
+  // As the source does: push, then hand over (a push alone wakes the runner only for a batch).
   Record first = make_record(1, 1);
   ASSERT_EQ(buffer.push(first, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
+  buffer.wake_consumer();
   ASSERT_TRUE(eventually([&] { return sink.accepted == 1; }));
   // The first record is in flight: the runner now waits on the buffer.
   std::this_thread::sleep_for(milliseconds(50));
   Record second = make_record(1, 2);
   ASSERT_EQ(buffer.push(second, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
-  EXPECT_TRUE(eventually([&] { return sink.accepted == 2; })) << "a push did not wake the runner";
+  buffer.wake_consumer();
+  EXPECT_TRUE(eventually([&] { return sink.accepted == 2; })) << "a hand-over did not wake the runner";
 
   std::this_thread::sleep_for(milliseconds(50));
   sink.acknowledge_from_another_thread();
