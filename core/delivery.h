@@ -21,6 +21,9 @@ struct DeliveryReport {
   std::string_view table;        // "schema.table"; valid only during the call
   std::size_t payload_bytes = 0;
   std::int64_t commit_time_us = 0;  // copied from the record, for end-to-end latency
+  // When the sink learned the outcome (Unix microseconds), read once per batch of reports rather
+  // than once per record; 0 when the sink does not say (the listener reads the clock itself).
+  std::int64_t reported_at_us = 0;
 };
 
 class DeliveryListener {

@@ -281,9 +281,11 @@ void Metrics::record_delivery(const DeliveryReport& report) {
   ++delivered_total_;
   last_delivery_ns_.store(coarse_steady_now_ns(), std::memory_order_relaxed);
   if (report.commit_time_us > 0) {
-    auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    auto now_us = report.reported_at_us > 0
+                      ? report.reported_at_us
+                      : std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
     latency_.Observe(static_cast<double>(now_us - report.commit_time_us) / 1e6);
   }
 }

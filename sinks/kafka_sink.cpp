@@ -214,6 +214,14 @@ void KafkaSink::report(InFlight* slot, DeliveryStatus status, std::string_view e
   report.table = slot->table;
   report.payload_bytes = slot->payload_bytes;
   report.commit_time_us = slot->commit_time_us;
+  if (sharing_report_clock_) {  // inside poll(); elsewhere the listener reads the clock itself
+    if (report_clock_us_ == 0) {
+      report_clock_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    }
+    report.reported_at_us = report_clock_us_;
+  }
   // Counted down before the call so a listener that reads in_flight() sees this one done.
   in_flight_.fetch_sub(1);
   listener_.on_delivery(report);
@@ -308,7 +316,11 @@ void KafkaSink::on_queue_event(rd_kafka_t*, void* opaque) {
 }
 
 void KafkaSink::poll(std::chrono::milliseconds timeout) {
+  // The reports served by this call share one clock reading (it was a clock read per record).
+  report_clock_us_ = 0;
+  sharing_report_clock_ = true;
   rd_kafka_poll(producer_.get(), to_ms(timeout));
+  sharing_report_clock_ = false;
   if (!transactional_ || !txn_open_) return;
   if (txn_failed_) {
     abort_transaction(txn_error_);

@@ -142,6 +142,9 @@ class KafkaSink : public Sink {
   // rd_kafka_outq_len(), which also counts protocol requests and unserved events and so is not
   // "records awaiting a report"; written on the sink thread, read anywhere.
   std::atomic<std::size_t> in_flight_{0};
+  // Sink thread: the time of the first report served by the current poll() (0: none yet).
+  std::int64_t report_clock_us_ = 0;
+  bool sharing_report_clock_ = false;  // inside poll()'s rd_kafka_poll
 
   std::atomic<bool> fatal_{false};
   mutable std::mutex fatal_mutex_;  // guards fatal_error_
