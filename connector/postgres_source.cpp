@@ -874,7 +874,7 @@ void PostgresSource::push_position_marker(DeliveryToken token, const SourceOffse
 
 void PostgresSource::hand_over() {
   if (!pushed_since_hand_over_) return;
-  buffer_.wake_consumer();
+  buffer_.hand_over();
   pushed_since_hand_over_ = false;
 }
 

@@ -78,15 +78,15 @@ BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milli
 }
 
 bool BoundedBuffer::pop_batch(std::vector<Record>& out, std::size_t max_count,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout, bool reports_due) {
   std::unique_lock lock(mutex_);
   auto ready = [&] { return closed_ || count_ > 0 || woken_.load(); };
   if (!ready()) {
     // Announced before the predicate is checked again inside wait_for: a wake_consumer() then
     // either sees this flag (and notifies) or its woken_ is seen here.
-    consumer_waiting_.store(true);
+    consumer_waiting_.store(reports_due ? kWaitingForReports : kWaitingIdle);
     not_empty_.wait_for(lock, timeout, ready);
-    consumer_waiting_.store(false);
+    consumer_waiting_.store(kNotWaiting);
   }
   woken_.store(false);
   if (count_ == 0) return !closed_;
@@ -123,9 +123,14 @@ void BoundedBuffer::wake_consumer() {
   // Called for every batch of delivery reports: when the consumer is busy (the usual case under
   // load) this is two atomic operations, no lock and no system call.
   woken_.store(true);
-  if (!consumer_waiting_.load()) return;
+  if (consumer_waiting_.load() == kNotWaiting) return;
   { std::lock_guard lock(mutex_); }  // the consumer is inside wait_for: notify after it slept
   not_empty_.notify_one();
+}
+
+void BoundedBuffer::hand_over() {
+  if (consumer_waiting_.load() == kWaitingForReports) return;
+  wake_consumer();
 }
 
 void BoundedBuffer::close() {

@@ -52,17 +52,25 @@ class BoundedBuffer {
   PushResult push(Record& record, std::chrono::milliseconds timeout);
 
   // Sink thread. Moves up to `max_count` records into `out` (appended), waiting up to `timeout`
-  // for the first one or for wake_consumer(). Returns false once closed and drained.
+  // for the first one or for wake_consumer(). `reports_due`: the sink has records in flight and
+  // will be woken by their reports (see hand_over()). Returns false once closed and drained.
   bool pop_batch(std::vector<Record>& out, std::size_t max_count,
-                 std::chrono::milliseconds timeout);
+                 std::chrono::milliseconds timeout, bool reports_due = false);
 
   // Sink thread. Gives back records the sink is done with (sent, or dropped) so push() can reuse
   // their storage; leaves `done` empty.
   void recycle(std::vector<Record>& done);
 
   // Any thread. Ends the consumer's current (or next) wait in pop_batch() early, even with no
-  // record: the source has pushed what it had for now, or the sink has delivery reports to serve.
+  // record: the sink has delivery reports to serve.
   void wake_consumer();
+
+  // Source thread: it pushed what it had for now and is about to wait for more. Wakes a consumer
+  // that waits with nothing in flight (a lone record must not wait). A consumer waiting for
+  // reports is left alone: it takes these records when the reports wake it, a few milliseconds
+  // later at most, and the records already wait that long in the producer's linger anyway. Waking
+  // it at every hand-over cost a thread wake-up per few records while streaming.
+  void hand_over();
 
   // Any thread. Wakes both sides; pushes fail from now on, pops drain what is left.
   void close();
@@ -94,7 +102,8 @@ class BoundedBuffer {
   std::size_t spare_bytes_ = 0;  // string capacity held by spares_
   // Not guarded by mutex_: wake_consumer() avoids the lock unless the consumer sleeps.
   std::atomic<bool> woken_{false};            // wake_consumer() called since the last pop
-  std::atomic<bool> consumer_waiting_{false};  // pop_batch() is (about to be) asleep
+  enum Waiting : int { kNotWaiting, kWaitingIdle, kWaitingForReports };
+  std::atomic<int> consumer_waiting_{kNotWaiting};  // pop_batch() is (about to be) asleep
   bool closed_ = false;
 };
 

@@ -42,7 +42,8 @@ void SinkRunner::run(const std::atomic<bool>& stop) {
       // Without wake-ups, do not block on the buffer: take what is there and wait in the sink.
       pop_timeout = woken_by_reports ? options_.report_wait_timeout : std::chrono::milliseconds(0);
     }
-    const bool open = buffer_.pop_batch(batch, options_.max_batch, pop_timeout);
+    const bool open = buffer_.pop_batch(batch, options_.max_batch, pop_timeout,
+                                        waiting_for_reports && woken_by_reports);
 
     for (Record& record : batch) {
       // A record popped but not sent when stopping is simply dropped: it never reached the

@@ -167,7 +167,7 @@ TEST(BoundedBuffer, ClearDropsEverythingAndCloseEndsBothSides) {
 }
 
 // A push wakes a sleeping consumer once a batch is queued (or the buffer is full); a lone record
-// waits for wake_consumer(), which the source calls before it goes idle.
+// waits for hand_over(), which the source calls before it goes idle.
 TEST(BoundedBuffer, PushWakesTheConsumerPerBatchAndWakeConsumerForTheRest) {
   BoundedBuffer buffer(100000, 1u << 30);
   std::vector<Record> out;
@@ -193,8 +193,8 @@ TEST(BoundedBuffer, PushWakesTheConsumerPerBatchAndWakeConsumerForTheRest) {
   std::this_thread::sleep_for(milliseconds(50));
   Record lone = make_record(64);
   ASSERT_EQ(buffer.push(lone, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
-  buffer.wake_consumer();
-  EXPECT_TRUE(eventually(65)) << "wake_consumer() did not hand over a lone record";
+  buffer.hand_over();
+  EXPECT_TRUE(eventually(65)) << "hand_over() did not wake the idle consumer for a lone record";
   done = true;
   buffer.close();
   consumer.join();

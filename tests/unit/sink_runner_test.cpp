@@ -131,7 +131,7 @@ void produce(BoundedBuffer& buffer, PositionLedger& ledger, int transactions, in
       }
     }
     ledger.seal(token, at(static_cast<Lsn>(t + 1) * 100));
-    buffer.wake_consumer();
+    buffer.hand_over();
   }
   buffer.close();
 }
@@ -300,10 +300,11 @@ bool eventually(Condition condition) {
   return condition();
 }
 
-// With records in flight the runner sleeps on the buffer, and both the source's hand-over of new
-// records and ready reports end that sleep: every wait here is 60 s, so only the wake-ups can
-// explain progress.
-TEST(SinkRunner, NewRecordsOrReadyReportsWakeTheRunnerWhileRecordsAreInFlight) {
+// The runner sleeps on the buffer. With nothing in flight, the source's hand-over wakes it for a
+// lone record; with records in flight, their reports wake it and it takes what was handed over
+// meanwhile (waking it per hand-over cost a thread wake-up per few records). Every timed wait here
+// is 60 s, so only the wake-ups can explain progress.
+TEST(SinkRunner, AHandOverWakesAnIdleRunnerAndReportsWakeABusyOne) {
   PositionLedger ledger;
   std::atomic<int> reports{0};
   struct Listener : DeliveryListener {
@@ -321,20 +322,24 @@ TEST(SinkRunner, NewRecordsOrReadyReportsWakeTheRunnerWhileRecordsAreInFlight) {
   std::thread sink_thread([&] { runner.run(stop); });
 
   // As the source does: push, then hand over (a push alone wakes the runner only for a batch).
+  std::this_thread::sleep_for(milliseconds(50));  // the runner waits, nothing in flight
   Record first = make_record(1, 1);
   ASSERT_EQ(buffer.push(first, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
-  buffer.wake_consumer();
-  ASSERT_TRUE(eventually([&] { return sink.accepted == 1; }));
-  // The first record is in flight: the runner now waits on the buffer.
+  buffer.hand_over();
+  ASSERT_TRUE(eventually([&] { return sink.accepted == 1; })) << "a hand-over did not wake the idle runner";
+
+  // The first record is in flight: the runner waits for its report.
   std::this_thread::sleep_for(milliseconds(50));
   Record second = make_record(1, 2);
   ASSERT_EQ(buffer.push(second, milliseconds(0)), BoundedBuffer::PushResult::kPushed);
-  buffer.wake_consumer();
-  EXPECT_TRUE(eventually([&] { return sink.accepted == 2; })) << "a hand-over did not wake the runner";
+  buffer.hand_over();
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(sink.accepted, 1) << "a runner waiting for reports is left alone by a hand-over";
 
-  std::this_thread::sleep_for(milliseconds(50));
   sink.acknowledge_from_another_thread();
-  EXPECT_TRUE(eventually([&] { return reports == 2; })) << "ready reports did not wake the runner";
+  EXPECT_TRUE(eventually([&] { return sink.accepted == 2 && reports == 2; }))
+      << "ready reports did not wake the runner (accepted " << sink.accepted << ", reports "
+      << reports << ")";
 
   stop = true;
   buffer.close();
