@@ -428,12 +428,55 @@ void KafkaSink::abort_transaction(const std::string& why) {
   txn_failed_ = false;
 }
 
+void KafkaSink::hold(const InFlight& slot, bool failed) {
+  // The records of one PostgreSQL transaction arrive together: look back over the last few
+  // groups of the same entry only (a miss just starts another group).
+  HeldGroup* group = nullptr;
+  for (std::size_t i = held_.size(), looked = 0; i > 0 && looked < 16; --i, ++looked) {
+    HeldGroup& candidate = held_[i - 1];
+    if (candidate.token != slot.token) break;
+    if (candidate.op == slot.op && candidate.table == slot.table &&
+        candidate.commit_time_us == slot.commit_time_us) {
+      group = &candidate;
+      break;
+    }
+  }
+  if (!group) {
+    group = &held_.emplace_back();
+    group->token = slot.token;
+    group->op = slot.op;
+    group->table = slot.table;
+    group->commit_time_us = slot.commit_time_us;
+  }
+  ++group->records;
+  if (failed) ++group->failed;
+  group->payload_bytes += slot.payload_bytes;
+}
+
 void KafkaSink::release_held_reports(DeliveryStatus status, std::string_view error) {
-  std::vector<HeldReport> held;
+  std::vector<HeldGroup> held;
   held.swap(held_);
-  for (const HeldReport& entry : held) {
-    report(entry.slot, entry.failed ? DeliveryStatus::kFailed : status,
-           entry.failed ? std::string_view("kafka delivery failed inside the transaction") : error);
+  // The outcome is known now, for every held record alike.
+  const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  for (const HeldGroup& group : held) {
+    // One report per record, as the listener expects; the bytes are spread evenly.
+    DeliveryReport report;
+    report.token = group.token;
+    report.op = group.op;
+    report.table = group.table;
+    report.commit_time_us = group.commit_time_us;
+    report.payload_bytes = group.payload_bytes / group.records;
+    report.reported_at_us = now_us;
+    for (std::uint64_t i = 0; i < group.records; ++i) {
+      const bool failed = i < group.failed;
+      report.status = failed ? DeliveryStatus::kFailed : status;
+      report.error =
+          failed ? std::string_view("kafka delivery failed inside the transaction") : error;
+      in_flight_.fetch_sub(1);
+      listener_.on_delivery(report);
+    }
   }
 }
 
@@ -520,7 +563,10 @@ void KafkaSink::on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* mes
       sink->txn_error_ = std::string("kafka delivery to ") + rd_kafka_topic_name(message->rkt) +
                          " failed: " + rd_kafka_err2str(message->err);
     }
-    if (slot) sink->held_.push_back({slot, failed});  // null: the offsets record
+    if (slot) {  // null: the offsets record
+      sink->hold(*slot, failed);
+      sink->release_slot(slot);
+    }
     return;
   }
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {

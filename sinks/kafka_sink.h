@@ -160,11 +160,20 @@ class KafkaSink : public Sink {
   std::chrono::steady_clock::time_point txn_started_{};
   std::size_t records_since_marker_ = 0;
   std::optional<std::string> position_;   // of the last marker in the open transaction
-  struct HeldReport {
-    InFlight* slot;
-    bool failed;
+  // Acknowledged records waiting for the transaction's outcome, counted by (ledger entry,
+  // operation, table) rather than kept one by one: a PostgreSQL transaction of a million rows is
+  // one Kafka transaction, and holding a slot per record made memory grow with it (invariant 4).
+  struct HeldGroup {
+    DeliveryToken token = 0;
+    Operation op = Operation::kRead;
+    std::string table;
+    std::int64_t commit_time_us = 0;
+    std::uint64_t records = 0;
+    std::uint64_t failed = 0;  // of `records`, those librdkafka failed
+    std::size_t payload_bytes = 0;
   };
-  std::vector<HeldReport> held_;          // reports waiting for the commit
+  void hold(const InFlight& slot, bool failed);
+  std::vector<HeldGroup> held_;
   bool txn_failed_ = false;
   std::string txn_error_;
 
