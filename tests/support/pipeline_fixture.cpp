@@ -223,10 +223,14 @@ bool PipelineTest::publication_exists() {
 bool PipelineTest::wait_for_slot(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    // A slot is listed while CREATE_REPLICATION_SLOT still waits for a consistent point; changes
-    // that commit before that point are not decoded. `active` means pgcdc is streaming from it.
+    // A slot is listed, and even active, while CREATE_REPLICATION_SLOT still waits for a
+    // consistent point (for transactions already running, e.g. another test's long one); changes
+    // that commit before that point are not decoded, only read by the snapshot. Its walsender
+    // reports catchup or streaming only once START_REPLICATION runs.
     auto result = db_->exec_params(
-        "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active", {name_});
+        "SELECT 1 FROM pg_catalog.pg_replication_slots s JOIN pg_catalog.pg_stat_replication r "
+        "ON r.pid = s.active_pid WHERE s.slot_name = $1 AND r.state IN ('catchup', 'streaming')",
+        {name_});
     if (PQntuples(result.get()) == 1) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
