@@ -171,6 +171,26 @@ TEST(ValueConverter, Strings) {
   });
 }
 
+// Long runs of characters to escape, across 16-byte blocks: a SIMD string scan once dropped some
+// of them (fuzz/corpus/value_converter holds the input that found it).
+TEST(ValueConverter, LongRunsOfEscapedCharacters) {
+  const std::string controls = std::string(35, '\x1b') + "32767";
+  std::string controls_json = "\"";
+  for (int i = 0; i < 35; ++i) controls_json += "\\u001B";
+  controls_json += "32767\"";
+  const std::string quotes = std::string(40, 'a') + std::string(20, '"') + std::string(40, 'b');
+  const std::string quotes_json =
+      "\"" + std::string(40, 'a') + [] {
+        std::string e;
+        for (int i = 0; i < 20; ++i) e += "\\\"";
+        return e;
+      }() + std::string(40, 'b') + "\"";
+  run_cases({
+      {"control characters", of(t::kText), controls, controls_json},
+      {"quotes", of(t::kText), quotes, quotes_json},
+  });
+}
+
 TEST(ValueConverter, JsonEmbedded) {
   const std::string huge_text = "1" + std::string(400, '0');
   const std::string_view huge = huge_text;
