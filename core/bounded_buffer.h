@@ -46,7 +46,7 @@ class BoundedBuffer {
   // Source thread. Waits up to `timeout` for room. A record larger than max_bytes is still
   // admitted into an empty buffer, so one huge row cannot wedge the pipeline. A push wakes a
   // waiting consumer only once a batch (64 records) is queued or the buffer is full: call
-  // wake_consumer() when no more records follow for now.
+  // hand_over() when no more records follow for now.
   // kPushed: `record` now holds a recycled record with unspecified contents (overwrite every
   // field before pushing it). kTimedOut and kClosed: the record is left untouched.
   PushResult push(Record& record, std::chrono::milliseconds timeout);
