@@ -11,10 +11,8 @@ RowLayout make_row_layout(const TableInfo& table, const std::vector<std::string>
   RowLayout layout;
   layout.names = names;
   for (const auto& name : names) {
-    rapidjson::StringBuffer quoted;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(quoted);
-    writer.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
-    layout.json_names.emplace_back(quoted.GetString(), quoted.GetSize());
+    std::string& quoted = layout.json_names.emplace_back();
+    JsonWriter(quoted).string(name);
   }
   layout.types = types;
   auto position = [&](const std::string& name) -> int {
@@ -45,26 +43,24 @@ RowLayout make_row_layout(const TableInfo& table, const std::vector<std::string>
   return layout;
 }
 
-// A member name escaped once per layout instead of once per row. RawValue as a name is what
-// Key() does too (a string in name position), minus the escaping.
-void RecordBuilder::write_name(Writer& writer, const RowLayout& layout, int index) {
-  const std::string& json = layout.json_names[static_cast<std::size_t>(index)];
-  writer.RawValue(json.data(), json.size(), rapidjson::kStringType);
+// A member name escaped once per layout instead of once per row.
+void RecordBuilder::write_name(JsonWriter& writer, const RowLayout& layout, int index) {
+  writer.json_key(layout.json_names[static_cast<std::size_t>(index)]);
 }
 
-void RecordBuilder::write_value(Writer& writer, const ColumnType& type,
+void RecordBuilder::write_value(JsonWriter& writer, const ColumnType& type,
                                 const pgoutput::TupleValue& value) {
   if (value.kind == pgoutput::ValueKind::kNull) {
-    writer.Null();
+    writer.null();
     return;
   }
   if (!converter_.write(writer, type, value.data)) ++unknown_type_values_;
 }
 
-void RecordBuilder::write_row(Writer& writer, const RowLayout& layout,
+void RecordBuilder::write_row(JsonWriter& writer, const RowLayout& layout,
                               const pgoutput::Tuple& tuple, bool key_only_tuple,
                               const std::vector<int>& indexes) {
-  writer.StartObject();
+  writer.start_object();
   for (int index : indexes) {
     const auto& value = tuple[static_cast<std::size_t>(index)];
     // A 'K' old tuple carries only the replica identity; its other columns are placeholders.
@@ -73,7 +69,7 @@ void RecordBuilder::write_row(Writer& writer, const RowLayout& layout,
     write_name(writer, layout, index);
     write_value(writer, layout.types[static_cast<std::size_t>(index)], value);
   }
-  writer.EndObject();
+  writer.end_object();
 }
 
 namespace {
@@ -114,33 +110,32 @@ const std::string& RecordBuilder::source_json(const TableInfo& table, const Chan
       cache.source.snapshot == source.snapshot && !cache.json.empty()) {
     return cache.json;
   }
-  rapidjson::StringBuffer buffer;
-  Writer writer(buffer);
-  writer.StartObject();
-  writer.Key("connector");
-  writer.String("pgcdc");
-  writer.Key("db");
-  writer.String(database_.c_str(), static_cast<rapidjson::SizeType>(database_.size()));
-  writer.Key("schema");
-  writer.String(table.schema.c_str(), static_cast<rapidjson::SizeType>(table.schema.size()));
-  writer.Key("table");
-  writer.String(table.name.c_str(), static_cast<rapidjson::SizeType>(table.name.size()));
-  writer.Key("lsn");
-  writer.Uint64(source.lsn);
-  writer.Key("txId");
+  cache.json.clear();
+  JsonWriter writer(cache.json);
+  writer.start_object();
+  writer.json_key("\"connector\"");
+  writer.string("pgcdc");
+  writer.json_key("\"db\"");
+  writer.string(database_);
+  writer.json_key("\"schema\"");
+  writer.string(table.schema);
+  writer.json_key("\"table\"");
+  writer.string(table.name);
+  writer.json_key("\"lsn\"");
+  writer.uint64(source.lsn);
+  writer.json_key("\"txId\"");
   if (source.xid) {
-    writer.Uint(*source.xid);
+    writer.uint64(*source.xid);
   } else {
-    writer.Null();
+    writer.null();
   }
-  writer.Key("ts_ms");
-  writer.Int64(source.commit_time_us / 1000);
-  writer.Key("snapshot");
-  writer.String(source.snapshot ? "true" : "false");
-  writer.EndObject();
+  writer.json_key("\"ts_ms\"");
+  writer.int64(source.commit_time_us / 1000);
+  writer.json_key("\"snapshot\"");
+  writer.string(source.snapshot ? "true" : "false");
+  writer.end_object();
   cache.table = &table;
   cache.source = source;
-  cache.json.assign(buffer.GetString(), buffer.GetSize());
   return cache.json;
 }
 
@@ -151,19 +146,16 @@ bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple
 
 bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple,
                            const pgoutput::Tuple* old, std::string& out) {
-  buffer_.Clear();
-  Writer& writer = writer_;
-  writer.Reset(buffer_);
-  writer.StartObject();
+  out.clear();  // keeps the (recycled) string's capacity
+  JsonWriter writer(out);
+  writer.start_object();
   for (int index : layout.key_indexes) {
     const auto* carried = carried_value(tuple, old, index);
     if (!carried) return false;
-    const auto& value = *carried;
     write_name(writer, layout, index);
-    write_value(writer, layout.types[static_cast<std::size_t>(index)], value);
+    write_value(writer, layout.types[static_cast<std::size_t>(index)], *carried);
   }
-  writer.EndObject();
-  out.assign(buffer_.GetString(), buffer_.GetSize());
+  writer.end_object();
   return true;
 }
 
@@ -177,20 +169,21 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
     return false;
   }
 
-  buffer_.Clear();
-  Writer& writer = writer_;
-  writer.Reset(buffer_);
-  writer.StartObject();
-  writer.Key("before");
+  // Written straight into the record's value: a recycled record brings its capacity along.
+  if (!out.value) out.value.emplace();
+  out.value->clear();
+  JsonWriter writer(*out.value);
+  writer.start_object();
+  writer.json_key("\"before\"");
   if (before) {
     write_row(writer, layout, *before, before_kind == 'K', layout.output_indexes);
   } else {
-    writer.Null();
+    writer.null();
   }
-  writer.Key("after");
+  writer.json_key("\"after\"");
   unchanged_toast_.clear();
   if (after) {
-    writer.StartObject();
+    writer.start_object();
     for (int index : layout.output_indexes) {
       // An unchanged TOASTed value is not in the WAL; the old tuple may have it (a full old row
       // with REPLICA IDENTITY FULL, or a TOASTed identity column in a 'K' one). Otherwise it is
@@ -203,32 +196,26 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
       write_name(writer, layout, index);
       write_value(writer, layout.types[static_cast<std::size_t>(index)], *value);
     }
-    writer.EndObject();
+    writer.end_object();
   } else {
-    writer.Null();
+    writer.null();
   }
-  char op_code = static_cast<char>(op);
-  writer.Key("op");
-  writer.String(&op_code, 1);
-  writer.Key("ts_ms");
-  writer.Int64(processing_time_ms());
-  writer.Key("source");
-  const std::string& source_object = source_json(table, source);
-  writer.RawValue(source_object.data(), source_object.size(), rapidjson::kObjectType);
+  const char op_code = static_cast<char>(op);
+  writer.json_key("\"op\"");
+  writer.string(std::string_view(&op_code, 1));
+  writer.json_key("\"ts_ms\"");
+  writer.int64(processing_time_ms());
+  writer.json_key("\"source\"");
+  writer.raw(source_json(table, source));
   if (!unchanged_toast_.empty()) {
-    writer.Key("unchanged_toast_columns");
-    writer.StartArray();
-    for (int index : unchanged_toast_) {
-      const std::string& json = layout.json_names[static_cast<std::size_t>(index)];
-      writer.RawValue(json.data(), json.size(), rapidjson::kStringType);
-    }
-    writer.EndArray();
+    writer.json_key("\"unchanged_toast_columns\"");
+    writer.start_array();
+    for (int index : unchanged_toast_) writer.raw(layout.json_names[static_cast<std::size_t>(index)]);
+    writer.end_array();
   }
-  writer.EndObject();
+  writer.end_object();
 
   out.topic = table.topic;  // assignments keep the (recycled) record's capacity
-  if (!out.value) out.value.emplace();
-  out.value->assign(buffer_.GetString(), buffer_.GetSize());
   out.op = op;
   out.table = table.qualified;
   out.commit_time_us = source.commit_time_us;

@@ -4,13 +4,11 @@
 // Snapshot rows and streamed changes both arrive here as pgoutput-style tuples of text values (the
 // snapshot wraps its PGresult row the same way), laid out by a RowLayout built by one function
 // from the published column names and types. That is what makes the two paths byte-identical.
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <string>
 #include <vector>
 
 #include "connector/catalog.h"
+#include "connector/json_writer.h"
 #include "connector/pgoutput.h"
 #include "connector/value_converter.h"
 #include "core/lsn.h"
@@ -54,21 +52,21 @@ class RecordBuilder {
              const ChangeSource& source, Record& out);
 
   // The key JSON alone, from the given tuple (used to match chunk rows against stream changes).
-  // False when a key value is an unchanged TOASTed value the tuple does not carry.
+  // False when a key value is an unchanged TOASTed value the tuple does not carry; `out` is then
+  // unspecified.
   bool key_of(const RowLayout& layout, const pgoutput::Tuple& tuple, std::string& out);
 
   // Types the converter did not know specifically, written as strings (counted for metrics).
   std::uint64_t unknown_type_values() const { return unknown_type_values_; }
 
  private:
-  using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-  static void write_name(Writer& writer, const RowLayout& layout, int index);
+  static void write_name(JsonWriter& writer, const RowLayout& layout, int index);
   // The envelope's `source` object for this table and source position, as JSON. Cached: the rows
   // of one transaction or one snapshot chunk share it.
   const std::string& source_json(const TableInfo& table, const ChangeSource& source);
-  void write_row(Writer& writer, const RowLayout& layout, const pgoutput::Tuple& tuple,
+  void write_row(JsonWriter& writer, const RowLayout& layout, const pgoutput::Tuple& tuple,
                  bool key_only_tuple, const std::vector<int>& indexes);
-  void write_value(Writer& writer, const ColumnType& type, const pgoutput::TupleValue& value);
+  void write_value(JsonWriter& writer, const ColumnType& type, const pgoutput::TupleValue& value);
   // As the public key_of, taking a key value the tuple does not carry (unchanged TOAST) from
   // `old` when that has it.
   bool key_of(const RowLayout& layout, const pgoutput::Tuple& tuple, const pgoutput::Tuple* old,
@@ -76,10 +74,6 @@ class RecordBuilder {
 
   const ValueConverter& converter_;
   std::string database_;
-  rapidjson::StringBuffer buffer_;  // reused between records
-  // Reused too: a Writer allocates its nesting stack on first use and frees it when destroyed,
-  // which was a malloc/free pair per record; Reset() keeps the stack's memory.
-  Writer writer_{buffer_};
   std::vector<int> unchanged_toast_;
   struct SourceCache {
     const TableInfo* table = nullptr;

@@ -14,8 +14,6 @@
 namespace pgcdc {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
 // How a type's text output becomes JSON.
 enum class TextFormat : std::uint8_t {
   kUnknown,        // not handled specifically: string, and write() returns false
@@ -228,13 +226,12 @@ bool is_float_special(std::string_view s) {
 }
 
 void write_string(JsonWriter& out, std::string_view text) {
-  out.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  out.string(text);
 }
 
-// Writer::RawNumber of RapidJSON 1.1.0 quotes its argument (it writes a string), so raw numbers go
-// through RawValue. The caller has validated `text` with is_json_number.
+// The caller has validated `text` with is_json_number.
 void write_raw_number(JsonWriter& out, std::string_view text) {
-  out.RawValue(text.data(), text.size(), rapidjson::kNumberType);
+  out.raw(text);
 }
 
 bool write_unexpected(JsonWriter& out, std::string_view text) {
@@ -247,7 +244,7 @@ bool write_unexpected(JsonWriter& out, std::string_view text) {
 
 bool write_bool(JsonWriter& out, std::string_view text) {
   if (text != "t" && text != "f") return write_unexpected(out, text);
-  out.Bool(text == "t");
+  out.boolean(text == "t");
   return true;
 }
 
@@ -257,13 +254,13 @@ bool write_integer(JsonWriter& out, std::string_view text) {
   std::int64_t signed_value = 0;
   auto [end, error] = std::from_chars(first, last, signed_value);
   if (error == std::errc() && end == last) {
-    out.Int64(signed_value);
+    out.int64(signed_value);
     return true;
   }
   std::uint64_t unsigned_value = 0;  // xid8 and values above INT64_MAX
   auto [uend, uerror] = std::from_chars(first, last, unsigned_value);
   if (uerror == std::errc() && uend == last) {
-    out.Uint64(unsigned_value);
+    out.uint64(unsigned_value);
     return true;
   }
   return write_unexpected(out, text);
@@ -306,10 +303,9 @@ class JsonCompactor {
   explicit JsonCompactor(std::string_view text) : text_(text) {}
 
   // False when the text is not exactly one JSON value (RFC 8259).
-  bool run(std::string& out, rapidjson::Type& root_type) {
+  bool run(std::string& out) {
     skip_space();
     if (at_end()) return false;
-    root_type = type_of(text_[pos_]);
     std::string open;  // '{' or '[' for each container not yet closed
     bool want_value = true;
     while (true) {
@@ -356,25 +352,6 @@ class JsonCompactor {
   }
 
  private:
-  static rapidjson::Type type_of(char first) {
-    switch (first) {
-      case '{':
-        return rapidjson::kObjectType;
-      case '[':
-        return rapidjson::kArrayType;
-      case '"':
-        return rapidjson::kStringType;
-      case 't':
-        return rapidjson::kTrueType;
-      case 'f':
-        return rapidjson::kFalseType;
-      case 'n':
-        return rapidjson::kNullType;
-      default:
-        return rapidjson::kNumberType;
-    }
-  }
-
   bool at_end() const { return pos_ >= text_.size(); }
   void skip_space() {
     while (!at_end() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
@@ -488,9 +465,8 @@ bool write_json(JsonWriter& out, std::string_view text, ConverterOptions::Json m
   }
   std::string compact;
   compact.reserve(text.size());
-  rapidjson::Type root_type = rapidjson::kNullType;
-  if (!JsonCompactor(text).run(compact, root_type)) return write_unexpected(out, text);
-  out.RawValue(compact.data(), compact.size(), root_type);
+  if (!JsonCompactor(text).run(compact)) return write_unexpected(out, text);
+  out.raw(compact);
   return true;
 }
 
@@ -781,7 +757,7 @@ WideInteger floor_divide(WideInteger value, WideInteger divisor) {
 void write_wide_integer(JsonWriter& out, WideInteger value) {
   if (value >= std::numeric_limits<std::int64_t>::min() &&
       value <= std::numeric_limits<std::int64_t>::max()) {
-    out.Int64(static_cast<std::int64_t>(value));
+    out.int64(static_cast<std::int64_t>(value));
     return;
   }
   char digits[48];
@@ -795,7 +771,7 @@ void write_wide_integer(JsonWriter& out, WideInteger value) {
   } while (value != 0);
   if (negative) digits[size++] = '-';
   std::reverse(digits, digits + size);
-  out.RawValue(digits, size, rapidjson::kNumberType);
+  out.raw(std::string_view(digits, size));
 }
 
 bool write_date_epoch(JsonWriter& out, std::string_view text) {
@@ -807,7 +783,7 @@ bool write_date_epoch(JsonWriter& out, std::string_view text) {
   const bool bc = strip_bc(date);
   std::int64_t days = 0;
   if (!parse_days(date, bc, days)) return write_unexpected(out, text);
-  out.Int64(days);
+  out.int64(days);
   return true;
 }
 
@@ -843,7 +819,7 @@ bool write_timestamp_epoch(JsonWriter& out, std::string_view text, bool with_off
 bool write_time_epoch(JsonWriter& out, std::string_view text, bool millis) {
   std::int64_t micros = 0;
   if (!parse_clock(text, micros)) return write_unexpected(out, text);
-  out.Int64(millis ? micros / 1000 : micros);
+  out.int64(millis ? micros / 1000 : micros);
   return true;
 }
 
@@ -864,9 +840,9 @@ bool write_integer_vector(JsonWriter& out, std::string_view text) {
       return write_unexpected(out, text);
     }
   }
-  out.StartArray();
+  out.start_array();
   for (std::string_view item : items) write_integer(out, item);
-  out.EndArray();
+  out.end_array();
   return true;
 }
 
@@ -1043,17 +1019,17 @@ bool write_composite(JsonWriter& out, std::string_view text, const CompositeType
   fields.reserve(composite.fields.size());
   if (!split_composite(text, composite.fields.size(), fields)) return write_unexpected(out, text);
   bool known = true;
-  out.StartObject();
+  out.start_object();
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const CompositeField& field = composite.fields[i];
-    out.Key(field.name.data(), static_cast<rapidjson::SizeType>(field.name.size()));
+    out.key(field.name);
     if (fields[i]) {
       known &= write_value(out, field.type, *fields[i], options);
     } else {
-      out.Null();
+      out.null();
     }
   }
-  out.EndObject();
+  out.end_object();
   return known;
 }
 
@@ -1098,29 +1074,29 @@ bool parse_range(std::string_view text, std::size_t& pos, RangeText& range) {
 bool write_range_object(JsonWriter& out, const RangeText& range, const ColumnType& subtype,
                         const ConverterOptions& options) {
   bool known = true;
-  out.StartObject();
+  out.start_object();
   if (range.empty) {
-    out.Key("empty");
-    out.Bool(true);
+    out.json_key("\"empty\"");
+    out.boolean(true);
   } else {
-    out.Key("lower");
+    out.json_key("\"lower\"");
     if (range.lower) {
       known &= write_value(out, subtype, *range.lower, options);
     } else {
-      out.Null();
+      out.null();
     }
-    out.Key("upper");
+    out.json_key("\"upper\"");
     if (range.upper) {
       known &= write_value(out, subtype, *range.upper, options);
     } else {
-      out.Null();
+      out.null();
     }
-    out.Key("lower_inc");
-    out.Bool(range.lower_inclusive);
-    out.Key("upper_inc");
-    out.Bool(range.upper_inclusive);
+    out.json_key("\"lower_inc\"");
+    out.boolean(range.lower_inclusive);
+    out.json_key("\"upper_inc\"");
+    out.boolean(range.upper_inclusive);
   }
-  out.EndObject();
+  out.end_object();
   return known;
 }
 
@@ -1166,9 +1142,9 @@ bool write_multirange(JsonWriter& out, std::string_view text, const ColumnType& 
   }
   if (!well_formed || pos != text.size()) return write_unexpected(out, text);
   bool known = true;
-  out.StartArray();
+  out.start_array();
   for (const RangeText& range : ranges) known &= write_range_object(out, range, subtype, options);
-  out.EndArray();
+  out.end_array();
   return known;
 }
 
@@ -1235,16 +1211,16 @@ bool write_hstore(JsonWriter& out, std::string_view text) {
     }
   }
   if (!well_formed) return write_unexpected(out, text);
-  out.StartObject();
+  out.start_object();
   for (const auto& [key, value] : pairs) {
-    out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    out.key(key);
     if (value) {
       write_string(out, *value);
     } else {
-      out.Null();
+      out.null();
     }
   }
-  out.EndObject();
+  out.end_object();
   return true;
 }
 
@@ -1324,11 +1300,11 @@ class ArrayParser {
   bool parse_list(int depth) {
     if (depth > kMaxArrayDimensions) return false;
     ++pos_;  // '{'
-    if (out_ != nullptr) out_->StartArray();
+    if (out_ != nullptr) out_->start_array();
     skip_space();
     if (peek() == '}') {
       ++pos_;
-      if (out_ != nullptr) out_->EndArray();
+      if (out_ != nullptr) out_->end_array();
       return true;
     }
     enum class Holds { kUnknown, kLists, kElements } holds = Holds::kUnknown;
@@ -1351,7 +1327,7 @@ class ArrayParser {
       }
       if (c == '}') {
         ++pos_;
-        if (out_ != nullptr) out_->EndArray();
+        if (out_ != nullptr) out_->end_array();
         return true;
       }
       return false;
@@ -1407,7 +1383,7 @@ class ArrayParser {
     const std::string_view raw = text_.substr(start, end - start);
     if (out_ != nullptr) {
       if (!escaped && equals_null_ignoring_case(raw)) {
-        out_->Null();
+        out_->null();
       } else {
         emit(raw, escaped);
       }

@@ -80,10 +80,8 @@
 #include <string_view>
 #include <vector>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "config/config.h"
+#include "connector/json_writer.h"
 
 namespace pgcdc {
 
@@ -136,13 +134,12 @@ class ValueConverter {
  public:
   explicit ValueConverter(ConverterOptions options = {});
 
-  // Writes the JSON value of `text` (never null here; the caller writes null for SQL NULL) using a
-  // rapidjson::Writer<rapidjson::StringBuffer>. Always writes exactly one JSON value.
+  // Writes the JSON value of `text` (never null here; the caller writes null for SQL NULL). Always
+  // writes exactly one JSON value.
   // Returns false when the type (or a type inside it: an array's elements, a composite's
   // attributes) is not one it knows specifically, or the text is not what the type's output
   // function prints; it then wrote that part as a JSON string, so the caller can count it.
-  bool write(rapidjson::Writer<rapidjson::StringBuffer>& out, const ColumnType& type,
-             std::string_view text) const;
+  bool write(JsonWriter& out, const ColumnType& type, std::string_view text) const;
 
   const ConverterOptions& options() const { return options_; }
 
