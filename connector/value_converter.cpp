@@ -161,11 +161,26 @@ constexpr BuiltinRange kBuiltinRanges[] = {
     {t::kInt8Range, t::kInt8Multirange, t::kInt8},
 };
 
+// Built-in OIDs are all below this (checked below), so a value's type is found by indexing a table
+// rather than by a binary search per value.
+constexpr std::uint32_t kDirectOidLimit = 8192;
+static_assert(kBuiltinCount < 255);
+
+constexpr std::array<std::uint8_t, kDirectOidLimit> index_by_oid() {
+  std::array<std::uint8_t, kDirectOidLimit> index{};  // position + 1; 0: not a built-in type
+  for (std::size_t i = 0; i < kBuiltinCount; ++i) {
+    index[kBuiltinTypes[i].oid] = static_cast<std::uint8_t>(i + 1);
+  }
+  return index;
+}
+static_assert(std::all_of(std::begin(kBuiltinTypes), std::end(kBuiltinTypes),
+                          [](const BuiltinType& row) { return row.oid < kDirectOidLimit; }));
+constexpr std::array<std::uint8_t, kDirectOidLimit> kIndexByOid = index_by_oid();
+
 const BuiltinType* find_by_oid(std::uint32_t oid) {
-  const auto* it =
-      std::lower_bound(std::begin(kBuiltinTypes), std::end(kBuiltinTypes), oid,
-                       [](const BuiltinType& row, std::uint32_t key) { return row.oid < key; });
-  return (it != std::end(kBuiltinTypes) && it->oid == oid) ? it : nullptr;
+  if (oid >= kDirectOidLimit) return nullptr;
+  const std::uint8_t position = kIndexByOid[oid];
+  return position == 0 ? nullptr : &kBuiltinTypes[position - 1];
 }
 
 const BuiltinType* find_by_array_oid(std::uint32_t array_oid) {
@@ -249,6 +264,16 @@ bool write_bool(JsonWriter& out, std::string_view text) {
 }
 
 bool write_integer(JsonWriter& out, std::string_view text) {
+  // PostgreSQL prints integers canonically: an optional '-', then digits without a leading zero.
+  // Such a text of at most 18 digits is an int64 and already its own JSON form, as Int64() would
+  // print it, so it is copied without a round trip through binary. Anything else is parsed.
+  const std::size_t sign = (!text.empty() && text[0] == '-') ? 1 : 0;
+  const std::size_t digits = text.size() - sign;
+  if (digits >= 1 && digits <= 18 && (text[sign] != '0' || (digits == 1 && sign == 0)) &&
+      std::all_of(text.begin() + static_cast<std::ptrdiff_t>(sign), text.end(), is_digit)) {
+    out.raw(text);
+    return true;
+  }
   const char* first = text.data();
   const char* last = text.data() + text.size();
   std::int64_t signed_value = 0;
@@ -571,6 +596,15 @@ bool append_iso_date(DateTimeText& out, std::string_view date, bool bc) {
   return out.append(number) && out.append(month_day);
 }
 
+// The position of the first '+' or '-' (a UTC offset's sign), or npos. A plain loop:
+// find_first_of with a set calls memchr once per character, which showed in profiles.
+std::size_t find_sign(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+' || text[i] == '-') return i;
+  }
+  return std::string_view::npos;
+}
+
 bool is_infinity(std::string_view text) {
   return text == "infinity" || text == "-infinity";
 }
@@ -590,10 +624,10 @@ bool strip_bc(std::string_view& text) {
 bool append_time(DateTimeText& out, std::string_view time, bool with_offset, bool utc_as_z) {
   if (time.size() < 8 || !is_digit(time[0]) || !is_digit(time[1]) || time[2] != ':') return false;
   if (!with_offset) {
-    if (time.find_first_of("+-") != std::string_view::npos) return false;
+    if (find_sign(time) != std::string_view::npos) return false;
     return out.append(time);
   }
-  const std::size_t sign = time.find_first_of("+-");
+  const std::size_t sign = find_sign(time);
   if (sign == std::string_view::npos) return false;
   const std::string_view clock = time.substr(0, sign);
   const std::string_view offset = time.substr(sign);  // "+HH", "+HH:MM" or "+HH:MM:SS"
@@ -802,7 +836,7 @@ bool write_timestamp_epoch(JsonWriter& out, std::string_view text, bool with_off
   std::string_view clock = rest.substr(space + 1);
   std::int64_t offset_seconds = 0;
   if (with_offset) {
-    const std::size_t sign = clock.find_first_of("+-");
+    const std::size_t sign = find_sign(clock);
     if (sign == std::string_view::npos || !parse_offset(clock.substr(sign), offset_seconds)) {
       return write_unexpected(out, text);
     }

@@ -81,6 +81,13 @@ TEST(ValueConverter, Integers) {
       {"garbage", of(t::kInt4), "12a", "\"12a\"", false},
       {"plus sign", of(t::kInt4), "+1", "\"+1\"", false},
       {"empty", of(t::kInt4), "", "\"\"", false},
+      {"lone minus", of(t::kInt4), "-", "\"-\"", false},
+      // Not what PostgreSQL prints, so not copied as is (the fast path's guard): parsed instead.
+      {"negative zero", of(t::kInt4), "-0", "0"},
+      {"leading zeros", of(t::kInt8), "007", "7"},
+      {"negative leading zero", of(t::kInt8), "-07", "-7"},
+      {"18 digits", of(t::kInt8), "-999999999999999999", "-999999999999999999"},
+      {"19 digits", of(t::kInt8), "1000000000000000000", "1000000000000000000"},
   });
 }
 
