@@ -11,8 +11,9 @@ RowLayout make_row_layout(const TableInfo& table, const std::vector<std::string>
   RowLayout layout;
   layout.names = names;
   for (const auto& name : names) {
-    std::string& quoted = layout.json_names.emplace_back();
-    JsonWriter(quoted).string(name);
+    JsonWriter quoted;
+    quoted.string(name);
+    layout.json_names.push_back(quoted.str());
   }
   layout.types = types;
   auto position = [&](const std::string& name) -> int {
@@ -110,8 +111,8 @@ const std::string& RecordBuilder::source_json(const TableInfo& table, const Chan
       cache.source.snapshot == source.snapshot && !cache.json.empty()) {
     return cache.json;
   }
-  cache.json.clear();
-  JsonWriter writer(cache.json);
+  JsonWriter& writer = writer_;
+  writer.clear();
   writer.start_object();
   writer.json_key("\"connector\"");
   writer.string("pgcdc");
@@ -134,6 +135,7 @@ const std::string& RecordBuilder::source_json(const TableInfo& table, const Chan
   writer.json_key("\"snapshot\"");
   writer.string(source.snapshot ? "true" : "false");
   writer.end_object();
+  writer.copy_to(cache.json);
   cache.table = &table;
   cache.source = source;
   return cache.json;
@@ -146,8 +148,8 @@ bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple
 
 bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple,
                            const pgoutput::Tuple* old, std::string& out) {
-  out.clear();  // keeps the (recycled) string's capacity
-  JsonWriter writer(out);
+  JsonWriter& writer = writer_;
+  writer.clear();
   writer.start_object();
   for (int index : layout.key_indexes) {
     const auto* carried = carried_value(tuple, old, index);
@@ -156,6 +158,7 @@ bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple
     write_value(writer, layout.types[static_cast<std::size_t>(index)], *carried);
   }
   writer.end_object();
+  writer.copy_to(out);  // keeps the (recycled) string's capacity
   return true;
 }
 
@@ -169,10 +172,10 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
     return false;
   }
 
-  // Written straight into the record's value: a recycled record brings its capacity along.
-  if (!out.value) out.value.emplace();
-  out.value->clear();
-  JsonWriter writer(*out.value);
+  // The envelope's source block first: it may use the writer too.
+  const std::string& source_object = source_json(table, source);
+  JsonWriter& writer = writer_;
+  writer.clear();
   writer.start_object();
   writer.json_key("\"before\"");
   if (before) {
@@ -206,7 +209,7 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
   writer.json_key("\"ts_ms\"");
   writer.int64(processing_time_ms());
   writer.json_key("\"source\"");
-  writer.raw(source_json(table, source));
+  writer.raw(source_object);
   if (!unchanged_toast_.empty()) {
     writer.json_key("\"unchanged_toast_columns\"");
     writer.start_array();
@@ -215,7 +218,9 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
   }
   writer.end_object();
 
-  out.topic = table.topic;  // assignments keep the (recycled) record's capacity
+  if (!out.value) out.value.emplace();
+  writer.copy_to(*out.value);  // assignments keep the (recycled) record's capacity
+  out.topic = table.topic;
   out.op = op;
   out.table = table.qualified;
   out.commit_time_us = source.commit_time_us;

@@ -74,6 +74,7 @@ class RecordBuilder {
 
   const ValueConverter& converter_;
   std::string database_;
+  JsonWriter writer_;  // reused: its buffer grows to the largest record and stays
   std::vector<int> unchanged_toast_;
   struct SourceCache {
     const TableInfo* table = nullptr;

@@ -298,10 +298,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const pgcdc::ValueConverter converter(options_from(data[1]));
   std::string_view text(reinterpret_cast<const char*>(data + 2), size - 2);
 
-  std::string output;
-  pgcdc::JsonWriter writer(output);
+  pgcdc::JsonWriter writer;
   converter.write(writer, type, text);
-  std::string_view json(output);
+  std::string_view json = writer.view();
   std::size_t error = JsonChecker(json).check();
   if (error != std::string_view::npos) {
     std::fprintf(stderr, "type #%u: output is not one JSON value (error at byte %zu): %.*s\n",

@@ -24,9 +24,9 @@ std::string rapidjson_string(const std::string& text) {
 }
 
 std::string our_string(const std::string& text) {
-  std::string out;
-  JsonWriter(out).string(text);
-  return out;
+  JsonWriter writer;
+  writer.string(text);
+  return writer.str();
 }
 
 TEST(JsonWriter, EscapesEveryByteValueAsRapidjsonDoes) {
@@ -66,21 +66,20 @@ TEST(JsonWriter, IntegersAtTheirLimits) {
   for (std::int64_t value : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-1},
                              std::int64_t{0}, std::int64_t{7},
                              std::numeric_limits<std::int64_t>::max()}) {
-    std::string ours;
-    JsonWriter(ours).int64(value);
+    JsonWriter ours;
+    ours.int64(value);
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
     writer.Int64(value);
-    EXPECT_EQ(ours, buffer.GetString());
+    EXPECT_EQ(ours.view(), buffer.GetString());
   }
-  std::string ours;
-  JsonWriter(ours).uint64(std::numeric_limits<std::uint64_t>::max());
-  EXPECT_EQ(ours, "18446744073709551615");
+  JsonWriter ours;
+  ours.uint64(std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(ours.view(), "18446744073709551615");
 }
 
 TEST(JsonWriter, NestedDocumentMatchesRapidjson) {
-  std::string ours;
-  JsonWriter writer(ours);
+  JsonWriter writer;
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> reference(buffer);
 
@@ -137,24 +136,28 @@ TEST(JsonWriter, NestedDocumentMatchesRapidjson) {
   writer.end_object();
   reference.EndObject();
 
+  const std::string ours = writer.str();
   EXPECT_EQ(ours, std::string(buffer.GetString(), buffer.GetSize()));
   rapidjson::Document document;
   document.Parse(ours.data(), ours.size());
   EXPECT_FALSE(document.HasParseError()) << ours;
 }
 
-TEST(JsonWriter, AppendsToWhatTheStringHoldsAndResetStartsAFreshDocument) {
-  std::string out = "prefix:";
-  JsonWriter writer(out);
+TEST(JsonWriter, ClearStartsAFreshDocumentAndGrowthKeepsWhatWasWritten) {
+  JsonWriter writer;
   writer.start_array();
+  const std::string long_text(5000, 'x');  // beyond the first buffer: grows mid-document
+  writer.string(long_text);
   writer.int64(1);
   writer.end_array();
-  EXPECT_EQ(out, "prefix:[1]");
+  EXPECT_EQ(writer.str(), "[\"" + long_text + "\",1]");
 
-  std::string second;
-  writer.reset(second);
+  writer.clear();
   writer.string("a");  // a fresh document: no comma after the previous one
-  EXPECT_EQ(second, "\"a\"");
+  EXPECT_EQ(writer.view(), "\"a\"");
+  std::string out = "old content";
+  writer.copy_to(out);
+  EXPECT_EQ(out, "\"a\"");
 }
 
 }  // namespace

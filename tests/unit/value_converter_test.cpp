@@ -37,10 +37,9 @@ ColumnType of(std::uint32_t oid) {
 
 std::string convert(const ValueConverter& converter, const ColumnType& type, std::string_view text,
                     bool* known) {
-  std::string json;
-  JsonWriter writer(json);
+  JsonWriter writer;
   *known = converter.write(writer, type, text);
-  return json;
+  return writer.str();
 }
 
 void run_cases(const std::vector<Case>& cases, ConverterOptions options = {}) {
@@ -623,8 +622,7 @@ TEST(ValueConverter, OptionsReachNestedValues) {
 
 TEST(ValueConverter, WritesExactlyOneValueInsideAnObject) {
   const ValueConverter converter;
-  std::string json;
-  JsonWriter writer(json);
+  JsonWriter writer;
   writer.start_object();
   writer.key("bad_array");
   EXPECT_FALSE(converter.write(writer, of(t::kInt4Array), "{1,"));
@@ -633,6 +631,7 @@ TEST(ValueConverter, WritesExactlyOneValueInsideAnObject) {
   writer.key("good");
   EXPECT_TRUE(converter.write(writer, of(t::kInt4Array), "{{1},{2}}"));
   writer.end_object();
+  const std::string json = writer.str();
   rapidjson::Document document;
   document.Parse(json.data(), json.size());
   EXPECT_FALSE(document.HasParseError()) << json;
