@@ -7,8 +7,6 @@ namespace {
 
 constexpr std::size_t kInitialRing = 64;
 constexpr std::size_t kWakeBatch = 64;  // records queued before a push wakes the consumer
-// A ring this large is given back once it drains: a burst must not pin its slots for good.
-constexpr std::size_t kKeepRing = 4096;
 
 std::size_t capacity_of(const Record& record) {
   return record.topic.capacity() + record.key.capacity() + record.table.capacity() +
@@ -97,7 +95,11 @@ bool BoundedBuffer::pop_batch(std::vector<Record>& out, std::size_t max_count,
     head_ = (head_ + 1) & (ring_.size() - 1);
     --count_;
   }
-  if (count_ == 0 && ring_.size() > kKeepRing) {
+  // A ring whose slots alone outweigh the byte bound (only possible when the record bound lets
+  // many tiny records in) is given back once it drains: a burst must not pin it for good. Smaller
+  // rings stay: their slots are already counted in max_bytes (cost_of), and giving one back made
+  // a busy pipeline regrow it, 64 slots at a time, every time the sink caught up.
+  if (count_ == 0 && ring_.size() * sizeof(Record) > max_bytes_) {
     ring_ = std::vector<Record>(kInitialRing);
     head_ = 0;
   }
