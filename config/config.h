@@ -46,6 +46,9 @@ struct SourceConfig {
   // Drop slot and publication on a clean stop (for throw-away pipelines; off by default).
   bool drop_slot_on_stop = false;
   std::uint32_t snapshot_chunk_rows = 10000;
+  // A chunk's rows are also bounded by their size: wide rows (TOASTed text, large JSONB) make a
+  // chunk read fewer than snapshot_chunk_rows so its result stays near this many bytes.
+  std::size_t snapshot_chunk_bytes = 8u << 20;
   std::chrono::milliseconds status_interval{10000};
   std::chrono::milliseconds heartbeat_interval{0};  // 0 = off
   // What to do when PostgreSQL invalidated the slot (wal_status lost: WAL it needed was removed,

@@ -944,8 +944,8 @@ class Loader {
         node, "source",
         with_file_keys(
             {"table", "tables", "columns", "key", "cdc", "snapshot", "alter_publication",
-             "drop_slot_on_stop", "snapshot_chunk_rows", "status_interval", "heartbeat_interval",
-             "standby_interval", "on_slot_lost"},
+             "drop_slot_on_stop", "snapshot_chunk_rows", "snapshot_chunk_bytes", "status_interval",
+             "heartbeat_interval", "standby_interval", "on_slot_lost"},
             {"url", "replication_url", "publication_name", "slot_name"}));
 
     std::optional<Text> url = string_or_file(section, "url");
@@ -1002,6 +1002,10 @@ class Loader {
     if (const Node* value = section.get("snapshot_chunk_rows")) {
       source.snapshot_chunk_rows = static_cast<std::uint32_t>(integer_between(
           *value, section.path_of("snapshot_chunk_rows"), 1, kMaxSnapshotChunkRows));
+    }
+    if (const Node* value = section.get("snapshot_chunk_bytes")) {
+      source.snapshot_chunk_bytes = static_cast<std::size_t>(
+          positive_integer(*value, section.path_of("snapshot_chunk_bytes")));
     }
     if (const Node* value = section.get("status_interval")) {
       source.status_interval = duration(*value, section.path_of("status_interval"));

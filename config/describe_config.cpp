@@ -211,6 +211,7 @@ std::string describe_config(const Config& config) {
   out << "alter_publication = " << bool_text(source.alter_publication) << "\n";
   out << "drop_slot_on_stop = " << bool_text(source.drop_slot_on_stop) << "\n";
   out << "snapshot_chunk_rows = " << source.snapshot_chunk_rows << "\n";
+  out << "snapshot_chunk_bytes = " << source.snapshot_chunk_bytes << "\n";
   out << "status_interval = " << toml_string(duration_text(source.status_interval)) << "\n";
   out << "heartbeat_interval = " << toml_string(duration_text(source.heartbeat_interval)) << "\n";
  out << "on_slot_lost = "

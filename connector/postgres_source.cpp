@@ -65,6 +65,7 @@ struct PostgresSource::PendingChunk {
   const TableInfo* table = nullptr;
   RowLayout layout;
   std::uint64_t id = 0;
+  std::uint32_t limit = 0;  // the query's LIMIT
   PgResult rows;
   std::unordered_map<std::string, int> row_by_key;  // key JSON -> row
   std::vector<bool> dropped;
@@ -270,7 +271,9 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
   auto plan = [&](TableInfo* table, std::optional<std::vector<std::string>> after) {
     refresh_columns(*query_, *table);  // each chunk reads the columns the table has now
     PlannedChunk chunk{table, std::move(after), snapshot_layout(*table)};
-    send_chunk_query(chunk_query(*table, chunk.after));
+    const ChunkQuery query = chunk_query(*table, chunk.after);
+    chunk.limit = query.limit;
+    send_chunk_query(query);
     return chunk;
   };
   std::optional<PlannedChunk> next;
@@ -288,9 +291,10 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     next.reset();
     hand_over();  // receiving may wait for PostgreSQL
     PgResult rows = receive_chunk_result();
+    learn_row_width(*current.table, rows.get());
     // The chunk after this one: the same table from this chunk's last key while chunks come back
     // full, else the next table that is not done.
-    if (static_cast<std::uint32_t>(PQntuples(rows.get())) == config_.source.snapshot_chunk_rows) {
+    if (static_cast<std::uint32_t>(PQntuples(rows.get())) >= current.limit) {
       next = plan(current.table, last_key_of(*current.table, rows.get()));
     } else {
       for (auto& table : tables_) {
@@ -306,7 +310,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     ChangeSource source{resume_lsn_, std::nullopt, unix_now_us(), true};
     std::uint64_t published =
         publish_rows(*current.table, current.layout, rows.get(), nullptr, token, source);
-    advance_snapshot_progress(*current.table, rows, published);
+    advance_snapshot_progress(*current.table, rows, current.limit, published);
     SourceOffset position;
     position.lsn = resume_lsn_;
     position.snapshot = progress_;
@@ -503,7 +507,7 @@ RowLayout PostgresSource::snapshot_layout(const TableInfo& table) {
 }
 
 PostgresSource::ChunkQuery PostgresSource::chunk_query(
-    const TableInfo& table, const std::optional<std::vector<std::string>>& after) const {
+    const TableInfo& table, const std::optional<std::vector<std::string>>& after) {
   std::string columns, keys, placeholders;
   for (const auto& column : table.published) {
     columns += (columns.empty() ? "" : ", ") + query_->quote_identifier(column.name);
@@ -524,14 +528,50 @@ PostgresSource::ChunkQuery PostgresSource::chunk_query(
     for (const auto& value : *after) query.params.emplace_back(value);
     query.types = std::move(key_types);
   }
-  query.sql += " ORDER BY " + keys + " LIMIT " + std::to_string(config_.source.snapshot_chunk_rows);
+  query.limit = chunk_rows_for(table);
+  query.sql += " ORDER BY " + keys + " LIMIT " + std::to_string(query.limit);
   return query;
 }
 
-PgResult PostgresSource::read_chunk(const TableInfo& table,
-                                    const std::optional<std::vector<std::string>>& after,
-                                    std::string* snapshot_text) {
-  const ChunkQuery query = chunk_query(table, after);
+std::uint32_t PostgresSource::chunk_rows_for(const TableInfo& table) {
+  const std::uint32_t most = config_.source.snapshot_chunk_rows;
+  auto known = row_bytes_.find(&table);
+  if (known == row_bytes_.end()) {
+    // Before a table's first chunk, a few of its rows tell how wide they are: one row may be
+    // megabytes (a large JSONB document, a TOASTed text), and a first chunk of snapshot_chunk_rows
+    // such rows would be the whole memory bound many times over.
+    std::string columns;
+    for (const auto& column : table.published) {
+      columns += (columns.empty() ? "" : ", ") + query_->quote_identifier(column.name);
+    }
+    PgResult sample = query_->exec("SELECT " + columns + " FROM " + table.quoted + " LIMIT 16");
+    learn_row_width(table, sample.get());
+    known = row_bytes_.find(&table);
+  }
+  if (known->second == 0) return most;  // no row seen yet
+  const std::size_t fitting = config_.source.snapshot_chunk_bytes / known->second;
+  return static_cast<std::uint32_t>(std::clamp<std::size_t>(fitting, 1, most));
+}
+
+void PostgresSource::learn_row_width(const TableInfo& table, const PGresult* rows) {
+  const int count = PQntuples(rows);
+  if (count == 0) {
+    row_bytes_.emplace(&table, 0);  // nothing to learn from; an earlier width stays
+    return;
+  }
+  // What libpq holds per value: the text, its terminating zero and a PGresAttValue (a length and a
+  // pointer), so narrow rows are not underestimated by their text alone.
+  const int columns = PQnfields(rows);
+  std::size_t bytes = 0;
+  for (int row = 0; row < count; ++row) {
+    for (int column = 0; column < columns; ++column) {
+      bytes += static_cast<std::size_t>(PQgetlength(rows, row, column)) + 1 + 16;
+    }
+  }
+  row_bytes_[&table] = bytes / static_cast<std::size_t>(count) + 1;
+}
+
+PgResult PostgresSource::read_chunk(const ChunkQuery& query, std::string* snapshot_text) {
   const std::string& sql = query.sql;
   const auto& params = query.params;
   if (!snapshot_text) return query_->exec_params(sql, params, query.types);
@@ -576,7 +616,10 @@ void PostgresSource::start_chunk(TableInfo& table) {
   std::optional<std::vector<std::string>> after;
   if (progress != progress_->end()) after = progress->second.last_key;
   std::string snapshot;
-  chunk->rows = read_chunk(table, after, &snapshot);
+  const ChunkQuery query = chunk_query(table, after);
+  chunk->limit = query.limit;
+  chunk->rows = read_chunk(query, &snapshot);
+  learn_row_width(table, chunk->rows.get());
   query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
                       {std::string(kWatermarkPrefix), "high" + mark});
 
@@ -635,14 +678,14 @@ PgResult PostgresSource::receive_chunk_result() {
 }
 
 void PostgresSource::advance_snapshot_progress(const TableInfo& table, const PgResult& rows,
-                                               std::uint64_t published) {
+                                               std::uint32_t limit, std::uint64_t published) {
   auto next = std::make_shared<SnapshotProgress>(*progress_);
   TableSnapshotProgress& entry = (*next)[table.qualified];
   int count = PQntuples(rows.get());
   entry.rows += published;
   // The last key of the chunk, even if that row was dropped: the chunk covered its range.
   if (count > 0) entry.last_key = last_key_of(table, rows.get());
-  if (static_cast<std::uint32_t>(count) < config_.source.snapshot_chunk_rows) {
+  if (static_cast<std::uint32_t>(count) < limit) {
     entry.done = true;
     spdlog::info("snapshot of {} complete: {} rows", table.qualified, entry.rows);
   }
@@ -821,7 +864,7 @@ void PostgresSource::on_message(const pgoutput::LogicalMessage& message) {
       ChangeSource source{txn_.final_lsn, std::nullopt, txn_.commit_time_us, true};
       std::uint64_t published = publish_rows(*chunk_->table, chunk_->layout, chunk_->rows.get(),
                                              &chunk_->dropped, txn_.token, source);
-      advance_snapshot_progress(*chunk_->table, chunk_->rows, published);
+      advance_snapshot_progress(*chunk_->table, chunk_->rows, chunk_->limit, published);
     }
     chunk_.reset();
   }

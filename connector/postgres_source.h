@@ -106,27 +106,35 @@ class PostgresSource : private pgoutput::Handler {
     std::string sql;
     std::vector<std::optional<std::string>> params;  // the previous chunk's last key, if any
     std::vector<Oid> types;
+    std::uint32_t limit = 0;  // LIMIT: fewer rows back means the table is done
   };
   struct PlannedChunk {  // a chunk whose query was sent (snapshot-only mode)
     TableInfo* table = nullptr;
     std::optional<std::vector<std::string>> after;
     RowLayout layout;
+    std::uint32_t limit = 0;
   };
   TableInfo* next_table_to_snapshot();
   ChunkQuery chunk_query(const TableInfo& table,
-                         const std::optional<std::vector<std::string>>& after) const;
+                         const std::optional<std::vector<std::string>>& after);
   void send_chunk_query(const ChunkQuery& query);  // asynchronous: receive_chunk_result() next
   PgResult receive_chunk_result();
   void abandon_chunk_query();
   std::vector<std::string> last_key_of(const TableInfo& table, const PGresult* rows) const;
-  PgResult read_chunk(const TableInfo& table, const std::optional<std::vector<std::string>>& after,
-                      std::string* snapshot_text);
+  PgResult read_chunk(const ChunkQuery& query, std::string* snapshot_text);
+  // Rows for the next chunk of `table`: snapshot_chunk_rows, or fewer when its rows are wide, so
+  // a chunk's result (which the source holds whole, two of them while the next one is read) stays
+  // near snapshot_chunk_bytes. Before a table's first chunk, a few of its rows are read to learn
+  // their width; each chunk then updates it.
+  std::uint32_t chunk_rows_for(const TableInfo& table);
+  void learn_row_width(const TableInfo& table, const PGresult* rows);
   void start_chunk(TableInfo& table);
   // Publishes the rows of a snapshot read (skipping `dropped` ones) as read events of `token`.
   std::uint64_t publish_rows(const TableInfo& table, const RowLayout& layout, const PGresult* rows,
                              const std::vector<bool>* dropped, DeliveryToken token,
                              const ChangeSource& source);
-  void advance_snapshot_progress(const TableInfo& table, const PgResult& rows, std::uint64_t published);
+  void advance_snapshot_progress(const TableInfo& table, const PgResult& rows, std::uint32_t limit,
+                                 std::uint64_t published);
   void tuple_from_result(const PGresult* rows, int row, pgoutput::Tuple& tuple) const;
   RowLayout snapshot_layout(const TableInfo& table);
 
@@ -189,6 +197,8 @@ class PostgresSource : private pgoutput::Handler {
   } txn_;
 
   std::unique_ptr<PendingChunk> chunk_;
+  // Bytes per row of each table's last chunk, as its PGresult holds them (see chunk_rows_for).
+  std::unordered_map<const TableInfo*, std::size_t> row_bytes_;
   bool chunk_query_in_flight_ = false;  // sent by send_chunk_query(), not yet received
   std::uint64_t chunk_sequence_ = 0;
   std::string session_id_;  // tells this session's watermarks from a previous session's

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -89,6 +90,39 @@ class Service : public PipelineTest {
 
   int port_ = 0;
 };
+
+// Invariant 4 (memory bounded by configuration) for the snapshot: a chunk is bounded by
+// snapshot_chunk_bytes as well as snapshot_chunk_rows, so wide rows make chunks of fewer rows.
+// Without the byte bound these 60 rows of 200 KB would be one chunk of 12 MB.
+TEST_F(Service, WideRowsAreReadInChunksBoundedByBytes) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, body text)");
+  sql("INSERT INTO " + name_ + " SELECT g, repeat(md5(g::text), 6250) FROM generate_series(1, 60) g");
+  start_daemon(write_config(service_config(
+      {name_}, "snapshot_chunk_rows = 1000\nsnapshot_chunk_bytes = 1048576\n")));
+
+  ASSERT_TRUE(wait_for_metric(by_table("pgcdc_records_delivered_total", "read"), 60, 90s))
+      << daemon_->log();
+  ASSERT_TRUE(wait_for_metric(
+      "pgcdc_table_state{state=\"streaming\",table=\"public." + name_ + "\"}", 1, 30s))
+      << daemon_->log();
+  auto metrics = scrape();
+  // 200,000-byte values: 5 rows fit in 1 MiB, so 12 full chunks and the empty one that ends the
+  // table (the first chunk's width comes from a 16-row sample read before it).
+  EXPECT_EQ(metrics[by_table("pgcdc_snapshot_chunks_total")], 13) << daemon_->log();
+  EXPECT_EQ(metrics[by_table("pgcdc_records_read_total", "read")], 60);
+  EXPECT_EQ(metrics[by_table("pgcdc_snapshot_rows")], 60);
+
+  // Every row exactly once, whole.
+  auto records = consume_all(test_env().kafka_brokers, topic(name_), 60, 60s);
+  ASSERT_EQ(records.size(), 60u);
+  std::set<std::string> keys;
+  for (const auto& record : records) {
+    keys.insert(record.key);
+    ASSERT_TRUE(record.value.has_value());
+    EXPECT_GT(record.value->size(), 200000u);
+  }
+  EXPECT_EQ(keys.size(), 60u);
+}
 
 TEST_F(Service, EveryMetricIsServedAndMovesAsRecordsFlow) {
   sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");

@@ -190,6 +190,7 @@ TEST_F(ConfigTest, LoadsTheFullTomlExample) {
   EXPECT_TRUE(config.source.tables[0].columns.empty());
   EXPECT_TRUE(config.source.tables[0].key.empty());
   EXPECT_EQ(config.source.snapshot_chunk_rows, 10000u);
+  EXPECT_EQ(config.source.snapshot_chunk_bytes, std::size_t{8} << 20);  // the default
   EXPECT_EQ(config.source.status_interval, std::chrono::seconds(10));
   EXPECT_EQ(config.source.heartbeat_interval, std::chrono::milliseconds(0));
   EXPECT_EQ(config.sink.kind, SinkConfig::Kind::kKafka);
