@@ -115,6 +115,7 @@ class PostgresSource : private pgoutput::Handler {
     std::uint32_t limit = 0;
   };
   TableInfo* next_table_to_snapshot();
+  std::string select_list(const TableInfo& table) const;  // the published columns, quoted
   ChunkQuery chunk_query(const TableInfo& table,
                          const std::optional<std::vector<std::string>>& after);
   void send_chunk_query(const ChunkQuery& query);  // asynchronous: receive_chunk_result() next
