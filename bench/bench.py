@@ -546,6 +546,7 @@ def result(system, wl, status, note="", **kw) -> dict:
 
 class Bench:
     def __init__(self, args, env: Env, kafka: Kafka, sz: dict, run_dir: Path):
+        self.round = 1  # with --repeat: which round is running
         self.args, self.env, self.kafka, self.sz, self.run_dir = args, env, kafka, sz, run_dir
         self.results: list[dict] = []
         self.peers = read_peer_status()
@@ -635,7 +636,9 @@ class Bench:
                       pg_cpu_s=pg1 - cpu0[0], kafka_cpu_s=k1 - cpu0[1], log=str(proc.log_path))
 
     def rundir(self, system, wl) -> Path:
-        d = self.run_dir / f"{wl.name}-{system}"
+        # A directory per round too: pgcdc's offsets file lives there, and a left-over one would
+        # make the next round resume instead of reading everything again.
+        d = self.run_dir / (f"{wl.name}-{system}" + (f"-r{self.round}" if self.round > 1 else ""))
         d.mkdir(parents=True, exist_ok=True)
         return d
 
@@ -1213,7 +1216,23 @@ def n(x, fmt="{:,.0f}"):
     return "–" if x is None else fmt.format(x)
 
 
-def goals(results: list[dict]) -> list[str]:
+def round_ratios(rounds: list[dict], w: str, limit_systems: tuple[str, ...]) -> list[float]:
+    """pgcdc / the lower limit within each round: systems of one round ran minutes apart, so the
+    machine's drift cancels better than between medians taken over all rounds."""
+    ratios = []
+    for n_ in sorted({r.get("round") for r in rounds if r.get("round")}):
+        got = {r["system"]: r.get("rate") for r in rounds
+               if r.get("round") == n_ and r["workload"] == w and r["status"] == "ok"}
+        limits = [got[s] for s in limit_systems if got.get(s)]
+        if got.get("pgcdc") and limits:
+            ratios.append(got["pgcdc"] / min(limits))
+    return ratios
+
+
+def goals(results: list[dict], rounds: list[dict] | None = None) -> list[str]:
+    """`results`: one per (workload, system) (see aggregate); `rounds`: every round's results,
+    for the per-round ratios of a --repeat run."""
+    rounds = rounds or []
     by = {(r["workload"], r["system"]): r for r in results}
     rate = lambda w, s: (by.get((w, s)) or {}).get("rate") if (by.get((w, s)) or {}).get("status") == "ok" else None  # noqa: E731
     workloads = []
@@ -1230,16 +1249,25 @@ def goals(results: list[dict]) -> list[str]:
             out.append(f"- `{w}`: pgcdc has no result, so no ratio.")
             continue
         if w == "snapshot":
-            limits = [(s, rate(w, s)) for s in ("copy", "raw_producer") if rate(w, s)]
+            limit_systems = ("copy", "raw_producer")
             need, what = 0.5, "50% of min(COPY, raw producer)"
         else:
-            limits = [(s, rate(w, s)) for s in ("pg_recvlogical", "raw_producer") if rate(w, s)]
+            limit_systems = ("pg_recvlogical", "raw_producer")
             need, what = 0.9, "90% of min(pg_recvlogical, raw producer)"
+        limits = [(s, rate(w, s)) for s in limit_systems if rate(w, s)]
         if limits:
             s, lim = min(limits, key=lambda x: x[1])
             rr = p / lim
-            out.append(f"- `{w}` vs physical limit: pgcdc {p:,.0f}/s = {rr:.0%} of {s} "
-                       f"({lim:,.0f}/s); goal {what}: {met(rr >= need)}")
+            per_round = round_ratios(rounds, w, limit_systems)
+            if len(per_round) > 1:
+                middle = sorted(per_round)[(len(per_round) - 1) // 2]
+                out.append(f"- `{w}` vs physical limit, per round: "
+                           f"{', '.join(f'{x:.0%}' for x in per_round)}; median {middle:.0%}; "
+                           f"goal {what}: {met(middle >= need)} "
+                           f"(medians over the rounds: pgcdc {p:,.0f}/s, {s} {lim:,.0f}/s)")
+            else:
+                out.append(f"- `{w}` vs physical limit: pgcdc {p:,.0f}/s = {rr:.0%} of {s} "
+                           f"({lim:,.0f}/s); goal {what}: {met(rr >= need)}")
         else:
             out.append(f"- `{w}` vs physical limit: no limit measured, no ratio")
         d = rate(w, "debezium")
@@ -1282,10 +1310,43 @@ def goals(results: list[dict]) -> list[str]:
     return out
 
 
+def aggregate(results: list[dict]) -> list[dict]:
+    """One result per (workload, system). With --repeat: the median round (by rate; by p99 for
+    latency; the lower middle one for an even count, so it is a round that happened) with the
+    range over the rounds in `range` and their count in `rounds`. A round that is not ok makes
+    the whole result not ok: a lost record is never averaged away."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["workload"], r["system"]), []).append(r)
+    out = []
+    for (w, _), rs in groups.items():
+        if len(rs) == 1:
+            out.append(rs[0])
+            continue
+        bad = [r for r in rs if r["status"] != "ok"]
+        if bad:
+            note = bad[0]["note"] if len(bad) == len(rs) else \
+                f"{len(bad)} of {len(rs)} rounds not ok: {bad[0]['note']}"
+            out.append(dict(bad[0], note=note))
+            continue
+        key = "p99_ms" if w == "latency" else "rate"
+        ranked = sorted(rs, key=lambda r: r.get(key) or 0)
+        median = dict(ranked[(len(ranked) - 1) // 2])
+        median["rounds"] = len(ranked)
+        median["range"] = [ranked[0].get(key), ranked[-1].get(key)]
+        out.append(median)
+    return out
+
+
 def summary_table(workloads, results) -> list[str]:
-    """Workloads x systems: end-to-end rows/s (peak RSS MiB), or the status."""
+    """Workloads x systems: end-to-end rows/s (peak RSS MiB), or the status; with --repeat the
+    median round and [the range over the rounds]."""
+    results = aggregate(results)
     systems = [s for s in ALL_SYSTEMS if any(r["system"] == s for r in results)]
-    L = ["## Summary: row changes/s end to end (peak RSS MiB)", "",
+    repeated = any(r.get("rounds") for r in results)
+    title = "row changes/s end to end (peak RSS MiB)" + (
+        ", median of the rounds [lowest-highest]" if repeated else "")
+    L = [f"## Summary: {title}", "",
          "| workload | " + " | ".join(systems) + " |", "|---|" + "---:|" * len(systems)]
     for w in workloads:
         if w.kind == "latency":
@@ -1296,17 +1357,24 @@ def summary_table(workloads, results) -> list[str]:
             if r is None:
                 cells.append("")
             elif r["status"] == "ok":
-                cells.append(f"{r['rate']:,.0f} ({r['rss_mib']:.0f})")
+                spread = f" [{r['range'][0]:,.0f}-{r['range'][1]:,.0f}]" if r.get("rounds") else ""
+                cells.append(f"{r['rate']:,.0f} ({r['rss_mib']:.0f}){spread}")
             else:
                 cells.append(r["status"])
         L.append(f"| {w.name} | " + " | ".join(cells) + " |")
     lat = [r for r in results if r["workload"] == "latency"]
     if lat:
         L.append("| latency p50 / p99 ms | " + " | ".join(
-            next((f"{r['p50_ms']:.0f} / {r['p99_ms']:.0f}" if r["status"] == "ok" else r["status"]
+            next((f"{r['p50_ms']:.0f} / {r['p99_ms']:.0f}"
+                  + (f" [p99 {r['range'][0]:.0f}-{r['range'][1]:.0f}]" if r.get("rounds") else "")
+                  if r["status"] == "ok" else r["status"]
                   for r in lat if r["system"] == s), "") for s in systems) + " |")
     L.append("")
     return L
+
+
+def system_label(r: dict) -> str:
+    return r["system"] + (f" (round {r['round']})" if r.get("round") else "")
 
 
 def write_report(path: Path, meta: dict, workloads: list[Workload], results: list[dict], chart: str | None):
@@ -1358,7 +1426,7 @@ def write_report(path: Path, meta: dict, workloads: list[Workload], results: lis
             L.append("| system | status | probes | achieved rate/s | p50 ms | p99 ms | max ms | CPU s | peak RSS MiB | PG CPU s | Kafka CPU s | note |")
             L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             for r in rows:
-                L.append(f"| {r['system']} | {r['status']} | {n(r.get('row_changes'))} | {n(r.get('achieved_rate'))} | "
+                L.append(f"| {system_label(r)} | {r['status']} | {n(r.get('row_changes'))} | {n(r.get('achieved_rate'))} | "
                          f"{n(r.get('p50_ms'), '{:.1f}')} | {n(r.get('p99_ms'), '{:.1f}')} | {n(r.get('max_ms'), '{:.1f}')} | "
                          f"{n(r.get('cpu_s'), '{:.1f}')} | {n(r.get('rss_mib'), '{:.1f}')} | {n(r.get('pg_cpu_s'), '{:.1f}')} | "
                          f"{n(r.get('kafka_cpu_s'), '{:.1f}')} | {r['note']} |")
@@ -1367,14 +1435,15 @@ def write_report(path: Path, meta: dict, workloads: list[Workload], results: lis
             L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             for r in rows:
                 rec = f"{n(r.get('records'))} ({n(r.get('expected_records'))})" if r.get("records") is not None else "–"
-                L.append(f"| {r['system']} | {r['status']} | {n(r['row_changes'])} | {rec} | {n(r.get('seconds'), '{:.2f}')} | "
+                L.append(f"| {system_label(r)} | {r['status']} | {n(r['row_changes'])} | {rec} | {n(r.get('seconds'), '{:.2f}')} | "
                          f"{n(r.get('rate'))} | {n(r.get('first_s'), '{:.2f}')} | {n(r.get('steady_rate'))} | {n(r.get('cpu_s'), '{:.1f}')} | "
                          f"{n(r.get('rss_mib'), '{:.1f}')} | {n(r.get('pg_cpu_s'), '{:.1f}')} | {n(r.get('kafka_cpu_s'), '{:.1f}')} | "
                          f"{n(r.get('avg_value'))} | {r['note']} |")
         L.append("")
-    L.append("## Goals (issue 7), from this run")
+    L.append("## Goals (issue 7), from this run" + (
+        " (median rounds)" if any(r.get("round", 1) > 1 for r in results) else ""))
     L.append("")
-    L += goals(results)
+    L += goals(aggregate(results), results)
     L.append("")
     path.write_text("\n".join(L) + "\n")
 
@@ -1385,6 +1454,9 @@ def write_report(path: Path, meta: dict, workloads: list[Workload], results: lis
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few minutes")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run every workload N times (rounds, one after the other); the summary and "
+                         "the goals use each system's median round and show the range")
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
     ap.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS),
                     help="snapshot, stream-<txn size> (any size), toast, tables, latency")
@@ -1437,11 +1509,18 @@ def main():
         kafka = Kafka(env.brokers, kbench)
         kafka.warm_up(2_000_000 if not args.quick else 500_000)
         bench = Bench(args, env, kafka, sz, run_dir)
-        for w in workloads:
-            if w.kind == "latency":
-                bench.latency(w, systems)
-            else:
-                bench.throughput(w, systems)
+        for round_ in range(1, args.repeat + 1):
+            bench.round = round_
+            if args.repeat > 1:
+                log(f"round {round_} of {args.repeat}")
+            for w in workloads:
+                if w.kind == "latency":
+                    bench.latency(w, systems)
+                else:
+                    bench.throughput(w, systems)
+                if args.repeat > 1:
+                    for r in bench.results:
+                        r.setdefault("round", round_)
         results = bench.results
     except KeyboardInterrupt:
         log("interrupted")
@@ -1473,7 +1552,8 @@ def main():
     out_dir = Path(args.results)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = out_dir / (stamp + ("-quick" if args.quick else ""))
-    (base.with_suffix(".json")).write_text(json.dumps(dict(meta=meta, sizes=sz, results=results), indent=1))
+    (base.with_suffix(".json")).write_text(json.dumps(
+        dict(meta=meta, sizes=sz, results=results, aggregated=aggregate(results)), indent=1))
     chart = render_chart(base.with_suffix(".json")) if results else None
     write_report(base.with_suffix(".md"), meta, workloads, results, chart)
     log(f"report: {base.with_suffix('.md')}")
