@@ -33,10 +33,20 @@ void redact_query_password(std::string& url) {
 
 std::string redact_postgres_url(std::string url, std::size_t scheme_end) {
   // The user info ends at the last '@' before the query. Looking that far (rather than only up
-  // to the first '/') also hides a password that has an unencoded '/' in it.
+  // to the first '/') also hides a password that has an unencoded '/' in it. But when an '@'
+  // comes before the first '/', that '/' ends the authority (as libpq reads it) and a later '@'
+  // belongs to the database name: redacting up to it would garble the host and port, and the
+  // description would no longer load (found by the config fuzzer).
   std::size_t authority_begin = scheme_end + 3;
   std::size_t query = url.find_first_of("?#", authority_begin);
   std::size_t at = url.rfind('@', query == std::string::npos ? std::string::npos : query - 1);
+  std::size_t slash = url.find('/', authority_begin);
+  if (at != std::string::npos && slash < at) {
+    std::size_t at_before_slash = url.rfind('@', slash);
+    if (at_before_slash != std::string::npos && at_before_slash >= authority_begin) {
+      at = at_before_slash;
+    }
+  }
   if (at != std::string::npos && at >= authority_begin) {
     std::size_t colon = url.find(':', authority_begin);
     if (colon < at) url.replace(colon + 1, at - colon - 1, kRedacted);

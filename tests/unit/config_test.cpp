@@ -575,6 +575,12 @@ TEST(RedactUrl, HidesPasswordsInUrlsAndKeyValueStrings) {
   EXPECT_EQ(redact_url("postgresql://u:p%40ss@h1:5432,h2:5433/db?sslmode=require"),
             "postgresql://u:***@h1:5432,h2:5433/db?sslmode=require");
   EXPECT_EQ(redact_url("postgres://u:pa/ss@h/db"), "postgres://u:***@h/db");
+  EXPECT_EQ(redact_url("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+  EXPECT_EQ(redact_url("postgres://u:secret@h/db@x"), "postgres://u:***@h/db@x");
+  // An '@' in the database name after an authority without a password: nothing to hide, and the
+  // host and port stay as they were (the config fuzzer's case).
+  EXPECT_EQ(redact_url("postgres://u@127.0.0.1:5432/apostgres://u@127.0.0.1:54p"),
+            "postgres://u@127.0.0.1:5432/apostgres://u@127.0.0.1:54p");
   EXPECT_EQ(redact_url("postgres://u@h/db?sslmode=require&password=secret"),
             "postgres://u@h/db?sslmode=require&password=***");
   EXPECT_EQ(redact_url("postgres://u@h:5432/db"), "postgres://u@h:5432/db");
