@@ -17,6 +17,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kCommitInterval = std::chrono::milliseconds(1000);
 constexpr auto kPushWait = std::chrono::milliseconds(100);
+constexpr std::size_t kStagedRecords = 64;         // snapshot records per buffer push
+constexpr std::size_t kStagedBytes = 256u << 10;  // ... or fewer when they are this large
 constexpr std::size_t kRecentXids = 4096;
 constexpr const char* kWatermarkPrefix = "pgcdc";
 constexpr const char* kHeartbeatPrefix = "pgcdc_heartbeat";
@@ -715,6 +717,8 @@ std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayo
   ledger_.add_records(token, published);
   stats_.records_read += published;
   stats_.per_table.count_records(table.qualified, Operation::kRead, published);  // daemon metrics
+  staged_count_ = 0;  // a stop may have left a batch here: it was never delivered, so never due
+  staged_bytes_ = 0;
   for (int row = 0; row < count; ++row) {
     // Take in what the next chunk's query has sent so far, so PostgreSQL never waits on a full
     // socket while this loop works (non-blocking; the rows wait in libpq until received).
@@ -723,12 +727,14 @@ std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayo
     }
     if (dropped && (*dropped)[static_cast<std::size_t>(row)]) continue;
     tuple_from_result(rows, row, tuple);
-    if (!builder_->build(table, layout, Operation::kRead, nullptr, 0, &tuple, source, scratch_)) {
+    Record& record = stage_slot();
+    if (!builder_->build(table, layout, Operation::kRead, nullptr, 0, &tuple, source, record)) {
       throw pgoutput::DecodeError("snapshot row of " + table.qualified + " has no key");
     }
-    scratch_.token = token;
-    push_uncounted(scratch_);
+    record.token = token;
+    stage(record);
   }
+  push_staged();
   stats_.unknown_type_values = builder_->unknown_type_values();
   return published;
 }
@@ -936,14 +942,49 @@ void PostgresSource::push_uncounted(Record& record) {
       case BoundedBuffer::PushResult::kClosed:
         throw StopRequested{};
       case BoundedBuffer::PushResult::kTimedOut:
-        // Backpressure: keep the walsender informed so wal_sender_timeout never fires.
-        stats_.note_loop_turn();  // daemon watchdog: waiting for room is not wedged
-        if (stop_ && *stop_) throw StopRequested{};
-        if (ledger_.failed()) throw StopRequested{};
-        maybe_commit(false);
+        wait_for_room();
         break;
     }
   }
+}
+
+Record& PostgresSource::stage_slot() {
+  if (staged_count_ == staged_.size()) staged_.emplace_back();
+  return staged_[staged_count_];
+}
+
+void PostgresSource::stage(const Record& record) {
+  ++staged_count_;
+  staged_bytes_ += record.payload_bytes();
+  if (staged_count_ >= kStagedRecords || staged_bytes_ >= kStagedBytes) push_staged();
+}
+
+void PostgresSource::push_staged() {
+  const std::span<Record> batch(staged_.data(), staged_count_);
+  std::size_t pushed = 0;
+  for (;;) {
+    const BoundedBuffer::PushResult result = buffer_.push_batch(batch, pushed, kPushWait);
+    if (pushed > 0) pushed_since_hand_over_ = true;
+    switch (result) {
+      case BoundedBuffer::PushResult::kPushed:
+        staged_count_ = 0;
+        staged_bytes_ = 0;
+        return;
+      case BoundedBuffer::PushResult::kClosed:
+        throw StopRequested{};
+      case BoundedBuffer::PushResult::kTimedOut:
+        wait_for_room();
+        break;
+    }
+  }
+}
+
+void PostgresSource::wait_for_room() {
+  // Backpressure: keep the walsender informed so wal_sender_timeout never fires.
+  stats_.note_loop_turn();  // daemon watchdog: waiting for room is not wedged
+  if (stop_ && *stop_) throw StopRequested{};
+  if (ledger_.failed()) throw StopRequested{};
+  maybe_commit(false);
 }
 
 }  // namespace pgcdc

@@ -161,6 +161,14 @@ class PostgresSource : private pgoutput::Handler {
   // commits. Not counted in the ledger.
   void push_position_marker(DeliveryToken token, const SourceOffset& position);
   void push_uncounted(Record& record);
+  // Snapshot rows: the next free record of staged_, and its hand-over once built (pushes the
+  // batch when it is full); push_staged() pushes what is staged.
+  Record& stage_slot();
+  void stage(const Record& record);
+  void push_staged();
+  // Buffer full for kPushWait: keeps the walsender and the watchdog informed; throws
+  // StopRequested when the session must end.
+  void wait_for_room();
   // The buffer wakes the sink per batch, not per record: before this thread waits for anything
   // (the server, a query, the disk), it wakes the sink for what it pushed so far.
   void hand_over();
@@ -215,6 +223,12 @@ class PostgresSource : private pgoutput::Handler {
   std::chrono::steady_clock::time_point next_status_{};
   std::chrono::steady_clock::time_point next_heartbeat_{};
   Record scratch_;  // reused for every record built
+  // A snapshot chunk's records are built here and handed to the buffer a batch at a time
+  // (push_staged): one lock per batch instead of per row. At most kStagedRecords records and
+  // about kStagedBytes wait here, outside the buffer's bound.
+  std::vector<Record> staged_;
+  std::size_t staged_count_ = 0;
+  std::size_t staged_bytes_ = 0;
   bool pushed_since_hand_over_ = false;
 };
 

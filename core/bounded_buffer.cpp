@@ -45,33 +45,49 @@ void BoundedBuffer::grow_ring() {
   head_ = 0;
 }
 
-BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milliseconds timeout) {
-  const std::size_t bytes = cost_of(record);
-  std::unique_lock lock(mutex_);
-  // The predicate first: wait_for reads the clock even when it need not wait, once per record.
-  auto ready = [&] { return closed_ || has_room_for(bytes); };
-  if (!ready()) {
-    // Full: whatever batch is queued must go now, or the two sides would wait for each other.
-    woken_.store(true);
-    not_empty_.notify_one();
-    if (!not_full_.wait_for(lock, timeout, ready)) return PushResult::kTimedOut;
-  }
-  if (closed_) return PushResult::kClosed;
+void BoundedBuffer::enqueue(Record& record, std::size_t cost) {
   if (count_ == ring_.size()) grow_ring();
   ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(record);
   ++count_;
-  bytes_ += bytes;
+  bytes_ += cost;
   if (!spares_.empty()) {
     record = std::move(spares_.back());
     spares_.pop_back();
     spare_bytes_ -= capacity_of(record);
   }
+}
+
+BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milliseconds timeout) {
+  std::size_t pushed = 0;
+  return push_batch(std::span<Record>(&record, 1), pushed, timeout);
+}
+
+BoundedBuffer::PushResult BoundedBuffer::push_batch(std::span<Record> records,
+                                                    std::size_t& pushed,
+                                                    std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  while (pushed < records.size()) {
+    Record& record = records[pushed];
+    const std::size_t bytes = cost_of(record);
+    // The predicate first: wait_for reads the clock even when it need not wait.
+    auto ready = [&] { return closed_ || has_room_for(bytes); };
+    if (!ready()) {
+      // Full: whatever batch is queued must go now, or the two sides would wait for each other.
+      woken_.store(true);
+      not_empty_.notify_one();
+      if (!not_full_.wait_for(lock, timeout, ready)) return PushResult::kTimedOut;
+    }
+    if (closed_) return PushResult::kClosed;
+    enqueue(record, bytes);
+    ++pushed;
+  }
   // Wake the consumer for a batch, not for every record: a sink woken per record sends batches of
-  // one and pays a thread wake-up for each. The source calls wake_consumer() when it goes idle, so
-  // a lone record is not held back.
-  const bool batch_ready = count_ >= kWakeBatch;
+  // one and pays a thread wake-up for each. The source calls hand_over() when it goes idle, so
+  // a lone record is not held back. A consumer that is not waiting needs no notify: it looks at
+  // the ring before it sleeps, under the lock this thread holds now.
+  const bool wake = count_ >= kWakeBatch && consumer_waiting_.load() != kNotWaiting;
   lock.unlock();
-  if (batch_ready) not_empty_.notify_one();
+  if (wake) not_empty_.notify_one();
   return PushResult::kPushed;
 }
 
