@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <cstddef>
 #include <limits>
 #include <optional>
@@ -662,8 +663,60 @@ bool write_date(JsonWriter& out, std::string_view text) {
   return true;
 }
 
+// The usual text of a timestamp or timestamptz, "YYYY-MM-DD HH:MM:SS[.f][+HH[:MM[:SS]]]" (a
+// four-digit AD year), written without the general path's searches and bounded appends: most
+// tables have a timestamp or two, and that path cost several hundred instructions per value.
+// The output is the general path's for the same text (Z for +00, +HH becomes +HH:00). False,
+// with nothing written, for any other shape (BC, infinity, five-digit years): the general path
+// takes those.
+bool write_common_timestamp(JsonWriter& out, std::string_view text, bool with_offset) {
+  const char* s = text.data();
+  const std::size_t n = text.size();
+  if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':') {
+    return false;
+  }
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    if (!is_digit(s[i])) return false;
+  }
+  std::size_t pos = 19;
+  if (pos < n && s[pos] == '.') {
+    const std::size_t fraction = ++pos;
+    while (pos < n && pos < fraction + 9 && is_digit(s[pos])) ++pos;
+    if (pos == fraction) return false;
+  }
+  char iso[48];  // 19 + '.' + 9 digits + a 9-byte offset at most
+  std::memcpy(iso, s, pos);
+  iso[10] = 'T';
+  std::size_t size = pos;
+  const std::string_view offset = text.substr(pos);
+  if (!with_offset) {
+    if (!offset.empty()) return false;
+  } else {
+    if (offset.size() != 3 && offset.size() != 6 && offset.size() != 9) return false;
+    if ((offset[0] != '+' && offset[0] != '-') || !is_digit(offset[1]) || !is_digit(offset[2])) {
+      return false;
+    }
+    for (std::size_t i = 3; i < offset.size(); i += 3) {
+      if (offset[i] != ':' || !is_digit(offset[i + 1]) || !is_digit(offset[i + 2])) return false;
+    }
+    if (offset == "+00") {
+      iso[size++] = 'Z';
+    } else {
+      std::memcpy(iso + size, offset.data(), offset.size());
+      size += offset.size();
+      if (offset.size() == 3) {
+        std::memcpy(iso + size, ":00", 3);
+        size += 3;
+      }
+    }
+  }
+  out.plain_string(std::string_view(iso, size));  // digits, '-', ':', '.', 'T', '+', 'Z'
+  return true;
+}
+
 // timestamp, timestamptz and timetz; `date_part` is false for timetz.
 bool write_date_time(JsonWriter& out, std::string_view text, bool date_part, bool with_offset) {
+  if (date_part && write_common_timestamp(out, text, with_offset)) return true;
   if (date_part && is_infinity(text)) {
     write_string(out, text);
     return true;

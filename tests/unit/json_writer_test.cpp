@@ -143,6 +143,63 @@ TEST(JsonWriter, NestedDocumentMatchesRapidjson) {
   EXPECT_FALSE(document.HasParseError()) << ours;
 }
 
+TEST(JsonWriter, EveryByteValueAtEveryPositionOfALongRunMatchesRapidjson) {
+  // The scan looks at 16 bytes at a time, then byte by byte at the tail: a byte to escape must be
+  // found in every lane of a block, in the tail, and after an earlier escape.
+  const std::string plain = "The quick brown fox jumps over the lazy dog, again!";  // 51 bytes
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t position = 0; position < plain.size(); ++position) {
+      std::string text = plain;
+      text[position] = static_cast<char>(c);
+      ASSERT_EQ(our_string(text), rapidjson_string(text)) << "byte " << c << " at " << position;
+      text[plain.size() - 1 - position] = static_cast<char>(c);
+      ASSERT_EQ(our_string(text), rapidjson_string(text)) << "byte " << c << " twice, " << position;
+    }
+  }
+}
+
+TEST(JsonWriter, EveryShortLengthIsCopiedWhole) {
+  // Copies of up to 16 bytes are inline and overlap (8+8, 4+4, bytewise): every length, as a
+  // string, a plain string, a name and a raw value, in one document so offsets vary too.
+  std::string expected = "{";
+  JsonWriter writer;
+  writer.start_object();
+  for (std::size_t length = 0; length <= 40; ++length) {
+    std::string text;
+    for (std::size_t i = 0; i < length; ++i) text.push_back(static_cast<char>('a' + (i * 7 + length) % 26));
+    const std::string name = "\"" + text + "\"";
+    writer.json_key(name);
+    writer.string(text);
+    writer.key(text + "_plain");
+    writer.plain_string(text);
+    writer.key(text + "_raw");
+    writer.raw(length == 0 ? "0" : std::to_string(length) + std::string(length, '0'));
+    if (length > 0) expected += ",";
+    expected += name + ":" + rapidjson_string(text) + ",\"" + text + "_plain\":" + rapidjson_string(text) +
+                ",\"" + text + "_raw\":" + (length == 0 ? "0" : std::to_string(length) + std::string(length, '0'));
+  }
+  writer.end_object();
+  EXPECT_EQ(writer.str(), expected + "}");
+}
+
+TEST(JsonWriter, AHugeStringTakesAboutItsSizeAndClearGivesItBack) {
+  const std::size_t size = 4u << 20;
+  std::string text(size, 'x');
+  text[size / 2] = '\n';  // one escape: grows by its own few bytes, not six per byte
+  text[size - 1] = '"';
+  JsonWriter writer;
+  writer.string(text);
+  ASSERT_EQ(writer.view().size(), size + 2 + 2);
+  EXPECT_EQ(writer.str(), rapidjson_string(text));
+  EXPECT_LT(writer.capacity(), 2 * size + 4096);  // doubling, never the 6x worst case
+  writer.clear();
+  EXPECT_EQ(writer.capacity(), 0u);  // above kKeptCapacity: given back
+  writer.string("small");
+  writer.clear();
+  EXPECT_GT(writer.capacity(), 0u);  // small buffers are kept for the next document
+  EXPECT_LE(writer.capacity(), JsonWriter::kKeptCapacity);
+}
+
 TEST(JsonWriter, ClearStartsAFreshDocumentAndGrowthKeepsWhatWasWritten) {
   JsonWriter writer;
   writer.start_array();

@@ -303,6 +303,22 @@ TEST(ValueConverter, Timestamps) {
       {"timestamp without time", of(t::kTimestamp), "2024-01-31", "\"2024-01-31\"", false},
       {"timestamptz without offset", of(t::kTimestampTz), "2024-01-31 12:00:00",
        "\"2024-01-31 12:00:00\"", false},
+      // The common shape has a fast path (write_common_timestamp); these pin its edges.
+      {"timestamp microseconds", of(t::kTimestamp), "2024-01-31 12:34:56.123456",
+       "\"2024-01-31T12:34:56.123456\""},
+      {"timestamp no fraction", of(t::kTimestamp), "1999-12-31 23:59:59", "\"1999-12-31T23:59:59\""},
+      {"timestamp with an offset", of(t::kTimestamp), "2024-01-31 12:00:00+00",
+       "\"2024-01-31 12:00:00+00\"", false},
+      {"timestamp five-digit year", of(t::kTimestamp), "10000-01-01 00:00:00",
+       "\"10000-01-01T00:00:00\""},
+      {"timestamptz local mean time", of(t::kTimestampTz), "1850-01-01 00:00:00+00:53:28",
+       "\"1850-01-01T00:00:00+00:53:28\""},
+      {"timestamptz -00:30", of(t::kTimestampTz), "2024-01-31 12:00:00.5-00:30",
+       "\"2024-01-31T12:00:00.5-00:30\""},
+      {"timestamptz five-digit year", of(t::kTimestampTz), "10000-01-01 00:00:00+00",
+       "\"10000-01-01T00:00:00Z\""},
+      {"timestamptz bad offset", of(t::kTimestampTz), "2024-01-31 12:00:00+0",
+       "\"2024-01-31 12:00:00+0\"", false},
   });
 }
 
