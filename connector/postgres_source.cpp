@@ -602,10 +602,13 @@ void PostgresSource::tuple_from_result(const PGresult* rows, int row, pgoutput::
   tuple.resize(static_cast<std::size_t>(columns));
   for (int column = 0; column < columns; ++column) {
     auto& value = tuple[static_cast<std::size_t>(column)];
-    if (PQgetisnull(rows, row, column)) {
+    // A NULL has length 0: only an empty value needs the third libpq call to tell the two apart.
+    const int length = PQgetlength(rows, row, column);
+    if (length == 0 && PQgetisnull(rows, row, column)) {
       value = {pgoutput::ValueKind::kNull, {}};
     } else {
-      value = {pgoutput::ValueKind::kText, field(rows, row, column)};
+      value = {pgoutput::ValueKind::kText,
+               std::string_view(PQgetvalue(rows, row, column), static_cast<std::size_t>(length))};
     }
   }
 }
