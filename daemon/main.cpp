@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config/config.h"
+#include "core/thread_name.h"
 #include "daemon/check.h"
 #include "daemon/http_endpoint.h"
 #include "daemon/logging.h"
@@ -105,6 +106,7 @@ int run(const pgcdc::Config& config, pgcdc::LogOutput& log_output) {
   };
   std::atomic<bool> service_stop{false};
   std::thread service([&] {
+    pgcdc::name_this_thread("pgcdc-service");
     while (!service_stop) {
       if (g_reopen_logs.exchange(false)) {
         std::string error;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/thread_name.h"
 #include "daemon/snapshot_progress.h"
 
 namespace pgcdc {
@@ -195,6 +196,7 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
                                    .count()));
   last_idle_ns_ = steady_now_ns();
   sampler_ = std::thread([this] {
+    name_this_thread("pgcdc-metrics");
     std::unique_lock lock(sampler_mutex_);
     while (!stop_sampler_) {
       lock.unlock();

@@ -8,6 +8,7 @@
 #include "connector/catalog.h"
 #include "connector/pgoutput.h"
 #include "core/offset_store.h"
+#include "core/thread_name.h"
 #include "daemon/counting_sink.h"
 #include "sinks/kafka_offset_store.h"
 #include "sinks/sink_factory.h"
@@ -174,7 +175,10 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   const std::string sink_name = sink->name();  // before the sink thread owns the sink
   std::atomic<bool> sink_stop{false};
   SinkRunner runner(buffer, *sink);
-  std::thread sink_thread([&] { runner.run(sink_stop); });
+  std::thread sink_thread([&] {
+    name_this_thread("pgcdc-sink");
+    runner.run(sink_stop);
+  });
   // Per-session source counters start from zero; the loop counts as alive from here.
   source_stats_.unknown_type_values = 0;
   source_stats_.note_loop_turn();

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "connector/pg_connection.h"
+#include "core/thread_name.h"
 
 namespace pgcdc {
 namespace {
@@ -29,7 +30,10 @@ PgResult query(PGconn* connection, const char* sql, const std::vector<const char
 
 ServerSampler::ServerSampler(const Config& config, Callback on_sample)
     : config_(config), on_sample_(std::move(on_sample)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("pgcdc-sampler");
+    run();
+  });
 }
 
 ServerSampler::~ServerSampler() {
