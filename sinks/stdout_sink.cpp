@@ -1,5 +1,6 @@
 #include "sinks/stdout_sink.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,6 +75,11 @@ StdoutSink::StdoutSink(const StdoutSinkConfig& config, DeliveryListener& listene
                                " for appending: " + std::strerror(errno));
     }
     out_ = owned_file_.get();
+    // fsync only where it means something: a regular file. A FIFO or a device (/dev/null, a
+    // terminal) refuses it (EINVAL); there, as for standard output, "delivered" is "handed to
+    // the kernel". (Refusing those paths made every session fail at its first report.)
+    struct stat info {};
+    sync_ = ::fstat(fileno(out_), &info) == 0 && S_ISREG(info.st_mode);
   }
 }
 
@@ -107,9 +113,7 @@ void StdoutSink::report_pending() {
   if (std::fflush(out_) != 0) {
     flush_error = "stdout sink: flush of " + path_ + " failed: " + std::strerror(errno);
     std::clearerr(out_);
-  } else if (owned_file_ && ::fsync(fileno(out_)) != 0) {
-    // Only for a file: standard output may be a pipe or a terminal, where fsync means nothing
-    // (EINVAL); there "delivered" is "handed to the kernel".
+  } else if (sync_ && ::fsync(fileno(out_)) != 0) {
     flush_error = "stdout sink: fsync of " + path_ + " failed: " + std::strerror(errno);
   }
   for (const Pending& pending : pending_) {

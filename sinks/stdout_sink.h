@@ -60,6 +60,7 @@ class StdoutSink : public Sink {
   std::string path_;
   std::unique_ptr<std::FILE, FileCloser> owned_file_;  // null when writing to stdout
   std::FILE* out_;                                     // owned_file_ or stdout
+  bool sync_ = false;  // fsync before reporting: out_ is a regular file
   std::string line_;                                   // reused for each record
   std::vector<Pending> pending_;                       // written, not yet flushed and reported
   std::atomic<std::size_t> in_flight_{0};
