@@ -1,6 +1,9 @@
 #pragma once
 // The contract between a sink and whoever tracks positions: one report per record the sink
-// accepted, saying whether the destination confirmed it.
+// accepted, saying whether the destination confirmed it. A sink reports each record on its own
+// (records = 1); a listener that passes reports on may merge a run of alike ones into one report
+// with `records` > 1 (daemon/pipeline.cpp's CountingListener), which the ledger and the metrics
+// count as that many records.
 #include <cstdint>
 #include <string_view>
 
@@ -24,6 +27,9 @@ struct DeliveryReport {
   // When the sink learned the outcome (Unix microseconds), read once per batch of reports rather
   // than once per record; 0 when the sink does not say (the listener reads the clock itself).
   std::int64_t reported_at_us = 0;
+  // How many records this report stands for: all with the fields above (payload_bytes is their
+  // sum). 1 from every sink.
+  std::uint64_t records = 1;
 };
 
 class DeliveryListener {
@@ -31,6 +37,11 @@ class DeliveryListener {
   virtual ~DeliveryListener() = default;
   // Called on the sink's delivery thread, exactly once per record the sink accepted.
   virtual void on_delivery(const DeliveryReport& report) = 0;
+  // A sink may bracket the reports it serves in one go (one poll of its client) with these, on
+  // the same thread. Between them a listener may hold reports back and apply them together; by
+  // the time end_report_batch() returns, every report of the batch is applied.
+  virtual void begin_report_batch() {}
+  virtual void end_report_batch() {}
 };
 
 }  // namespace pgcdc

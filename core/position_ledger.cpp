@@ -53,15 +53,15 @@ void PositionLedger::on_delivery(const DeliveryReport& report) {
   Entry* entry = find(token);
   // A report for an unknown token would mean a sink reported twice or invented a token: that is a
   // bug which could commit undelivered data, so it fails the session instead of being ignored.
-  if (!entry || entry->pending == 0) {
+  if (!entry || entry->pending < report.records || report.records == 0) {
     if (!failed_) {
       failed_ = true;
       failure_ = "delivery report for unknown or completed ledger entry " + std::to_string(token);
     }
     return;
   }
-  --entry->pending;
-  --in_flight_;
+  entry->pending -= report.records;
+  in_flight_ -= report.records;
   if (report.status != DeliveryStatus::kDelivered && !failed_) {
     failed_ = true;
     failure_ = std::string(report.error.empty() ? "delivery failed" : report.error);

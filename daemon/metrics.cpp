@@ -6,8 +6,10 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <vector>
 
 #include "core/thread_name.h"
 #include "daemon/snapshot_progress.h"
@@ -19,6 +21,10 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 namespace {
+
+// pgcdc_end_to_end_latency_seconds: from a millisecond to a minute.
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 constexpr auto kSampleInterval = std::chrono::seconds(1);
 constexpr auto kProgressLogInterval = std::chrono::seconds(30);
@@ -122,9 +128,7 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
                    .Name("pgcdc_end_to_end_latency_seconds")
                    .Help("From the PostgreSQL commit to the sink's delivery report")
                    .Register(*registry_)
-                   .Add({}, prometheus::Histogram::BucketBoundaries{
-                                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                                5, 10, 30, 60})),
+                   .Add({}, kLatencyBuckets)),
       reconnects_(counter(*registry_, "pgcdc_reconnects_total",
                           "Sessions started again (new PostgreSQL connections and Kafka "
                           "producer) from the last committed position after a transient failure")),
@@ -274,13 +278,14 @@ Metrics::TableMetrics& Metrics::sink_table_metrics(std::string_view table) {
 void Metrics::record_delivery(const DeliveryReport& report) {
   TableMetrics& table = sink_table_metrics(report.table);
   std::size_t op = TableCounters::index_of(report.op);
+  const auto records = static_cast<double>(report.records);
   if (report.status != DeliveryStatus::kDelivered) {
-    table.failed[op]->Increment();
+    table.failed[op]->Increment(records);
     return;
   }
-  table.delivered[op]->Increment();
+  table.delivered[op]->Increment(records);
   table.delivered_bytes->Increment(static_cast<double>(report.payload_bytes));
-  ++delivered_total_;
+  delivered_total_ += report.records;
   last_delivery_ns_.store(coarse_steady_now_ns(), std::memory_order_relaxed);
   if (report.commit_time_us > 0) {
     auto now_us = report.reported_at_us > 0
@@ -288,7 +293,18 @@ void Metrics::record_delivery(const DeliveryReport& report) {
                       : std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    latency_.Observe(static_cast<double>(now_us - report.commit_time_us) / 1e6);
+    const double latency_s = static_cast<double>(now_us - report.commit_time_us) / 1e6;
+    if (report.records == 1) {
+      latency_.Observe(latency_s);
+    } else {
+      // Merged reports share their commit and report times: one latency for all their records,
+      // put in its bucket the way Observe() does (the first bound not below it, else +Inf).
+      std::vector<double> increments(kLatencyBuckets.size() + 1, 0.0);
+      const auto bucket = std::find_if(kLatencyBuckets.begin(), kLatencyBuckets.end(),
+                                       [&](double bound) { return bound >= latency_s; });
+      increments[static_cast<std::size_t>(bucket - kLatencyBuckets.begin())] = records;
+      latency_.ObserveMultiple(increments, latency_s * records);
+    }
   }
 }
 

@@ -9,29 +9,13 @@
 #include "connector/pgoutput.h"
 #include "core/offset_store.h"
 #include "core/thread_name.h"
+#include "daemon/counting_listener.h"
 #include "daemon/counting_sink.h"
 #include "sinks/kafka_offset_store.h"
 #include "sinks/sink_factory.h"
 #include "sinks/sink_runner.h"
 
 namespace pgcdc {
-namespace {
-
-// Forwards delivery reports to the ledger and counts them (sink thread).
-class CountingListener : public DeliveryListener {
- public:
-  CountingListener(PositionLedger& ledger, Metrics& metrics) : ledger_(ledger), metrics_(metrics) {}
-  void on_delivery(const DeliveryReport& report) override {
-    ledger_.on_delivery(report);
-    metrics_.record_delivery(report);
-  }
-
- private:
-  PositionLedger& ledger_;
-  Metrics& metrics_;
-};
-
-}  // namespace
 
 Pipeline::Pipeline(const Config& config, Metrics& metrics) : config_(config), metrics_(metrics) {}
 

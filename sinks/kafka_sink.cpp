@@ -319,7 +319,9 @@ void KafkaSink::poll(std::chrono::milliseconds timeout) {
   // The reports served by this call share one clock reading (it was a clock read per record).
   report_clock_us_ = 0;
   sharing_report_clock_ = true;
+  listener_.begin_report_batch();
   rd_kafka_poll(producer_.get(), to_ms(timeout));
+  listener_.end_report_batch();
   sharing_report_clock_ = false;
   if (!transactional_ || !txn_open_) return;
   if (txn_failed_) {

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/counting_listener.h"
 #include "daemon/counting_sink.h"
 #include "daemon/http_endpoint.h"
 #include "daemon/logging.h"
@@ -181,6 +182,59 @@ TEST_F(DaemonMetrics, CountsReadProducedDeliveredAndFailedByTableAndOperation) {
   t = text();
   t = text();
   EXPECT_EQ(series_value(t, R"(pgcdc_records_read_total{op="insert",table="public.orders"})"), 4);
+}
+
+TEST_F(DaemonMetrics, CountingListenerMergesAlikeReportsInsideABatchOnly) {
+  PositionLedger ledger;
+  const DeliveryToken a = ledger.open();
+  ledger.add_records(a, 6);
+  ledger.seal(a, SourceOffset{});
+  const DeliveryToken b = ledger.open();
+  ledger.add_records(b, 2);
+  ledger.seal(b, SourceOffset{});
+  CountingListener listener(ledger, metrics_);
+
+  DeliveryReport row;
+  row.token = a;
+  row.op = Operation::kRead;
+  row.payload_bytes = 10;
+  row.reported_at_us = 1'700'000'000'000'000;
+  row.commit_time_us = row.reported_at_us - 20'000;  // 20 ms: the (0.01, 0.025] bucket
+  const std::string table = "public.orders";
+  std::string sink_storage = table;  // a sink's report views storage valid only during the call
+  row.table = sink_storage;
+  listener.begin_report_batch();
+  for (int i = 0; i < 4; ++i) listener.on_delivery(row);
+  sink_storage.assign("public.reused!");  // same size, new content: the run kept its own copy
+  row.table = table;
+  // Held back inside the batch...
+  EXPECT_EQ(ledger.records_in_flight(), 8u);
+  DeliveryReport other = row;
+  other.op = Operation::kCreate;  // not alike: the run so far goes on first
+  listener.on_delivery(other);
+  EXPECT_EQ(ledger.records_in_flight(), 4u);
+  DeliveryReport next_entry = row;
+  next_entry.token = b;
+  listener.on_delivery(next_entry);
+  listener.on_delivery(next_entry);
+  listener.end_report_batch();  // ...and all applied by its end
+  EXPECT_EQ(ledger.records_in_flight(), 1u);  // one record of `a` is still out
+
+  // Outside a batch, and for failures, reports go on at once.
+  listener.on_delivery(row);
+  EXPECT_EQ(ledger.records_in_flight(), 0u);
+  EXPECT_EQ(ledger.entries_in_flight(), 0u);
+  EXPECT_FALSE(ledger.failed());
+
+  std::string t = text();
+  EXPECT_EQ(series_value(t, R"(pgcdc_records_delivered_total{op="read",table="public.orders"})"), 7);
+  EXPECT_EQ(series_value(t, R"(pgcdc_records_delivered_total{op="insert",table="public.orders"})"), 1);
+  EXPECT_EQ(series_value(t, R"(pgcdc_delivered_bytes_total{table="public.orders"})"), 80);
+  // One latency per record, merged or not, in the bucket Observe() would pick.
+  EXPECT_EQ(series_value(t, "pgcdc_end_to_end_latency_seconds_count"), 8);
+  EXPECT_EQ(series_value(t, R"(pgcdc_end_to_end_latency_seconds_bucket{le="0.01"})"), 0);
+  EXPECT_EQ(series_value(t, R"(pgcdc_end_to_end_latency_seconds_bucket{le="0.025"})"), 8);
+  EXPECT_NEAR(series_value(t, "pgcdc_end_to_end_latency_seconds_sum"), 8 * 0.02, 1e-9);
 }
 
 TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {

@@ -109,6 +109,36 @@ TEST(PositionLedger, DuplicateAckFailsTheSessionInsteadOfCommittingUndeliveredDa
   EXPECT_EQ(ledger.records_in_flight(), 1u);
 }
 
+TEST(PositionLedger, AMergedReportCountsAsItsRecords) {
+  PositionLedger ledger;
+  auto t = ledger.open();
+  ledger.add_records(t, 5);
+  ledger.seal(t, at(50));
+  DeliveryReport three = report(t, DeliveryStatus::kDelivered, "");
+  three.records = 3;
+  ledger.on_delivery(three);
+  EXPECT_EQ(ledger.committable().lsn, 0u);
+  EXPECT_EQ(ledger.records_in_flight(), 2u);
+  DeliveryReport two = three;
+  two.records = 2;
+  ledger.on_delivery(two);
+  EXPECT_EQ(ledger.committable().lsn, 50u);
+  EXPECT_FALSE(ledger.failed());
+}
+
+TEST(PositionLedger, AMergedReportForMoreRecordsThanPendingFailsTheSession) {
+  PositionLedger ledger;
+  auto t = ledger.open();
+  ledger.add_records(t, 2);
+  ledger.seal(t, at(20));
+  DeliveryReport three = report(t, DeliveryStatus::kDelivered, "");
+  three.records = 3;
+  ledger.on_delivery(three);
+  EXPECT_TRUE(ledger.failed());
+  EXPECT_EQ(ledger.committable().lsn, 0u);
+  EXPECT_EQ(ledger.records_in_flight(), 2u);
+}
+
 TEST(PositionLedger, EmptyEntriesCommitInOrder) {
   PositionLedger ledger;
   auto a = ledger.open();
