@@ -52,6 +52,7 @@ class JsonWriter {
     }
   }
   std::size_t capacity() const { return capacity_; }
+  std::size_t size() const { return size_; }  // bytes written since clear()
   // What was written since clear(); valid until the next write.
   std::string_view view() const { return {data_.get(), size_}; }
   std::string str() const { return std::string(view()); }

@@ -2,7 +2,7 @@
 
 #include <time.h>
 
-#include <chrono>
+#include <charconv>
 
 namespace pgcdc {
 
@@ -148,7 +148,7 @@ bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple
 
 bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple,
                            const pgoutput::Tuple* old, std::string& out) {
-  JsonWriter& writer = writer_;
+  JsonWriter& writer = key_writer_;  // build() may be half-way through an envelope in writer_
   writer.clear();
   writer.start_object();
   for (int index : layout.key_indexes) {
@@ -162,15 +162,42 @@ bool RecordBuilder::key_of(const RowLayout& layout, const pgoutput::Tuple& tuple
   return true;
 }
 
+bool RecordBuilder::key_from_after(const RowLayout& layout, std::string& out) const {
+  for (const Span& span : key_spans_) {
+    if (span.begin == span.end) return false;
+  }
+  const std::string_view written = writer_.view();
+  out.assign(1, '{');
+  for (std::size_t k = 0; k < key_spans_.size(); ++k) {
+    if (k > 0) out += ',';
+    out += layout.json_names[static_cast<std::size_t>(layout.key_indexes[k])];
+    out += ':';
+    out += written.substr(key_spans_[k].begin, key_spans_[k].end - key_spans_[k].begin);
+  }
+  out += '}';
+  return true;
+}
+
+std::string_view RecordBuilder::processing_time_json() {
+  const std::int64_t now_ms = processing_time_ms();
+  if (now_ms != ts_ms_) {
+    auto [end, error] = std::to_chars(ts_ms_text_, ts_ms_text_ + sizeof(ts_ms_text_), now_ms);
+    (void)error;  // 24 characters hold any int64
+    ts_ms_size_ = static_cast<std::size_t>(end - ts_ms_text_);
+    ts_ms_ = now_ms;
+  }
+  return {ts_ms_text_, ts_ms_size_};
+}
+
 bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Operation op,
                           const pgoutput::Tuple* before, char before_kind,
                           const pgoutput::Tuple* after, const ChangeSource& source, Record& out) {
   if (op == Operation::kTruncate) {
     out.key.clear();  // a truncate concerns every key: null Kafka key
-  } else if (after ? !key_of(layout, *after, before, out.key)
-                   : (!before || !key_of(layout, *before, nullptr, out.key))) {
+  } else if (!after && (!before || !key_of(layout, *before, nullptr, out.key))) {
     return false;
   }
+  // With an `after` tuple the key is taken from the `after` object below (key_from_after).
 
   // The envelope's source block first: it may use the writer too.
   const std::string& source_object = source_json(table, source);
@@ -186,6 +213,7 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
   writer.json_key("\"after\"");
   unchanged_toast_.clear();
   if (after) {
+    key_spans_.assign(layout.key_indexes.size(), Span{});
     writer.start_object();
     for (int index : layout.output_indexes) {
       // An unchanged TOASTed value is not in the WAL; the old tuple may have it (a full old row
@@ -197,9 +225,19 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
         continue;
       }
       write_name(writer, layout, index);
+      const std::size_t begin = writer.size();
       write_value(writer, layout.types[static_cast<std::size_t>(index)], *value);
+      for (std::size_t k = 0; k < layout.key_indexes.size(); ++k) {
+        if (layout.key_indexes[k] == index) key_spans_[k] = Span{begin, writer.size()};
+      }
     }
     writer.end_object();
+    // The key: the same values key_of() would convert again (carried_value of the same tuples),
+    // copied from what was just written. key_of() when a key column is not in `after`.
+    if (op != Operation::kTruncate && !key_from_after(layout, out.key) &&
+        !key_of(layout, *after, before, out.key)) {
+      return false;
+    }
   } else {
     writer.null();
   }
@@ -207,7 +245,7 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
   writer.json_key("\"op\"");
   writer.string(std::string_view(&op_code, 1));
   writer.json_key("\"ts_ms\"");
-  writer.int64(processing_time_ms());
+  writer.raw(processing_time_json());
   writer.json_key("\"source\"");
   writer.raw(source_object);
   if (!unchanged_toast_.empty()) {

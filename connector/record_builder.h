@@ -5,6 +5,7 @@
 // snapshot wraps its PGresult row the same way), laid out by a RowLayout built by one function
 // from the published column names and types. That is what makes the two paths byte-identical.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "connector/catalog.h"
@@ -74,8 +75,26 @@ class RecordBuilder {
 
   const ValueConverter& converter_;
   std::string database_;
-  JsonWriter writer_;  // reused: its buffer grows to the largest record and stays
+  // The key from the key columns' values as build() just wrote them into the `after` object
+  // (spans of writer_): converting them a second time was a tenth of a snapshot row's cost.
+  // False when a key column is not among them (not an output column, or unchanged TOAST).
+  bool key_from_after(const RowLayout& layout, std::string& out) const;
+  // ts_ms as JSON digits, formatted again only when the millisecond changes.
+  std::string_view processing_time_json();
+
+  JsonWriter writer_;      // reused: its buffer grows to the largest record and stays
+  JsonWriter key_writer_;  // key_of()'s, so a key can be written half-way through an envelope
   std::vector<int> unchanged_toast_;
+  // Where each key column's value lies in writer_ while build() writes `after` (by key position;
+  // begin == end: not written).
+  struct Span {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+  };
+  std::vector<Span> key_spans_;
+  std::int64_t ts_ms_ = -1;
+  char ts_ms_text_[24] = {};
+  std::size_t ts_ms_size_ = 0;
   struct SourceCache {
     const TableInfo* table = nullptr;
     ChangeSource source;
