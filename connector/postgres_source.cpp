@@ -143,6 +143,8 @@ void PostgresSource::connect_and_prepare() {
   resume_lsn_ = start.lsn;
   progress_ = start.snapshot;
   last_saved_ = start;
+  last_requested_ = start;
+  saver_ = std::make_unique<OffsetSaver>(offsets_, start);
   last_sent_flush_ = start.lsn;
   if (!source.cdc) return;
 
@@ -169,7 +171,8 @@ void PostgresSource::connect_and_prepare() {
       progress_ = std::make_shared<SnapshotProgress>();
       ledger_.reset(SourceOffset{});
       last_saved_ = SourceOffset{};
-      offsets_.save(last_saved_);
+      last_requested_ = SourceOffset{};
+      saver_->save_now(last_saved_);
       last_sent_flush_ = 0;
     } else if (slot->wal_status == "lost") {
       throw SetupError("replication slot " + source.slot_name + " was invalidated (wal_status "
@@ -330,7 +333,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     maybe_commit(false);
   }
   if (ledger_.failed()) return Outcome::kDeliveryFailed;
-  maybe_commit(true);
+  commit_durably();
   return Outcome::kFinished;
 }
 
@@ -420,18 +423,30 @@ void PostgresSource::maybe_commit(bool force) {
                   format_lsn(server_wal_end_));
   }
   SourceOffset offset = ledger_.committable();
-  // Durable first, then tell PostgreSQL: a crash in between re-reads, it never skips.
+  // Durable first, then tell PostgreSQL: a crash in between re-reads, it never skips. The save
+  // runs on the saver's thread (fsync took hundreds of milliseconds at times, and every change
+  // waited meanwhile); PostgreSQL hears of a position once the saver says it is durable.
+  if (!(offset == last_requested_)) {
+    saver_->request(offset);
+    last_requested_ = offset;
+  }
+  last_saved_ = saver_->durable();
+  stats_.flushed_lsn = last_saved_.lsn;
+  if (!replication_) return;
+  if (force || last_saved_.lsn != last_sent_flush_ || now >= next_status_) {
+    send_status(false);
+    last_sent_flush_ = last_saved_.lsn;
+  }
+}
+
+void PostgresSource::commit_durably() {
+  const SourceOffset offset = ledger_.committable();
   if (!(offset == last_saved_)) {
     hand_over();  // the save waits for the disk
-    offsets_.save(offset);
-    last_saved_ = offset;
+    saver_->save_now(offset);
+    last_requested_ = offset;
   }
-  stats_.flushed_lsn = offset.lsn;
-  if (!replication_) return;
-  if (force || offset.lsn != last_sent_flush_ || now >= next_status_) {
-    send_status(false);
-    last_sent_flush_ = offset.lsn;
-  }
+  maybe_commit(true);
 }
 
 void PostgresSource::send_status(bool reply_requested) {
@@ -454,11 +469,15 @@ void PostgresSource::commit_positions() {
     // A status update needs the COPY to be running (it is not after the server ended it).
     if (replication_ && PQstatus(replication_->raw()) == CONNECTION_OK &&
         PQtransactionStatus(replication_->raw()) == PQTRANS_ACTIVE) {
-      maybe_commit(true);
+      commit_durably();
     } else {
       SourceOffset offset = ledger_.committable();
       if (!(offset == last_saved_)) {
-        offsets_.save(offset);
+        if (saver_) {
+          saver_->save_now(offset);
+        } else {
+          offsets_.save(offset);  // the session ended before it was set up
+        }
         last_saved_ = offset;
       }
     }

@@ -29,6 +29,7 @@
 #include "connector/record_builder.h"
 #include "connector/value_converter.h"
 #include "core/bounded_buffer.h"
+#include "core/offset_saver.h"
 #include "core/offset_store.h"
 #include "core/position_ledger.h"
 #include "core/table_counters.h"
@@ -97,7 +98,12 @@ class PostgresSource : private pgoutput::Handler {
   Outcome snapshot_only_loop(const std::atomic<bool>& stop);
   bool read_from_server(std::chrono::milliseconds wait);  // false when nothing arrived
   void handle_copy_data(std::string_view data);
+  // Hands the committable position to the saver (when due, or at once with `force`) and sends
+  // PostgreSQL the durable one in a status update; never waits for the disk.
   void maybe_commit(bool force);
+  // As maybe_commit(true), after waiting until the committable position is durable (the end of a
+  // run or a session).
+  void commit_durably();
   void send_status(bool reply_requested);
   void maybe_heartbeat();
 
@@ -215,7 +221,10 @@ class PostgresSource : private pgoutput::Handler {
   std::vector<std::uint32_t> recent_xids_;
   std::size_t recent_xids_next_ = 0;
 
-  SourceOffset last_saved_;
+  // Saves positions off this thread (connect_and_prepare creates it for the session).
+  std::unique_ptr<OffsetSaver> saver_;
+  SourceOffset last_requested_;  // handed to saver_ last
+  SourceOffset last_saved_;      // durable: what status updates report as flushed
   Lsn last_sent_flush_ = 0;
   Lsn received_lsn_ = 0;
   Lsn server_wal_end_ = 0;
