@@ -31,12 +31,41 @@ void redact_query_password(std::string& url) {
   }
 }
 
+// Whether `authority` reads as libpq's host list: comma-separated host[:port] (or [v6]:port)
+// entries, every port all digits.
+bool is_host_list(std::string_view authority) {
+  while (true) {
+    const std::size_t comma = authority.find(',');
+    std::string_view entry = authority.substr(0, comma);
+    std::size_t port_colon = std::string_view::npos;
+    if (!entry.empty() && entry.front() == '[') {
+      const std::size_t close = entry.find(']');
+      if (close == std::string_view::npos) return false;
+      if (close + 1 < entry.size()) {
+        if (entry[close + 1] != ':') return false;
+        port_colon = close + 1;
+      }
+    } else {
+      port_colon = entry.find(':');
+    }
+    if (port_colon != std::string_view::npos) {
+      const std::string_view port = entry.substr(port_colon + 1);
+      for (char c : port) {
+        if (c < '0' || c > '9') return false;
+      }
+    }
+    if (comma == std::string_view::npos) return true;
+    authority.remove_prefix(comma + 1);
+  }
+}
+
 std::string redact_postgres_url(std::string url, std::size_t scheme_end) {
   // The user info ends at the last '@' before the query. Looking that far (rather than only up
-  // to the first '/') also hides a password that has an unencoded '/' in it. But when an '@'
-  // comes before the first '/', that '/' ends the authority (as libpq reads it) and a later '@'
-  // belongs to the database name: redacting up to it would garble the host and port, and the
-  // description would no longer load (found by the config fuzzer).
+  // to the first '/') also hides a password that has an unencoded '/' in it. But libpq ends the
+  // authority at the first '/': when an '@' comes before it, or when what comes before it is a
+  // plain host list, a later '@' belongs to the database name, and redacting up to it would
+  // garble the host and port so that the description no longer loads (both found by the config
+  // fuzzer).
   std::size_t authority_begin = scheme_end + 3;
   std::size_t query = url.find_first_of("?#", authority_begin);
   std::size_t at = url.rfind('@', query == std::string::npos ? std::string::npos : query - 1);
@@ -45,6 +74,8 @@ std::string redact_postgres_url(std::string url, std::size_t scheme_end) {
     std::size_t at_before_slash = url.rfind('@', slash);
     if (at_before_slash != std::string::npos && at_before_slash >= authority_begin) {
       at = at_before_slash;
+    } else if (is_host_list(std::string_view(url).substr(authority_begin, slash - authority_begin))) {
+      at = std::string::npos;
     }
   }
   if (at != std::string::npos && at >= authority_begin) {

@@ -956,18 +956,7 @@ void PostgresSource::hand_over() {
 }
 
 void PostgresSource::push_uncounted(Record& record) {
-  for (;;) {
-    switch (buffer_.push(record, kPushWait)) {
-      case BoundedBuffer::PushResult::kPushed:
-        pushed_since_hand_over_ = true;
-        return;
-      case BoundedBuffer::PushResult::kClosed:
-        throw StopRequested{};
-      case BoundedBuffer::PushResult::kTimedOut:
-        wait_for_room();
-        break;
-    }
-  }
+  push_records(std::span<Record>(&record, 1));
 }
 
 Record& PostgresSource::stage_slot() {
@@ -982,15 +971,18 @@ void PostgresSource::stage(const Record& record) {
 }
 
 void PostgresSource::push_staged() {
-  const std::span<Record> batch(staged_.data(), staged_count_);
+  push_records(std::span<Record>(staged_.data(), staged_count_));
+  staged_count_ = 0;
+  staged_bytes_ = 0;
+}
+
+void PostgresSource::push_records(std::span<Record> records) {
   std::size_t pushed = 0;
   for (;;) {
-    const BoundedBuffer::PushResult result = buffer_.push_batch(batch, pushed, kPushWait);
+    const BoundedBuffer::PushResult result = buffer_.push_batch(records, pushed, kPushWait);
     if (pushed > 0) pushed_since_hand_over_ = true;
     switch (result) {
       case BoundedBuffer::PushResult::kPushed:
-        staged_count_ = 0;
-        staged_bytes_ = 0;
         return;
       case BoundedBuffer::PushResult::kClosed:
         throw StopRequested{};

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -172,6 +173,8 @@ class PostgresSource : private pgoutput::Handler {
   Record& stage_slot();
   void stage(const Record& record);
   void push_staged();
+  // Pushes every record in order, waiting for room (and answering the walsender meanwhile).
+  void push_records(std::span<Record> records);
   // Buffer full for kPushWait: keeps the walsender and the watchdog informed; throws
   // StopRequested when the session must end.
   void wait_for_room();

@@ -41,7 +41,8 @@ class PositionLedger : public DeliveryListener {
   // Returns false (and changes nothing) when entries are in flight.
   bool advance_if_idle(Lsn lsn);
 
-  // Sink delivery thread.
+  // Sink delivery thread. A report counts as report.records records of its entry (a merged run,
+  // see CountingListener); more than the entry has pending fails the session.
   void on_delivery(const DeliveryReport& report) override;
 
   // Any thread.

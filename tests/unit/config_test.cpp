@@ -584,6 +584,11 @@ TEST(RedactUrl, HidesPasswordsInUrlsAndKeyValueStrings) {
   EXPECT_EQ(redact_url("postgres://u@h/db?sslmode=require&password=secret"),
             "postgres://u@h/db?sslmode=require&password=***");
   EXPECT_EQ(redact_url("postgres://u@h:5432/db"), "postgres://u@h:5432/db");
+  // No user info before the first '/': an '@' after it is in the database name (libpq's reading),
+  // unless the part before the '/' cannot be a host list (then it hides a password with a '/').
+  EXPECT_EQ(redact_url("postgres://h.example=1:5432/pa@b:54p"), "postgres://h.example=1:5432/pa@b:54p");
+  EXPECT_EQ(redact_url("postgres://h1:5432,[::1]:5433/db@x"), "postgres://h1:5432,[::1]:5433/db@x");
+  EXPECT_EQ(redact_url("postgres://u:pa/ss@h/db"), "postgres://u:***@h/db");
   EXPECT_EQ(redact_url("host=h password=secret dbname=db"), "host=h password=*** dbname=db");
   EXPECT_EQ(redact_url("host=h password = 'it\\'s secret' user=u"), "host=h password = *** user=u");
   EXPECT_EQ(redact_url("password=secret"), "password=***");
