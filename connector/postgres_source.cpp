@@ -227,6 +227,7 @@ void PostgresSource::start_streaming(Lsn start) {
                         " (proto_version '1', publication_names " +
                         quote_replication_literal(publications) + ", messages 'true')";
   replication_->exec(command);  // PGRES_COPY_BOTH
+  stream_.emplace(replication_->raw());
   stats_.streaming = true;
   spdlog::info("streaming from slot {} (publication {}), resuming after {}", source.slot_name,
                source.publication_name, format_lsn(start));
@@ -338,51 +339,19 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
 }
 
 bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
-  PGconn* conn = replication_->raw();
   bool received = false;
+  bool waited = false;
   // Bounded so chunks and commits get their turn even when the server never pauses.
   for (int handled = 0; handled < 10000; ++handled) {
-    char* buffer = nullptr;
-    int length = PQgetCopyData(conn, &buffer, /*async=*/1);
-    if (length > 0) {
-      std::unique_ptr<char, decltype(&PQfreemem)> owned(buffer, &PQfreemem);
-      handle_copy_data(std::string_view(buffer, static_cast<std::size_t>(length)));
+    if (auto message = stream_->next()) {
+      handle_copy_data(*message);
       received = true;
       continue;
     }
-    if (length == 0) {
-      if (received) return true;
-      hand_over();  // about to wait: the sink takes what is queued now
-      // Nothing buffered: wait for the socket, then let libpq read what arrived.
-      int socket = PQsocket(conn);
-      fd_set readable;
-      FD_ZERO(&readable);
-      FD_SET(socket, &readable);
-      timeval timeout{0, static_cast<suseconds_t>(wait.count() * 1000)};
-      if (select(socket + 1, &readable, nullptr, nullptr, &timeout) < 0 && errno != EINTR) {
-        throw PgError("waiting for the replication connection failed", "", true);
-      }
-      if (PQconsumeInput(conn) == 0) {
-        throw make_pg_error(nullptr, conn, "replication connection lost");
-      }
-      wait = std::chrono::milliseconds(0);  // only one wait per call
-      char* again = nullptr;
-      int more = PQgetCopyData(conn, &again, 1);
-      if (more > 0) {
-        std::unique_ptr<char, decltype(&PQfreemem)> owned(again, &PQfreemem);
-        handle_copy_data(std::string_view(again, static_cast<std::size_t>(more)));
-        received = true;
-        continue;
-      }
-      if (more == 0) return received;
-      length = more;
-    }
-    // -1: the server ended the COPY (e.g. shutting down); -2: the connection failed. Either way
-    // a new session may succeed; if the cause is permanent (slot dropped or invalidated), the
-    // next session's checks say so and stop the daemon.
-    PgResult result(PQgetResult(conn));
-    PgError error = make_pg_error(result.get(), conn, "replication stream ended");
-    throw PgError(error.what(), error.sqlstate(), /*transient=*/true);
+    if (received || waited) return received;
+    hand_over();  // about to wait: the sink takes what is queued now
+    stream_->wait(wait);
+    waited = true;  // one wait per call
   }
   return received;
 }
@@ -488,6 +457,7 @@ void PostgresSource::commit_positions() {
 
 void PostgresSource::drop_replication_objects() {
   if (!query_) return;
+  stream_.reset();
   replication_.reset();  // the slot stays active while its walsender runs
   const SourceConfig& source = config_.source;
   // The walsender exits asynchronously after the connection closes: retry briefly while active.

@@ -28,6 +28,7 @@
 #include "connector/pg_connection.h"
 #include "connector/pgoutput.h"
 #include "connector/record_builder.h"
+#include "connector/replication_stream.h"
 #include "connector/value_converter.h"
 #include "core/bounded_buffer.h"
 #include "core/offset_saver.h"
@@ -192,6 +193,7 @@ class PostgresSource : private pgoutput::Handler {
 
   std::optional<PgConnection> query_;
   std::optional<PgConnection> replication_;
+  std::optional<ReplicationStream> stream_;  // reads replication_ once it streams
   std::unique_ptr<TypeCache> types_;
   ValueConverter converter_;
   std::unique_ptr<RecordBuilder> builder_;

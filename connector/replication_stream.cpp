@@ -1,0 +1,76 @@
+#include "connector/replication_stream.h"
+
+#include <openssl/ssl.h>
+#include <sys/select.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "connector/pg_connection.h"
+
+namespace pgcdc {
+
+ReplicationStream::ReplicationStream(PGconn* conn) : conn_(conn) {
+  if (PQsslInUse(conn) == 0) return;
+  const char* library = PQsslAttribute(conn, "library");
+  if (library == nullptr || std::strcmp(library, "OpenSSL") != 0) return;
+  ssl_ = static_cast<SSL*>(PQsslStruct(conn, "OpenSSL"));
+  if (ssl_ != nullptr) SSL_set_read_ahead(ssl_, 1);
+}
+
+std::optional<std::string_view> ReplicationStream::next() {
+  message_.reset();
+  for (;;) {
+    char* buffer = nullptr;
+    const int length = PQgetCopyData(conn_, &buffer, /*async=*/1);
+    if (length > 0) {
+      message_.reset(buffer);
+      return std::string_view(buffer, static_cast<std::size_t>(length));
+    }
+    if (length < 0) throw_stream_ended();
+    if (!has_unread_records()) return std::nullopt;
+    consume_input();  // hands libpq the next record OpenSSL holds; the socket is not touched
+  }
+}
+
+bool ReplicationStream::wait(std::chrono::milliseconds timeout) {
+  const int socket = PQsocket(conn_);
+  fd_set readable;
+  FD_ZERO(&readable);
+  FD_SET(socket, &readable);
+  timeval limit{static_cast<time_t>(timeout.count() / 1000),
+                static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  const int ready = select(socket + 1, &readable, nullptr, nullptr, &limit);
+  if (ready < 0 && errno != EINTR) {
+    throw PgError("waiting for the replication connection failed: " +
+                      std::string(std::strerror(errno)),
+                  "", true);
+  }
+  if (ready <= 0) return false;
+  consume_input();
+  return true;
+}
+
+bool ReplicationStream::has_unread_records() const {
+  // SSL_has_pending counts bytes not yet processed too (SSL_pending does not). SSL_want_read is
+  // true when OpenSSL's last read ran out of bytes mid-record: what it holds is incomplete. Each
+  // PQconsumeInput either takes a record out or ends in want-read, so loops over this end.
+  return ssl_ != nullptr && SSL_has_pending(ssl_) == 1 && SSL_want_read(ssl_) == 0;
+}
+
+void ReplicationStream::consume_input() {
+  if (PQconsumeInput(conn_) == 0) throw make_pg_error(nullptr, conn_, "replication connection lost");
+}
+
+void ReplicationStream::throw_stream_ended() {
+  // -1: the server ended the COPY (CopyDone, e.g. shutting down) or sent an error; -2: the
+  // connection failed. libpq says -1 only once it holds the whole message that ended the COPY,
+  // and PQgetResult returns on that message without reading: records OpenSSL read ahead cannot
+  // leave it waiting on the socket. Either way a new session may succeed; if the cause is
+  // permanent (slot dropped or invalidated), the next session's checks say so and stop the daemon.
+  PgResult result(PQgetResult(conn_));
+  PgError error = make_pg_error(result.get(), conn_, "replication stream ended");
+  throw PgError(error.what(), error.sqlstate(), /*transient=*/true);
+}
+
+}  // namespace pgcdc

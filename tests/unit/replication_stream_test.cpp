@@ -1,0 +1,281 @@
+// ReplicationStream over TLS with OpenSSL read-ahead (connector/replication_stream.h), against a
+// small TLS server on loopback that speaks just enough of the PostgreSQL protocol: it accepts the
+// connection, answers START_REPLICATION with CopyBothResponse, then sends a burst of CopyData
+// messages, each in its own TLS record (as the walsender does) and all in one write, and goes
+// quiet. Records OpenSSL read ahead are in no socket: a reader that waited on the socket for them
+// would wait in vain, so every wait that ends with nothing is a failure here.
+#include "connector/replication_stream.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connector/pg_connection.h"
+
+namespace pgcdc {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A backend message: type, length (itself included), body.
+std::string message(char type, const std::string& body) {
+  std::string out(1, type);
+  const std::uint32_t length = htonl(static_cast<std::uint32_t>(body.size() + 4));
+  out.append(reinterpret_cast<const char*>(&length), 4);
+  return out + body;
+}
+
+std::string ready_for_query() { return message('Z', "I"); }
+
+std::string error_response(const std::string& text) {
+  using namespace std::string_literals;
+  return message('E', "SERROR\0VERROR\0C57P01\0M"s + text + "\0\0"s);
+}
+
+// A throw-away self-signed certificate and key, made in memory.
+struct Credentials {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{EVP_EC_gen("P-256"), &EVP_PKEY_free};
+  std::unique_ptr<X509, decltype(&X509_free)> certificate{X509_new(), &X509_free};
+
+  Credentials() {
+    X509* c = certificate.get();
+    ASN1_INTEGER_set(X509_get_serialNumber(c), 1);
+    X509_gmtime_adj(X509_getm_notBefore(c), -60);
+    X509_gmtime_adj(X509_getm_notAfter(c), 3600);
+    X509_set_pubkey(c, key.get());
+    X509_NAME* name = X509_get_subject_name(c);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+    X509_set_issuer_name(c, name);
+    X509_sign(c, key.get(), EVP_sha256());
+  }
+};
+
+// The server. `after_start` is what it sends once START_REPLICATION arrived, one TLS record per
+// element, all of them in a single write; then it stays quiet until the test ends.
+class FakeWalSender {
+ public:
+  explicit FakeWalSender(std::vector<std::string> after_start)
+      : after_start_(std::move(after_start)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+        ::listen(listener_, 1) == 0 &&
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      port_ = ntohs(address.sin_port);
+    }
+    thread_ = std::thread([this] { serve(); });
+  }
+
+  ~FakeWalSender() {
+    done_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+
+  int port() const { return port_; }
+  // What went wrong on the server's side, if anything.
+  std::string failure() const { return failure_; }
+
+ private:
+  // Waits (bounded) until `fd` is readable; false on timeout or when the test ends.
+  bool wait_readable(int fd) {
+    for (int turn = 0; turn < 100 && !done_; ++turn) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) return true;
+    }
+    return false;
+  }
+
+  bool read_exactly(int fd, char* out, std::size_t size) {
+    while (size > 0) {
+      if (!wait_readable(fd)) return false;
+      ssize_t n = ::recv(fd, out, size, 0);
+      if (n <= 0) return false;
+      out += n;
+      size -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  // One frontend message over TLS (the startup message has no type byte).
+  bool read_tls_message(SSL* ssl, int fd, bool typed, std::string& body) {
+    char header[5];
+    const std::size_t header_size = typed ? 5 : 4;
+    auto read_some = [&](char* out, std::size_t size) {
+      while (size > 0) {
+        int n = SSL_read(ssl, out, static_cast<int>(size));
+        if (n > 0) {
+          out += n;
+          size -= static_cast<std::size_t>(n);
+          continue;
+        }
+        if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ || !wait_readable(fd)) return false;
+      }
+      return true;
+    };
+    if (!read_some(header, header_size)) return false;
+    std::uint32_t length;
+    std::memcpy(&length, header + (typed ? 1 : 0), 4);
+    body.assign(ntohl(length) - 4, '\0');
+    return read_some(body.data(), body.size());
+  }
+
+  void serve() {
+    Credentials credentials;
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_server_method()),
+                                                              &SSL_CTX_free);
+    SSL_CTX_use_certificate(context.get(), credentials.certificate.get());
+    SSL_CTX_use_PrivateKey(context.get(), credentials.key.get());
+    if (!wait_readable(listener_)) return fail("no connection");
+    const int fd = ::accept(listener_, nullptr, nullptr);
+    if (fd < 0) return fail("accept failed");
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);  // every wait is bounded
+    // SSLRequest: length 8, code 80877103.
+    char request[8];
+    if (!read_exactly(fd, request, sizeof request)) return fail("no SSLRequest"), void(::close(fd));
+    if (::send(fd, "S", 1, 0) != 1) return fail("could not accept TLS"), void(::close(fd));
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), &SSL_free);
+    SSL_set_fd(ssl.get(), fd);
+    int accepted;
+    while ((accepted = SSL_accept(ssl.get())) <= 0) {
+      int error = SSL_get_error(ssl.get(), accepted);
+      if (error != SSL_ERROR_WANT_READ || !wait_readable(fd)) {
+        return fail("TLS handshake failed"), void(::close(fd));
+      }
+    }
+    std::string body;
+    if (!read_tls_message(ssl.get(), fd, false, body)) {
+      return fail("no startup message"), void(::close(fd));
+    }
+    const std::string welcome = message('R', std::string(4, '\0')) + ready_for_query();
+    SSL_write(ssl.get(), welcome.data(), static_cast<int>(welcome.size()));
+    if (!read_tls_message(ssl.get(), fd, true, body) || body.rfind("START_REPLICATION", 0) != 0) {
+      return fail("no START_REPLICATION"), void(::close(fd));
+    }
+    // CopyBothResponse: text format, no columns.
+    const std::string copy_both = message('W', std::string(3, '\0'));
+    SSL_write(ssl.get(), copy_both.data(), static_cast<int>(copy_both.size()));
+
+    // The burst: records encrypted into memory, then sent with one send().
+    BIO* memory = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(ssl.get(), memory);  // the SSL owns it now
+    for (const auto& record : after_start_) {
+      SSL_write(ssl.get(), record.data(), static_cast<int>(record.size()));
+    }
+    char* bytes = nullptr;
+    const long size = BIO_get_mem_data(memory, &bytes);
+    if (::send(fd, bytes, static_cast<std::size_t>(size), 0) != size) fail("burst not sent");
+    while (!done_) std::this_thread::sleep_for(10ms);  // quiet until the test ends
+    ::close(fd);
+  }
+
+  void fail(const std::string& what) { failure_ = what; }
+
+  std::vector<std::string> after_start_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> done_{false};
+  std::string failure_;
+  std::thread thread_;
+};
+
+// The client side as pgcdc opens it: TLS required, a replication connection, then streaming.
+std::unique_ptr<PGconn, decltype(&PQfinish)> start_streaming(int port) {
+  const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(port) +
+                               " user=pgcdc dbname=pgcdc replication=database sslmode=require"
+                               " gssencmode=disable connect_timeout=10";
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo.c_str()), &PQfinish);
+  EXPECT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  PgResult started(PQexec(conn.get(), "START_REPLICATION SLOT s LOGICAL 0/0"));
+  EXPECT_EQ(PQresultStatus(started.get()), PGRES_COPY_BOTH) << PQerrorMessage(conn.get());
+  return conn;
+}
+
+std::vector<std::string> copy_data_burst(int count) {
+  std::vector<std::string> burst;
+  for (int i = 0; i < count; ++i) burst.push_back(message('d', "change " + std::to_string(i)));
+  return burst;
+}
+
+TEST(ReplicationStream, RecordsReadAheadArriveWithoutWaitingOnTheSocket) {
+  constexpr int kMessages = 150;  // about 8 KiB of TLS records: one read-ahead takes them all
+  FakeWalSender server(copy_data_burst(kMessages));
+  ASSERT_NE(server.port(), 0);
+  auto conn = start_streaming(server.port());
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
+
+  ReplicationStream stream(conn.get());
+  EXPECT_TRUE(stream.tls_read_ahead());
+  EXPECT_EQ(SSL_get_read_ahead(static_cast<SSL*>(PQsslStruct(conn.get(), "OpenSSL"))), 1);
+  std::vector<std::string> received;
+  int empty_waits = 0;
+  while (received.size() < static_cast<std::size_t>(kMessages) && empty_waits < 2) {
+    if (auto next = stream.next()) {
+      received.emplace_back(*next);
+      continue;
+    }
+    // Nothing buffered anywhere: only then is waiting on the socket right.
+    if (!stream.wait(2s)) ++empty_waits;
+  }
+  EXPECT_EQ(server.failure(), "");
+  EXPECT_EQ(empty_waits, 0) << "waited on a quiet socket with records in OpenSSL's buffer";
+  ASSERT_EQ(received.size(), static_cast<std::size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) EXPECT_EQ(received[i], "change " + std::to_string(i));
+  EXPECT_FALSE(stream.next().has_value());
+}
+
+TEST(ReplicationStream, AServerErrorAfterABurstEndsTheStreamWithItsMessage) {
+  // The walsender's ErrorResponse and ReadyForQuery come after the changes, in records of their
+  // own: the changes before them all arrive, then the error, with the server's words.
+  auto burst = copy_data_burst(20);
+  burst.push_back(error_response("terminating connection due to administrator command"));
+  burst.push_back(ready_for_query());
+  FakeWalSender server(burst);
+  ASSERT_NE(server.port(), 0);
+  auto conn = start_streaming(server.port());
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
+
+  ReplicationStream stream(conn.get());
+  std::size_t received = 0;
+  int empty_waits = 0;
+  try {
+    while (empty_waits < 2) {
+      if (stream.next()) {
+        ++received;
+      } else if (!stream.wait(2s)) {
+        ++empty_waits;
+      }
+    }
+    ADD_FAILURE() << "the stream did not end";
+  } catch (const PgError& e) {
+    EXPECT_NE(std::string(e.what()).find("terminating connection due to administrator command"),
+              std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.sqlstate(), "57P01");
+    EXPECT_TRUE(e.transient());
+  }
+  EXPECT_EQ(received, 20u);
+  EXPECT_EQ(empty_waits, 0);
+}
+
+}  // namespace
+}  // namespace pgcdc
