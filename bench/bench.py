@@ -1132,15 +1132,19 @@ pipelines:
                 i, ts = line.split("|")
                 commits[int(i)] = float(ts)
             lat = []
-            for line in dump.read_text().splitlines():
-                key, ts = line.rsplit("\t", 1)
-                try:
-                    k = json.loads(key)
-                    i = int(k["id"] if isinstance(k, dict) else k)
-                except (ValueError, KeyError, TypeError):
-                    continue
-                if i in commits:
-                    lat.append(int(ts) - commits[i])
+            # Each probe's commit and Kafka times, for looking at when the tail happens.
+            with open(d / "latency.tsv", "w") as out:
+                out.write("id\tcommit_ms\tkafka_ms\tlatency_ms\n")
+                for line in dump.read_text().splitlines():
+                    key, ts = line.rsplit("\t", 1)
+                    try:
+                        k = json.loads(key)
+                        i = int(k["id"] if isinstance(k, dict) else k)
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if i in commits:
+                        lat.append(int(ts) - commits[i])
+                        out.write(f"{i}\t{commits[i]:.3f}\t{ts}\t{lat[-1]:.3f}\n")
             if len(lat) < len(commits):
                 return result(system, wl, "failed",
                               f"only {len(lat):,} of {len(commits):,} probe records found")

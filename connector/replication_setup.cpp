@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -83,13 +84,14 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
   auto published = connection.exec_params(
       "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = $1",
       {publication_name});
-  std::set<std::string> present;
+  // (schema, table) pairs, not "schema.table" text: with a dot in a name, "a.b"."c" and
+  // "a"."b.c" read the same, and a publication of one was taken for the other.
+  std::set<std::pair<std::string, std::string>> present;
   for (int row = 0; row < PQntuples(published.get()); ++row) {
-    present.insert(std::string(field(published.get(), row, 0)) + "." +
-                   std::string(field(published.get(), row, 1)));
+    present.emplace(field(published.get(), row, 0), field(published.get(), row, 1));
   }
   for (const auto& table : tables) {
-    if (!present.count(table.qualified)) state.missing_tables.push_back(table.qualified);
+    if (!present.count({table.schema, table.name})) state.missing_tables.push_back(table.qualified);
   }
   return state;
 }

@@ -10,6 +10,7 @@
 // Invariant 1 is unchanged: PostgreSQL hears of a position (the flush LSN of a status update) only
 // once durable() says it is on disk; a crash before that re-reads from the previous one.
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <optional>

@@ -300,5 +300,34 @@ TEST_F(HostileNames, TomlConfigWithQuotedNamesSnapshotOnly) {
   }
 }
 
+TEST_F(HostileNames, APublishedLookAlikeIsNotTakenForTheConfiguredTable) {
+  // schema_ has a dot, so "<schema_>"."t" and "<before the dot>"."<after the dot>.t" are two
+  // tables whose schema.table text is the same. The publication has only the second one.
+  const auto dot = schema_.find('.');
+  ASSERT_NE(dot, std::string::npos);
+  const std::string other_schema = schema_.substr(0, dot);
+  const std::string other_table = q(other_schema) + "." + q(schema_.substr(dot + 1) + ".t");
+  sql("CREATE SCHEMA " + q(schema_));
+  sql("CREATE SCHEMA " + q(other_schema));
+  sql("CREATE TABLE " + table_sql("t") + " (id int PRIMARY KEY)");
+  sql("CREATE TABLE " + other_table + " (id int PRIMARY KEY)");
+  sql("CREATE PUBLICATION " + q(publication_) + " FOR TABLE " + other_table);
+  const auto& env = test_env();
+  std::string config = "[source]\nurl = " + toml_string(env.pg_url) + "\ntables = [" +
+                       toml_string(config_quoted(schema_) + "." + config_quoted("t")) +
+                       "]\nslot_name = " + toml_string(name_) +
+                       "\npublication_name = " + toml_string(publication_) +
+                       "\n[sink.kafka]\nbrokers = " + toml_string(env.kafka_brokers) +
+                       "\ntopic_prefix = " + toml_string(name_) +
+                       "\n[offsets]\npath = " + toml_string(dir_ + "/offsets.json") +
+                       "\n[metrics]\nlisten = ''\n";
+  std::string output;
+  // The configured table is not published: a clear failure, no slot (alter_publication is off).
+  EXPECT_EQ(run_pgcdc({"run", "-c", write_config(config)}, output), 1) << output;
+  EXPECT_NE(output.find("exists but does not publish"), std::string::npos) << output;
+  EXPECT_FALSE(slot_exists());
+  sql("DROP SCHEMA " + q(other_schema) + " CASCADE");
+}
+
 }  // namespace
 }  // namespace pgcdc::test
