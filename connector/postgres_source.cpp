@@ -17,6 +17,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kCommitInterval = std::chrono::milliseconds(1000);
 constexpr auto kPushWait = std::chrono::milliseconds(100);
+// While changes flow, read_from_server naps this long before it waits on the socket...
+constexpr auto kCoalesceNap = std::chrono::microseconds(1000);
+// ... "flowing" meaning a message arrived within this window.
+constexpr auto kFlowingWindow = std::chrono::milliseconds(20);
 constexpr std::size_t kStagedRecords = 64;         // snapshot records per buffer push
 constexpr std::size_t kStagedBytes = 256u << 10;  // ... or fewer when they are this large
 constexpr std::size_t kRecentXids = 4096;
@@ -348,11 +352,22 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
       received = true;
       continue;
     }
-    if (received || waited) return received;
+    if (received) {
+      last_message_at_ = Clock::now();
+      return true;
+    }
+    if (waited) return false;
     hand_over();  // about to wait: the sink takes what is queued now
+    // While changes flow, a short nap lets several messages gather in the socket, and one
+    // wake-up then reads them all. Waiting on the socket at once meant a wake-up of this thread
+    // for nearly every message, each one paid by the walsender too (it wakes the reader): at
+    // 10,000 single-row transactions a second, 30,000 wake-ups a second and most of pgcdc's CPU.
+    // The nap adds at most kCoalesceNap to a change's latency, and only while changes flow.
+    if (Clock::now() - last_message_at_ < kFlowingWindow) std::this_thread::sleep_for(kCoalesceNap);
     stream_->wait(wait);
     waited = true;  // one wait per call
   }
+  last_message_at_ = Clock::now();
   return received;
 }
 

@@ -236,6 +236,7 @@ class PostgresSource : private pgoutput::Handler {
   std::chrono::steady_clock::time_point next_commit_{};
   std::chrono::steady_clock::time_point next_status_{};
   std::chrono::steady_clock::time_point next_heartbeat_{};
+  std::chrono::steady_clock::time_point last_message_at_{};  // read_from_server's coalescing
   Record scratch_;  // reused for every record built
   // A snapshot chunk's records are built here and handed to the buffer a batch at a time
   // (push_staged): one lock per batch instead of per row. At most kStagedRecords records and
