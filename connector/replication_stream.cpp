@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -33,22 +34,32 @@ std::optional<std::string_view> ReplicationStream::next() {
   }
 }
 
-bool ReplicationStream::wait(std::chrono::milliseconds timeout) {
+bool ReplicationStream::wait(std::chrono::microseconds timeout, int min_bytes) {
   const int socket = PQsocket(conn_);
+  if (min_bytes != low_water_) {
+    // select() reports the socket readable only once it holds this much. libpq never waits to
+    // read while the connection streams (PQgetCopyData is asynchronous here), so the mark only
+    // shapes this wait.
+    if (setsockopt(socket, SOL_SOCKET, SO_RCVLOWAT, &min_bytes, sizeof min_bytes) != 0) {
+      throw PgError("setting SO_RCVLOWAT on the replication connection failed: " +
+                        std::string(std::strerror(errno)),
+                    "", true);
+    }
+    low_water_ = min_bytes;
+  }
   fd_set readable;
   FD_ZERO(&readable);
   FD_SET(socket, &readable);
-  timeval limit{static_cast<time_t>(timeout.count() / 1000),
-                static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  timeval limit{static_cast<time_t>(timeout.count() / 1000000),
+                static_cast<suseconds_t>(timeout.count() % 1000000)};
   const int ready = select(socket + 1, &readable, nullptr, nullptr, &limit);
   if (ready < 0 && errno != EINTR) {
     throw PgError("waiting for the replication connection failed: " +
                       std::string(std::strerror(errno)),
                   "", true);
   }
-  if (ready <= 0) return false;
-  consume_input();
-  return true;
+  if (ready > 0 || min_bytes > 1) consume_input();
+  return ready > 0;
 }
 
 bool ReplicationStream::has_unread_records() const {

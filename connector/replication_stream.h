@@ -41,9 +41,11 @@ class ReplicationStream {
   // connection failed, with the server's error when it sent one.
   std::optional<std::string_view> next();
 
-  // Waits up to `timeout` for the socket to become readable, then reads what arrived. False when
-  // nothing arrived within `timeout`. Call it only after next() returned nullopt.
-  bool wait(std::chrono::milliseconds timeout);
+  // Waits up to `timeout` until the socket holds at least `min_bytes` (SO_RCVLOWAT), then reads
+  // what is there. With min_bytes > 1 it reads after a timeout too: fewer bytes may be waiting.
+  // False when the socket stayed below the mark for the whole `timeout`. Call it only after
+  // next() returned nullopt.
+  bool wait(std::chrono::microseconds timeout, int min_bytes = 1);
 
   bool tls_read_ahead() const { return ssl_ != nullptr; }
 
@@ -56,6 +58,7 @@ class ReplicationStream {
 
   PGconn* conn_;
   ssl_st* ssl_ = nullptr;  // libpq's, when read-ahead is on
+  int low_water_ = 1;      // the socket's SO_RCVLOWAT
   std::unique_ptr<char, void (*)(void*)> message_{nullptr, &PQfreemem};
 };
 
