@@ -66,12 +66,13 @@ struct Credentials {
   }
 };
 
-// The server. `after_start` is what it sends once START_REPLICATION arrived, one TLS record per
-// element, all of them in a single write; then it stays quiet until the test ends.
+// The server. `after_start` is what it sends `delay` after START_REPLICATION arrived, one TLS
+// record per element, all of them in a single write; then it stays quiet until the test ends.
 class FakeWalSender {
  public:
-  explicit FakeWalSender(std::vector<std::string> after_start)
-      : after_start_(std::move(after_start)) {
+  explicit FakeWalSender(std::vector<std::string> after_start,
+                         std::chrono::milliseconds delay = std::chrono::milliseconds(0))
+      : after_start_(std::move(after_start)), delay_(delay) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -175,6 +176,7 @@ class FakeWalSender {
     const std::string copy_both = message('W', std::string(3, '\0'));
     SSL_write(ssl.get(), copy_both.data(), static_cast<int>(copy_both.size()));
 
+    std::this_thread::sleep_for(delay_);
     // The burst: records encrypted into memory, then sent with one send().
     BIO* memory = BIO_new(BIO_s_mem());
     SSL_set0_wbio(ssl.get(), memory);  // the SSL owns it now
@@ -191,6 +193,7 @@ class FakeWalSender {
   void fail(const std::string& what) { failure_ = what; }
 
   std::vector<std::string> after_start_;
+  std::chrono::milliseconds delay_;
   int listener_ = -1;
   int port_ = 0;
   std::atomic<bool> done_{false};
@@ -275,6 +278,26 @@ TEST(ReplicationStream, AServerErrorAfterABurstEndsTheStreamWithItsMessage) {
   }
   EXPECT_EQ(received, 20u);
   EXPECT_EQ(empty_waits, 0);
+}
+
+TEST(ReplicationStream, AfterWaitingForABatchAnyByteWakesTheIdleWait) {
+  // While changes flow the source waits for 16 KiB (SO_RCVLOWAT) or 1 ms; idle, it waits up to
+  // 100 ms for any byte. The mark must be back at one byte then: a lone small change left below
+  // 16 KiB would otherwise wake no wait at all, whatever its length.
+  FakeWalSender server({message('d', "a lone change")}, 300ms);
+  ASSERT_NE(server.port(), 0);
+  auto conn = start_streaming(server.port());
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
+
+  ReplicationStream stream(conn.get());
+  EXPECT_FALSE(stream.next().has_value());
+  EXPECT_FALSE(stream.wait(1ms, 16 << 10));  // nothing sent yet
+  EXPECT_FALSE(stream.next().has_value());
+  EXPECT_TRUE(stream.wait(5s)) << "the idle wait did not wake for a message below 16 KiB";
+  auto change = stream.next();
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(*change, "a lone change");
+  EXPECT_EQ(server.failure(), "");
 }
 
 }  // namespace
