@@ -234,16 +234,19 @@ Sink::SendResult KafkaSink::send(Record& record) {
     if (transactional_) on_position_marker(record);
     return SendResult::kAccepted;
   }
+  if (transactional_ && txn_poisoned_) {
+    fail_at_once(record, *txn_poisoned_);
+    return SendResult::kAccepted;
+  }
   if (transactional_ && !txn_open_) {
     rd_kafka_error_t* error = rd_kafka_begin_transaction(producer_.get());
     if (error) {
       std::string text = std::string("kafka begin transaction: ") + rd_kafka_error_string(error);
       if (rd_kafka_error_is_fatal(error)) remember_fatal(text);
       rd_kafka_error_destroy(error);
-      InFlight* slot = acquire_slot(record);
-      in_flight_.fetch_add(1);
       logger_->error("{}", text);
-      report(slot, DeliveryStatus::kFailed, text);
+      txn_poisoned_ = text;
+      fail_at_once(record, text);
       return SendResult::kAccepted;
     }
     txn_open_ = true;
@@ -292,6 +295,13 @@ Sink::SendResult KafkaSink::send(Record& record) {
   }
   report(slot, DeliveryStatus::kFailed, error);
   return SendResult::kAccepted;
+}
+
+void KafkaSink::fail_at_once(const Record& record, const std::string& error) {
+  // Accepted and reported failed in one step: "one report per accepted record" holds.
+  InFlight* slot = acquire_slot(record);
+  in_flight_.fetch_add(1);
+  report(slot, DeliveryStatus::kFailed, error);
 }
 
 bool KafkaSink::set_report_wakeup(std::function<void()> wake) {
@@ -368,11 +378,7 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
   // The source position travels in the same transaction as the records it covers: both become
   // visible together, or neither does.
   std::string error;
-  rd_kafka_topic_t* topic = topic_handle(offsets_topic_, error);
-  if (!topic || rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                 position_->data(), position_->size(), offsets_key_.data(),
-                                 offsets_key_.size(), nullptr) != 0) {
-    if (error.empty()) error = rd_kafka_err2str(rd_kafka_last_error());
+  if (!produce_position(timeout, error)) {
     abort_transaction("kafka produce to offsets topic " + offsets_topic_ + ": " + error);
     return false;
   }
@@ -391,6 +397,7 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
       // those records as delivered.
       txn_open_ = false;
       position_.reset();
+      txn_poisoned_ = txn_error_;
       release_held_reports(DeliveryStatus::kFailed, txn_error_);
       return false;
     }
@@ -401,6 +408,7 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
     if (fatal) {
       remember_fatal(text);
       txn_open_ = false;
+      txn_poisoned_ = text;
       release_held_reports(DeliveryStatus::kFailed, text);
       return false;
     }
@@ -413,12 +421,36 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
   }
 }
 
+bool KafkaSink::produce_position(std::chrono::milliseconds timeout, std::string& error) {
+  rd_kafka_topic_t* topic = topic_handle(offsets_topic_, error);
+  if (!topic) return false;
+  // The position follows a transaction's records, so librdkafka's queue may be full of them:
+  // serve reports (they are held) until it has room. A full queue is no reason to abort.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, position_->data(),
+                         position_->size(), offsets_key_.data(), offsets_key_.size(),
+                         nullptr) == 0) {
+      return true;
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_last_error();
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline) {
+      error = rd_kafka_err2str(err);
+      return false;
+    }
+    rd_kafka_poll(producer_.get(), 10);
+  }
+}
+
 void KafkaSink::abort_transaction(const std::string& why) {
   logger_->warn("aborting kafka transaction: {}", why);
+  // No later transaction of this sink may commit (see txn_poisoned_).
+  if (!txn_poisoned_) txn_poisoned_ = "an earlier kafka transaction was aborted (" + why + ")";
   rd_kafka_error_t* result = rd_kafka_abort_transaction(producer_.get(), 30000);
   if (result) {
     std::string text = std::string("kafka abort transaction: ") + rd_kafka_error_string(result);
     if (rd_kafka_error_is_fatal(result)) remember_fatal(text);
+    logger_->warn("{}", text);
     rd_kafka_error_destroy(result);
   }
   // Purged messages report here (held, as failed); then every held report fails.

@@ -101,6 +101,8 @@ class KafkaSink : public Sink {
   // with that position written to the offsets topic inside it.
   void on_position_marker(const Record& marker);
   bool commit_transaction(std::chrono::milliseconds timeout);
+  bool produce_position(std::chrono::milliseconds timeout, std::string& error);
+  void fail_at_once(const Record& record, const std::string& error);
   void abort_transaction(const std::string& why);
   void release_held_reports(DeliveryStatus status, std::string_view error);
   bool can_commit() const { return txn_open_ && position_ && records_since_marker_ == 0; }
@@ -176,6 +178,11 @@ class KafkaSink : public Sink {
   std::vector<HeldGroup> held_;
   bool txn_failed_ = false;
   std::string txn_error_;
+  // Set by the first transaction that does not commit (aborted, or never begun). Every later
+  // record of this sink fails at once and no later transaction begins: a later commit would put
+  // a newer position in the offsets topic above records that were aborted, and the next session
+  // would resume past them. The session ends on the failed reports; the next one has a new sink.
+  std::optional<std::string> txn_poisoned_;
 
   // Destroyed in reverse order: topic handles and the queue before the producer they belong to.
   RdKafkaPtr producer_;

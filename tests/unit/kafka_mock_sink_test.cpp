@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "core/position_ledger.h"
+#include "core/source_offset.h"
+#include "sinks/kafka_offset_store.h"
 #include "sinks/kafka_sink.h"
 #include "sinks/sink_factory.h"
 
@@ -350,6 +352,96 @@ TEST_F(KafkaMockSinkTest, OversizedRecordIsFailedAtOnce) {
   EXPECT_EQ(listener.reports[0].status, DeliveryStatus::kFailed);
   EXPECT_NE(listener.reports[0].error.find(topic_), std::string::npos) << listener.reports[0].error;
   EXPECT_EQ(sink.in_flight(), 0u);
+}
+
+// Exactly-once against the mock cluster (it speaks the transactional protocol).
+class KafkaMockTransactionTest : public KafkaMockSinkTest {
+ protected:
+  KafkaSinkConfig transactional(std::map<std::string, std::string> properties = {}) const {
+    KafkaSinkConfig c = config(std::move(properties));
+    c.delivery = KafkaSinkConfig::Delivery::kExactlyOnce;
+    c.transactional_id = "pgcdc-mock-" + topic_;
+    c.offsets_topic = topic_ + "._offsets";
+    c.transaction_interval = milliseconds(0);  // commit at every marker
+    return c;
+  }
+  void SetUp() override {
+    KafkaMockSinkTest::SetUp();
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_.get(), (topic_ + "._offsets").c_str(), 1, 1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  static Record marker(DeliveryToken token, Lsn lsn) {
+    Record r;
+    r.op = Operation::kPosition;
+    r.value = offset_to_json(at(lsn));
+    r.token = token;
+    return r;
+  }
+  // One ledger entry of `records` records (the first `oversized` of them too large to produce),
+  // then its marker, as the source sends them.
+  void send_entry(KafkaSink& sink, PositionLedger& ledger, Lsn lsn, int records,
+                  int oversized = 0) const {
+    DeliveryToken token = ledger.open();
+    for (int i = 0; i < records; ++i) {
+      Record r = make_record(token, topic_, static_cast<int>(lsn) + i);
+      if (i < oversized) r.value = std::string(5000, 'x');
+      ledger.add_record(token);
+      ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+    }
+    Record m = marker(token, lsn);
+    ASSERT_EQ(sink.send(m), Sink::SendResult::kAccepted);
+    ledger.seal(token, at(lsn));
+  }
+};
+
+TEST_F(KafkaMockTransactionTest, NothingCommitsAfterAnAbortedTransaction) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSinkConfig c = transactional({{"message.max.bytes", "1000"}});
+  {
+    KafkaSink sink(c, listener);
+    std::string error;
+    ASSERT_TRUE(sink.ping(milliseconds(10000), error)) << error;
+    send_entry(sink, ledger, 100, 3);     // committed
+    send_entry(sink, ledger, 200, 2, 1);  // a record is refused: the transaction aborts
+    send_entry(sink, ledger, 300, 3);     // must not commit: 200's records are not in Kafka
+    sink.poll(milliseconds(100));
+    EXPECT_TRUE(sink.flush(milliseconds(10000)));
+    EXPECT_EQ(sink.in_flight(), 0u);
+  }
+  ASSERT_EQ(listener.reports.size(), 8u);
+  for (std::size_t i = 0; i < listener.reports.size(); ++i) {
+    EXPECT_EQ(listener.reports[i].status,
+              i < 3 ? DeliveryStatus::kDelivered : DeliveryStatus::kFailed)
+        << "report " << i << " (entry " << listener.reports[i].token << ")";
+  }
+  EXPECT_TRUE(ledger.failed());
+  EXPECT_EQ(ledger.committable().lsn, 100u);
+  // The next session resumes from here: it must not be past entry 200.
+  KafkaOffsetStore store(c);
+  std::optional<SourceOffset> resumed = store.load();
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(resumed->lsn, 100u);
+}
+
+TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadOfAborting) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  // One message fits in librdkafka's queue: the position always finds it full of the record.
+  KafkaSinkConfig c = transactional({{"queue.buffering.max.messages", "1"}});
+  {
+    KafkaSink sink(c, listener);
+    std::string error;
+    ASSERT_TRUE(sink.ping(milliseconds(10000), error)) << error;
+    send_entry(sink, ledger, 100, 1);
+    EXPECT_TRUE(sink.flush(milliseconds(10000)));
+  }
+  ASSERT_EQ(listener.reports.size(), 1u);
+  EXPECT_EQ(listener.reports[0].status, DeliveryStatus::kDelivered) << listener.reports[0].error;
+  EXPECT_EQ(ledger.committable().lsn, 100u);
+  std::optional<SourceOffset> resumed = KafkaOffsetStore(c).load();
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(resumed->lsn, 100u);
 }
 
 TEST_F(KafkaMockSinkTest, DescribesTheCluster) {
