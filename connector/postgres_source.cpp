@@ -840,7 +840,18 @@ void PostgresSource::on_update(std::uint32_t relation_id, char old_kind,
       emit(*relation, Operation::kDelete, old_tuple, old_kind, nullptr);
       if (config_.sink.kafka.tombstones) emit_tombstone(relation->table->topic, old_key,
                                                         relation->table->qualified);
-      emit(*relation, Operation::kCreate, nullptr, 0, &new_tuple);
+      // The create has no `before` to take unchanged TOASTed values from: fill them here from
+      // the old row when it carries them (a FULL identity), as an update's `after` would be.
+      created_row_ = new_tuple;
+      for (std::size_t i = 0; i < created_row_.size() && i < old_tuple->size(); ++i) {
+        const pgoutput::TupleValue& old_value = (*old_tuple)[i];
+        if (created_row_[i].kind == pgoutput::ValueKind::kUnchangedToast &&
+            (old_value.kind == pgoutput::ValueKind::kText ||
+             old_value.kind == pgoutput::ValueKind::kBinary)) {
+          created_row_[i] = old_value;
+        }
+      }
+      emit(*relation, Operation::kCreate, nullptr, 0, &created_row_);
       return;
     }
   }

@@ -238,6 +238,9 @@ class PostgresSource : private pgoutput::Handler {
   std::chrono::steady_clock::time_point next_heartbeat_{};
   std::chrono::steady_clock::time_point last_message_at_{};  // read_from_server's coalescing
   Record scratch_;  // reused for every record built
+  // The new row of a key-changing update with the values the WAL left out (unchanged TOAST)
+  // taken from the old row where it has them (REPLICA IDENTITY FULL); reused.
+  pgoutput::Tuple created_row_;
   // A snapshot chunk's records are built here and handed to the buffer a batch at a time
   // (push_staged): one lock per batch instead of per row. At most kStagedRecords records and
   // about kStagedBytes wait here, outside the buffer's bound.
