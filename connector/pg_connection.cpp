@@ -3,14 +3,24 @@
 #include <array>
 
 namespace pgcdc {
-namespace {
 
-// libpq reports connection failures as text only; these say the server is not (yet) there.
 bool is_transient_connect_failure(std::string_view message) {
-  static constexpr std::array<std::string_view, 8> kTransient = {
-      "Connection refused",     "could not connect",   "the database system is starting up",
-      "the database system is shutting down", "timeout expired", "Connection timed out",
-      "server closed the connection", "the database system is in recovery mode"};
+  // The postmaster's refusals while it cannot take connections (SQLSTATE 57P03, and 53300 for
+  // "too many clients"), as PostgreSQL 15 words them, and libpq's own for an absent server.
+  // "not yet accepting connections" is crash recovery before a consistent state: a restart
+  // with -m immediate shows it for a moment.
+  static constexpr std::array<std::string_view, 11> kTransient = {
+      "Connection refused",
+      "could not connect",
+      "the database system is starting up",
+      "the database system is not yet accepting connections",
+      "the database system is not accepting connections",
+      "the database system is shutting down",
+      "the database system is in recovery mode",
+      "sorry, too many clients already",
+      "timeout expired",
+      "Connection timed out",
+      "server closed the connection"};
   // Authentication and missing-database failures also say "could not connect" in some libpq
   // versions' prefixes; they are permanent.
   for (std::string_view permanent : {"password authentication failed", "does not exist",
@@ -23,6 +33,8 @@ bool is_transient_connect_failure(std::string_view message) {
   }
   return false;
 }
+
+namespace {
 
 // SQLSTATE classes that retrying can fix: 08 connection exception, 57P01-57P03 admin shutdown,
 // crash shutdown, cannot connect now, 53 insufficient resources, 40 serialization/deadlock.

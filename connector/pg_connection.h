@@ -31,6 +31,11 @@ class PgError : public std::runtime_error {
   bool transient_;
 };
 
+// Whether a failure to connect (libpq reports it as text only) is one that waiting mends: the
+// server is down, starting, recovering, shutting down or full. Authentication, privileges and
+// missing databases are not.
+bool is_transient_connect_failure(std::string_view message);
+
 // Session settings both connections use, so that a value's text form is the same whether the
 // snapshot (SELECT) or the stream (pgoutput, which formats values in the walsender session) read
 // it. The value converter relies on exactly these.
