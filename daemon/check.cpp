@@ -26,6 +26,10 @@ std::string connection_hint(const std::string& message, const std::string& key) 
     const char* fix;
   };
   static const Hint kHints[] = {
+      // First: a Kafka message quotes librdkafka's reason, which may read like a libpq one
+      // ("Connection refused").
+      {"not reachable within",
+       "check {key}: are the brokers running, and do they listen on those addresses?"},
       {"password authentication failed", "check the user and password in {key} (or {key}_file)"},
       {"no password supplied", "put the password in {key} (or {key}_file), or use a .pgpass file"},
       {"no pg_hba.conf entry",
@@ -38,8 +42,6 @@ std::string connection_hint(const std::string& message, const std::string& key) 
        "listen_addresses and the firewall"},
       {"timeout expired", "nothing answered in time: check the host in {key} and the firewall"},
       {"could not translate host name", "check the host name in {key}"},
-      {"not reachable within",
-       "check {key}: are the brokers running, and do they listen on those addresses?"},
   };
   for (const auto& hint : kHints) {
     if (message.find(hint.says) == std::string::npos) continue;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -519,12 +520,39 @@ std::size_t KafkaSink::in_flight() const {
 }
 
 bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
-  const rd_kafka_metadata_t* raw = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw, to_ms(timeout));
-  MetadataPtr metadata(raw);
+  // Asked in steps of at most a second, serving librdkafka's error events in between: refused
+  // credentials end the wait at once instead of after the whole timeout.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_resp_err_t cause = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::string reason;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    const rd_kafka_metadata_t* raw = nullptr;
+    err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw,
+                            to_ms(std::min(left, std::chrono::milliseconds(1000))));
+    MetadataPtr metadata(raw);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    rd_kafka_poll(producer_.get(), 0);  // serves the error events that say why
+    std::lock_guard lock(fatal_mutex_);
+    cause = last_broker_error_code_;
+    reason = last_broker_error_;
+    if (cause == RD_KAFKA_RESP_ERR__AUTHENTICATION || cause == RD_KAFKA_RESP_ERR__SSL) break;
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (cause == RD_KAFKA_RESP_ERR__AUTHENTICATION || cause == RD_KAFKA_RESP_ERR__SSL) {
+      // Refused credentials or a certificate that cannot be verified: no retry mends that, a
+      // person must (the daemon exits 1 with this message).
+      error = "kafka brokers " + brokers_ + " refused the connection: " + reason +
+              "; check the TLS (ssl.*) and SASL (sasl.*) settings in [sink.kafka.properties]";
+      remember_fatal(error, /*log=*/false);
+      return false;
+    }
     error = "kafka brokers " + brokers_ + " not reachable within " +
             std::to_string(timeout.count()) + " ms: " + rd_kafka_err2str(err);
+    if (!reason.empty()) error += " (" + reason + ")";
     return false;
   }
   if (transactional_ && !transactions_ready_) {
@@ -568,13 +596,14 @@ std::string KafkaSink::fatal_error() const {
   return fatal_error_;
 }
 
-void KafkaSink::remember_fatal(const std::string& message) {
+void KafkaSink::remember_fatal(const std::string& message, bool log) {
   {
     std::lock_guard lock(fatal_mutex_);
     if (!fatal_error_.empty()) return;  // keep the first: later ones are its consequences
     fatal_error_ = message;
   }
   fatal_.store(true);
+  if (!log) return;
   logger_->error("kafka producer fatal error: {}; nothing more can be delivered by this producer",
                  message);
 }
@@ -627,6 +656,11 @@ void KafkaSink::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaq
     rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, fatal_reason, sizeof(fatal_reason));
     sink->remember_fatal(std::string(rd_kafka_err2name(original)) + ": " + fatal_reason);
     return;
+  }
+  if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {  // a consequence: keep the cause
+    std::lock_guard lock(sink->fatal_mutex_);
+    sink->last_broker_error_code_ = static_cast<rd_kafka_resp_err_t>(err);
+    sink->last_broker_error_ = reason;
   }
   // Transient (a broker went away, all brokers down...): librdkafka keeps retrying on its own;
   // messages that cannot make it within message.timeout.ms come back as failed reports.

@@ -123,7 +123,7 @@ class KafkaSink : public Sink {
   InFlight* acquire_slot(const Record& record);
   void release_slot(InFlight* slot);
   void report(InFlight* slot, DeliveryStatus status, std::string_view error);
-  void remember_fatal(const std::string& message);
+  void remember_fatal(const std::string& message, bool log = true);
 
   // librdkafka callbacks; `opaque` is this sink.
   static void on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
@@ -149,8 +149,12 @@ class KafkaSink : public Sink {
   bool sharing_report_clock_ = false;  // inside poll()'s rd_kafka_poll
 
   std::atomic<bool> fatal_{false};
-  mutable std::mutex fatal_mutex_;  // guards fatal_error_
+  mutable std::mutex fatal_mutex_;  // guards fatal_error_ and the last broker error
   std::string fatal_error_;
+  // The last error librdkafka raised about the brokers (error events), so that a failed ping says
+  // why: refused credentials, an unverifiable certificate, a refused connection.
+  rd_kafka_resp_err_t last_broker_error_code_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::string last_broker_error_;
 
   // Exactly-once state, sink thread only.
   bool transactional_ = false;

@@ -4,8 +4,12 @@
 // - a least-privilege role (LOGIN REPLICATION, SELECT on the table, a publication made by an
 //   administrator), as docs/security.md describes;
 // - the password in the URL never shows: not in the daemon's log, not in /metrics, not in
-//   `pgcdc check`, not in the message of a failed start.
-// scripts/dev-env makes the certificate (server.crt in the data directory) and turns ssl on.
+//   `pgcdc check`, not in the message of a failed start;
+// - SASL/PLAIN over TLS to Kafka (the dev broker's SASL_SSL listener), the password read from a
+//   file: records arrive, and a wrong password or an unknown certificate stops the start clearly,
+//   before any slot or publication exists.
+// scripts/dev-env makes the certificates (server.crt in the data directory; kafka/tls/broker.crt)
+// and turns ssl on.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -189,6 +193,91 @@ TEST_F(Security, FailedStartsDoNotShowThePassword) {
   EXPECT_EQ(run_pgcdc({"check", "-c", config}, output), 1) << output;
   EXPECT_NE(output.find("certificate verify failed"), std::string::npos) << output;
   expect_no_password("`pgcdc check` of a failed TLS connection", output);
+}
+
+// The configuration of the plain tests, with Kafka reached through the SASL_SSL listener:
+// librdkafka's security properties, the password from a file.
+class KafkaSecurity : public PipelineTest {
+ protected:
+  void SetUp() override {
+    PipelineTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_FALSE(test_env().kafka_secure_brokers.empty())
+        << "no SASL_SSL listener: scripts/dev-env up makes one (PGCDC_KAFKA_SECURE_BROKERS)";
+    sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
+    sql("INSERT INTO " + name_ + " SELECT g, 'row ' || g FROM generate_series(1, 10) g");
+  }
+  void TearDown() override {
+    PipelineTest::TearDown();
+    if (db_) db_->exec("DROP TABLE IF EXISTS " + db_->quote_identifier(name_));
+  }
+
+  std::string config(const std::string& password, const std::string& ca) {
+    const TestEnv& env = test_env();
+    write_file(dir_ + "/kafka_password", password);
+    std::string text = toml_config({name_}, "",
+                                   "\n[sink.kafka.properties]\n"
+                                   "'security.protocol' = 'SASL_SSL'\n"
+                                   "'sasl.mechanisms' = 'PLAIN'\n"
+                                   "'sasl.username' = '" + env.kafka_sasl_user + "'\n"
+                                   "'sasl.password_file' = '" + dir_ + "/kafka_password'\n"
+                                   "'ssl.ca.location' = '" + ca + "'\n");
+    const std::string plain = "brokers = '" + env.kafka_brokers + "'";
+    text.replace(text.find(plain), plain.size(), "brokers = '" + env.kafka_secure_brokers + "'");
+    return write_config(text);
+  }
+
+  // Nothing made by a start that failed.
+  void expect_no_slot_nor_publication() {
+    auto made = db().exec_params(
+        "SELECT (SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1) + "
+        "       (SELECT count(*) FROM pg_catalog.pg_publication WHERE pubname = $1)",
+        {name_});
+    EXPECT_EQ(field(made.get(), 0, 0), "0") << "a failed start left a slot or a publication";
+  }
+};
+
+TEST_F(KafkaSecurity, RecordsArriveOverSaslSslAndThePasswordNeverShows) {
+  const TestEnv& env = test_env();
+  const std::string path = config(env.kafka_sasl_password, env.kafka_ca);
+  std::string output;
+  EXPECT_EQ(run_pgcdc({"check", "-c", path}, output), 0) << output;
+  EXPECT_EQ(output.find(env.kafka_sasl_password), std::string::npos) << output;
+
+  start_daemon(path);
+  // Read back through the plain listener: the same broker, the same topic.
+  auto events = read_topic(topic(name_), 10);
+  ASSERT_EQ(events.size(), 10u) << daemon_->log();
+  ASSERT_TRUE(wait_for_slot(60s));
+  sql("INSERT INTO " + name_ + " VALUES (11, 'streamed')");
+  events = read_topic(topic(name_), 11);
+  ASSERT_EQ(events.size(), 11u) << daemon_->log();
+  EXPECT_EQ(events[10].after, R"({"id":11,"v":"streamed"})");
+  stop_daemon();
+  const std::string log = daemon_->log();
+  EXPECT_NE(log.find("created for " + env.kafka_secure_brokers), std::string::npos) << log;
+  EXPECT_EQ(log.find(env.kafka_sasl_password), std::string::npos) << log;
+}
+
+TEST_F(KafkaSecurity, AWrongPasswordStopsTheStartClearlyAndMakesNothing) {
+  const std::string wrong = "not-the-" + test_env().kafka_sasl_password;
+  std::string output;
+  EXPECT_EQ(run_pgcdc({"run", "-c", config(wrong, test_env().kafka_ca)}, output), 1) << output;
+  EXPECT_NE(output.find("Authentication failed"), std::string::npos) << output;
+  EXPECT_EQ(output.find(wrong), std::string::npos) << output;
+  expect_no_slot_nor_publication();
+}
+
+TEST_F(KafkaSecurity, AnUnknownBrokerCertificateStopsTheStartClearlyAndMakesNothing) {
+  const std::string other = dir_ + "/other.crt";
+  std::string command = "openssl req -new -x509 -days 1 -nodes -subj /CN=other -keyout '" + dir_ +
+                        "/other.key' -out '" + other + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::string output;
+  EXPECT_EQ(run_pgcdc({"run", "-c", config(test_env().kafka_sasl_password, other)}, output), 1)
+      << output;
+  EXPECT_NE(output.find("certificate verify failed"), std::string::npos) << output;
+  expect_no_slot_nor_publication();
 }
 
 }  // namespace

@@ -16,9 +16,16 @@ std::string env_or_empty(const char* name) {
 }
 
 TestEnv load() {
-  TestEnv env{env_or_empty("PGCDC_PG_URL"), env_or_empty("PGCDC_KAFKA_BROKERS"),
-              env_or_empty("PGCDC_DEV_DIR")};
-  if (!env.pg_url.empty() && !env.kafka_brokers.empty()) return env;
+  TestEnv env{env_or_empty("PGCDC_PG_URL"),
+              env_or_empty("PGCDC_KAFKA_BROKERS"),
+              env_or_empty("PGCDC_DEV_DIR"),
+              env_or_empty("PGCDC_KAFKA_SECURE_BROKERS"),
+              env_or_empty("PGCDC_KAFKA_CA"),
+              env_or_empty("PGCDC_KAFKA_SASL_USER"),
+              env_or_empty("PGCDC_KAFKA_SASL_PASSWORD")};
+  if (!env.pg_url.empty() && !env.kafka_brokers.empty() && !env.kafka_secure_brokers.empty()) {
+    return env;
+  }
   std::ifstream file(env.dev_dir + "/env");
   std::string line;
   // Lines look like: export NAME=value
@@ -34,6 +41,14 @@ TestEnv load() {
     }
     if (name == "PGCDC_PG_URL" && env.pg_url.empty()) env.pg_url = value;
     if (name == "PGCDC_KAFKA_BROKERS" && env.kafka_brokers.empty()) env.kafka_brokers = value;
+    if (name == "PGCDC_KAFKA_SECURE_BROKERS" && env.kafka_secure_brokers.empty()) {
+      env.kafka_secure_brokers = value;
+    }
+    if (name == "PGCDC_KAFKA_CA" && env.kafka_ca.empty()) env.kafka_ca = value;
+    if (name == "PGCDC_KAFKA_SASL_USER" && env.kafka_sasl_user.empty()) env.kafka_sasl_user = value;
+    if (name == "PGCDC_KAFKA_SASL_PASSWORD" && env.kafka_sasl_password.empty()) {
+      env.kafka_sasl_password = value;
+    }
   }
   return env;
 }

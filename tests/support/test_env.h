@@ -8,6 +8,11 @@ struct TestEnv {
   std::string pg_url;         // postgres://postgres@127.0.0.1:PORT/pgcdc
   std::string kafka_brokers;  // 127.0.0.1:PORT
   std::string dev_dir;        // scripts/dev-env state directory
+  // The same broker's SASL_SSL listener (SASL/PLAIN over TLS with a self-signed certificate).
+  std::string kafka_secure_brokers;
+  std::string kafka_ca;            // the listener's certificate (PEM), to verify it
+  std::string kafka_sasl_user;
+  std::string kafka_sasl_password;
 };
 
 // From PGCDC_PG_URL / PGCDC_KAFKA_BROKERS when set, otherwise from $PGCDC_DEV_DIR/env (written by
