@@ -107,6 +107,52 @@ std::optional<std::string> slot_holder(const SourceConfig& source) {
   return std::nullopt;
 }
 
+// The session's view in the metrics, for exactly as long as the objects it points to live: taken
+// back on every way out of run_session, an exception included.
+class AttachedSession {
+ public:
+  AttachedSession(Metrics& metrics, const Metrics::SessionView& view) : metrics_(metrics) {
+    metrics_.attach(view);
+  }
+  ~AttachedSession() { metrics_.detach(); }
+  AttachedSession(const AttachedSession&) = delete;
+  AttachedSession& operator=(const AttachedSession&) = delete;
+
+ private:
+  Metrics& metrics_;
+};
+
+// The sink thread of one session. finish() ends it, draining the buffer or dropping it; the
+// destructor drops it if an exception leaves run_session first (a joinable std::thread would
+// terminate the process).
+class SinkThread {
+ public:
+  SinkThread(BoundedBuffer& buffer, Sink& sink)
+      : buffer_(buffer), runner_(buffer, sink), thread_([this] {
+          name_this_thread("pgcdc-sink");
+          runner_.run(stop_);
+        }) {}
+  ~SinkThread() {
+    if (thread_.joinable()) finish(false);
+  }
+  SinkThread(const SinkThread&) = delete;
+  SinkThread& operator=(const SinkThread&) = delete;
+
+  // drain: every buffered record is still sent; otherwise they are dropped (read again later).
+  void finish(bool drain) {
+    if (!drain) buffer_.clear();
+    buffer_.close();
+    if (!drain) stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  BoundedBuffer& buffer_;
+  SinkRunner runner_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: it starts once the members it uses exist
+};
+
 }  // namespace
 
 Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::string& error) {
@@ -157,17 +203,11 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   }
 
   const std::string sink_name = sink->name();  // before the sink thread owns the sink
-  std::atomic<bool> sink_stop{false};
-  SinkRunner runner(buffer, *sink);
-  std::thread sink_thread([&] {
-    name_this_thread("pgcdc-sink");
-    runner.run(sink_stop);
-  });
+  SinkThread sink_thread(buffer, *sink);
   // Per-session source counters start from zero; the loop counts as alive from here.
   source_stats_.unknown_type_values = 0;
   source_stats_.note_loop_turn();
-  Metrics::SessionView view{&buffer, &ledger, &source_stats_, sink.get(), sink_name};
-  metrics_.attach(view);
+  AttachedSession attached(metrics_, {&buffer, &ledger, &source_stats_, sink.get(), sink_name});
 
   PostgresSource source(config_, buffer, ledger, *offsets, source_stats_);
   PostgresSource::Outcome outcome = PostgresSource::Outcome::kStopped;
@@ -213,10 +253,7 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   // Drain: on a clean stop every buffered record is still sent and awaited (bounded by
   // shutdown_timeout); after a failure the buffer is dropped, it will be re-read.
   bool clean = end == SessionEnd::kStopped || end == SessionEnd::kFinished;
-  if (!clean) buffer.clear();
-  buffer.close();
-  if (!clean) sink_stop = true;
-  sink_thread.join();
+  sink_thread.finish(clean);
   auto flush_for = clean ? config_.shutdown_timeout : std::chrono::milliseconds(5000);
   if (!sink->flush(flush_for)) {
     spdlog::warn("{} record(s) were not confirmed by the {} sink before the deadline; they will "
@@ -230,7 +267,6 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
       spdlog::error("could not drop the slot and publication: {}", e.what());
     }
   }
-  metrics_.detach();
   if (sink->fatal() && end != SessionEnd::kFatal) {
     if (end != SessionEnd::kRetry) metrics_.count_error("sink");
     end = SessionEnd::kRetry;
