@@ -392,6 +392,17 @@ class KafkaMockTransactionTest : public KafkaMockSinkTest {
     ASSERT_EQ(sink.send(m), Sink::SendResult::kAccepted);
     ledger.seal(token, at(lsn));
   }
+  // A transactional sink with its transactions initialized, as a session starts one.
+  static void start(KafkaSink& sink) {
+    std::string error;
+    ASSERT_TRUE(sink.ping(milliseconds(10000), error)) << error;
+  }
+  // Where the next session would resume: the position committed in the offsets topic (0: none).
+  static Lsn committed_position(const KafkaSinkConfig& c) {
+    std::optional<SourceOffset> resumed = KafkaOffsetStore(c).load();
+    EXPECT_TRUE(resumed.has_value()) << "no position committed";
+    return resumed ? resumed->lsn : 0;
+  }
 };
 
 TEST_F(KafkaMockTransactionTest, NothingCommitsAfterAnAbortedTransaction) {
@@ -400,8 +411,7 @@ TEST_F(KafkaMockTransactionTest, NothingCommitsAfterAnAbortedTransaction) {
   KafkaSinkConfig c = transactional({{"message.max.bytes", "1000"}});
   {
     KafkaSink sink(c, listener);
-    std::string error;
-    ASSERT_TRUE(sink.ping(milliseconds(10000), error)) << error;
+    ASSERT_NO_FATAL_FAILURE(start(sink));
     send_entry(sink, ledger, 100, 3);     // committed
     send_entry(sink, ledger, 200, 2, 1);  // a record is refused: the transaction aborts
     send_entry(sink, ledger, 300, 3);     // must not commit: 200's records are not in Kafka
@@ -418,10 +428,7 @@ TEST_F(KafkaMockTransactionTest, NothingCommitsAfterAnAbortedTransaction) {
   EXPECT_TRUE(ledger.failed());
   EXPECT_EQ(ledger.committable().lsn, 100u);
   // The next session resumes from here: it must not be past entry 200.
-  KafkaOffsetStore store(c);
-  std::optional<SourceOffset> resumed = store.load();
-  ASSERT_TRUE(resumed.has_value());
-  EXPECT_EQ(resumed->lsn, 100u);
+  EXPECT_EQ(committed_position(c), 100u);
 }
 
 TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadOfAborting) {
@@ -431,17 +438,14 @@ TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadO
   KafkaSinkConfig c = transactional({{"queue.buffering.max.messages", "1"}});
   {
     KafkaSink sink(c, listener);
-    std::string error;
-    ASSERT_TRUE(sink.ping(milliseconds(10000), error)) << error;
+    ASSERT_NO_FATAL_FAILURE(start(sink));
     send_entry(sink, ledger, 100, 1);
     EXPECT_TRUE(sink.flush(milliseconds(10000)));
   }
   ASSERT_EQ(listener.reports.size(), 1u);
   EXPECT_EQ(listener.reports[0].status, DeliveryStatus::kDelivered) << listener.reports[0].error;
   EXPECT_EQ(ledger.committable().lsn, 100u);
-  std::optional<SourceOffset> resumed = KafkaOffsetStore(c).load();
-  ASSERT_TRUE(resumed.has_value());
-  EXPECT_EQ(resumed->lsn, 100u);
+  EXPECT_EQ(committed_position(c), 100u);
 }
 
 TEST_F(KafkaMockSinkTest, DescribesTheCluster) {
