@@ -128,7 +128,8 @@ bool contains(const std::vector<std::string>& items, const std::string& item) {
 std::vector<ColumnInfo> read_columns(PgConnection& connection, Oid table,
                                      std::vector<std::string>* generated) {
   auto columns = connection.exec_params(
-      "SELECT a.attname, a.atttypid, a.attnotnull, a.attgenerated <> '' "
+      "SELECT a.attname, a.atttypid, a.attnotnull, a.attgenerated <> '', "
+      "       pg_catalog.format_type(a.atttypid, a.atttypmod) "
       "FROM pg_catalog.pg_attribute a "
       "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
       {std::to_string(table)});
@@ -136,7 +137,8 @@ std::vector<ColumnInfo> read_columns(PgConnection& connection, Oid table,
   for (int row = 0; row < PQntuples(columns.get()); ++row) {
     ColumnInfo column{std::string(field(columns.get(), row, 0)),
                       static_cast<Oid>(std::stoul(std::string(field(columns.get(), row, 1)))),
-                      field(columns.get(), row, 2) == "t"};
+                      field(columns.get(), row, 2) == "t",
+                      std::string(field(columns.get(), row, 4))};
     if (field(columns.get(), row, 3) == "t") {
       if (generated) generated->push_back(column.name);
     } else {

@@ -46,6 +46,9 @@ struct ColumnInfo {
   std::string name;
   Oid type_oid = 0;
   bool not_null = false;
+  // format_type() with the column's typmod, e.g. numeric(12,2): casts a snapshot chunk's key
+  // literal to exactly the column's type (COPY takes no parameters).
+  std::string type_name;
 };
 
 struct TableInfo {

@@ -72,9 +72,9 @@ struct PostgresSource::PendingChunk {
   const TableInfo* table = nullptr;
   RowLayout layout;
   std::uint64_t id = 0;
-  std::uint32_t limit = 0;  // the query's LIMIT
-  PgResult rows;
-  std::unordered_map<std::string, int> row_by_key;  // key JSON -> row
+  ChunkQuery query;
+  ChunkRows rows;
+  std::unordered_map<std::string, std::size_t> row_by_key;  // key JSON -> row
   std::vector<bool> dropped;
   std::unordered_set<std::uint32_t> in_progress;  // xids running when the chunk was read
   bool low_seen = false;
@@ -118,7 +118,17 @@ void PostgresSource::abandon_chunk_query() {
     PQcancel(cancel, error, sizeof error);
     PQfreeCancel(cancel);
   }
-  while (PGresult* result = PQgetResult(query_->raw())) PQclear(result);
+  PGconn* conn = query_->raw();
+  while (PGresult* result = PQgetResult(conn)) {
+    const bool copying = PQresultStatus(result) == PGRES_COPY_OUT;
+    PQclear(result);
+    if (!copying) continue;
+    // The COPY had begun: read its rows to the end (the cancel ends them) before the next result.
+    char* line = nullptr;
+    int length = 0;
+    while ((length = PQgetCopyData(conn, &line, 0)) > 0) PQfreemem(line);
+    if (length == -2) break;  // the connection failed; nothing more will come
+  }
   chunk_query_in_flight_ = false;
 }
 
@@ -279,12 +289,10 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
   // ledger entry whose position is the snapshot progress after it. The next chunk's query runs in
   // PostgreSQL (sent with libpq's asynchronous API) while this thread turns the current chunk into
   // records, so reading and publishing overlap instead of taking turns.
-  auto plan = [&](TableInfo* table, std::optional<std::vector<std::string>> after) {
+  auto plan = [&](TableInfo* table, const std::optional<std::vector<std::string>>& after) {
     refresh_columns(*query_, *table);  // each chunk reads the columns the table has now
-    PlannedChunk chunk{table, std::move(after), snapshot_layout(*table)};
-    const ChunkQuery query = chunk_query(*table, chunk.after);
-    chunk.limit = query.limit;
-    send_chunk_query(query);
+    PlannedChunk chunk{table, snapshot_layout(*table), chunk_query(*table, after)};
+    send_chunk_query(chunk.query.sql);
     return chunk;
   };
   std::optional<PlannedChunk> next;
@@ -301,12 +309,13 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     PlannedChunk current = std::move(*next);
     next.reset();
     hand_over();  // receiving may wait for PostgreSQL
-    PgResult rows = receive_chunk_result();
-    learn_row_width(*current.table, rows.get());
+    ChunkRows& rows = spare_rows_;
+    receive_chunk_rows(current.query.columns, rows);
+    learn_row_width(*current.table, rows);
     // The chunk after this one: the same table from this chunk's last key while chunks come back
     // full, else the next table that is not done.
-    if (static_cast<std::uint32_t>(PQntuples(rows.get())) >= current.limit) {
-      next = plan(current.table, last_key_of(*current.table, rows.get()));
+    if (rows.size() >= current.query.limit) {
+      next = plan(current.table, last_key_of(rows, current.query.key_positions));
     } else {
       for (auto& table : tables_) {
         auto progress = progress_->find(table.qualified);
@@ -320,8 +329,8 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     DeliveryToken token = ledger_.open();
     ChangeSource source{resume_lsn_, std::nullopt, unix_now_us(), true};
     std::uint64_t published =
-        publish_rows(*current.table, current.layout, rows.get(), nullptr, token, source);
-    advance_snapshot_progress(*current.table, rows, current.limit, published);
+        publish_rows(*current.table, current.layout, rows, nullptr, token, source);
+    advance_snapshot_progress(*current.table, current.query, rows, published);
     SourceOffset position;
     position.lsn = resume_lsn_;
     position.snapshot = progress_;
@@ -528,26 +537,31 @@ std::string PostgresSource::select_list(const TableInfo& table) const {
 
 PostgresSource::ChunkQuery PostgresSource::chunk_query(
     const TableInfo& table, const std::optional<std::vector<std::string>>& after) {
-  const std::string columns = select_list(table);
-  std::string keys, placeholders;
   ChunkQuery query;
-  std::vector<Oid> key_types;
-  for (const auto& key : table.key_columns) {
+  query.columns = table.published.size();
+  std::string keys, bound;
+  for (std::size_t k = 0; k < table.key_columns.size(); ++k) {
+    const std::string& key = table.key_columns[k];
+    auto column = std::find_if(table.published.begin(), table.published.end(),
+                               [&](const ColumnInfo& c) { return c.name == key; });
+    if (column == table.published.end()) {
+      throw SetupError("key column " + key + " of " + table.qualified +
+                       " is not among its published columns");
+    }
+    query.key_positions.push_back(static_cast<std::size_t>(column - table.published.begin()));
     keys += (keys.empty() ? "" : ", ") + query_->quote_identifier(key);
-    placeholders += (placeholders.empty() ? "$" : ", $") + std::to_string(key_types.size() + 1);
-    for (const auto& column : table.published) {
-      if (column.name == key) key_types.push_back(column.type_oid);
+    // COPY takes no parameters: the last key is a literal, cast to exactly the column's type
+    // (with its typmod), which compares as the typed parameter of a SELECT would.
+    if (after) {
+      bound += (bound.empty() ? "CAST(" : ", CAST(") + query_->quote_literal((*after)[k]) +
+               " AS " + column->type_name + ")";
     }
   }
   // Keyset pagination: the row comparison uses the same btree order as ORDER BY.
-  query.sql = "SELECT " + columns + " FROM " + table.quoted;
-  if (after) {
-    query.sql += " WHERE (" + keys + ") > (" + placeholders + ")";
-    for (const auto& value : *after) query.params.emplace_back(value);
-    query.types = std::move(key_types);
-  }
   query.limit = chunk_rows_for(table);
-  query.sql += " ORDER BY " + keys + " LIMIT " + std::to_string(query.limit);
+  query.sql = "COPY (SELECT " + select_list(table) + " FROM " + table.quoted;
+  if (after) query.sql += " WHERE (" + keys + ") > (" + bound + ")";
+  query.sql += " ORDER BY " + keys + " LIMIT " + std::to_string(query.limit) + ") TO STDOUT";
   return query;
 }
 
@@ -558,9 +572,11 @@ std::uint32_t PostgresSource::chunk_rows_for(const TableInfo& table) {
     // Before a table's first chunk, a few of its rows tell how wide they are: one row may be
     // megabytes (a large JSONB document, a TOASTed text), and a first chunk of snapshot_chunk_rows
     // such rows would be the whole memory bound many times over.
-    PgResult sample =
-        query_->exec("SELECT " + select_list(table) + " FROM " + table.quoted + " LIMIT 16");
-    learn_row_width(table, sample.get());
+    send_chunk_query("COPY (SELECT " + select_list(table) + " FROM " + table.quoted +
+                     " LIMIT 16) TO STDOUT");
+    ChunkRows sample;
+    receive_chunk_rows(table.published.size(), sample);
+    learn_row_width(table, sample);
     known = row_bytes_.find(&table);
   }
   if (known->second == 0) return most;  // no row seen yet
@@ -568,58 +584,28 @@ std::uint32_t PostgresSource::chunk_rows_for(const TableInfo& table) {
   return static_cast<std::uint32_t>(std::clamp<std::size_t>(fitting, 1, most));
 }
 
-void PostgresSource::learn_row_width(const TableInfo& table, const PGresult* rows) {
-  const int count = PQntuples(rows);
-  if (count == 0) {
+void PostgresSource::learn_row_width(const TableInfo& table, const ChunkRows& rows) {
+  if (rows.size() == 0) {
     row_bytes_.emplace(&table, 0);  // nothing to learn from; an earlier width stays
     return;
   }
-  // What libpq holds per value: the text, its terminating zero and a PGresAttValue (a length and a
-  // pointer), so narrow rows are not underestimated by their text alone. Up to 64 rows spread over
-  // the chunk are measured, not every row: this runs once per chunk, beside the per-row path.
-  const int columns = PQnfields(rows);
-  const int step = std::max(1, count / 64);
-  std::size_t bytes = 0;
-  int measured = 0;
-  for (int row = 0; row < count; row += step, ++measured) {
-    for (int column = 0; column < columns; ++column) {
-      bytes += static_cast<std::size_t>(PQgetlength(rows, row, column)) + 1 + 16;
-    }
-  }
-  row_bytes_[&table] = bytes / static_cast<std::size_t>(measured) + 1;
+  row_bytes_[&table] = rows.bytes() / rows.size() + 1;
 }
 
-PgResult PostgresSource::read_chunk(const ChunkQuery& query, std::string* snapshot_text) {
-  const std::string& sql = query.sql;
-  const auto& params = query.params;
-  if (!snapshot_text) return query_->exec_params(sql, params, query.types);
+void PostgresSource::read_chunk(const ChunkQuery& query, std::string& snapshot_text,
+                                ChunkRows& rows) {
   // One REPEATABLE READ transaction so the snapshot we report is the one the rows come from.
   query_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     auto snapshot = query_->exec("SELECT pg_catalog.pg_current_snapshot()::text");
-    *snapshot_text = std::string(field(snapshot.get(), 0, 0));
-    auto rows = query_->exec_params(sql, params, query.types);
+    snapshot_text = std::string(field(snapshot.get(), 0, 0));
+    send_chunk_query(query.sql);
+    receive_chunk_rows(query.columns, rows);
     query_->exec("COMMIT");
-    return rows;
   } catch (...) {
+    abandon_chunk_query();
     PQclear(PQexec(query_->raw(), "ROLLBACK"));
     throw;
-  }
-}
-
-void PostgresSource::tuple_from_result(const PGresult* rows, int row, pgoutput::Tuple& tuple) const {
-  int columns = PQnfields(rows);
-  tuple.resize(static_cast<std::size_t>(columns));
-  for (int column = 0; column < columns; ++column) {
-    auto& value = tuple[static_cast<std::size_t>(column)];
-    // A NULL has length 0: only an empty value needs the third libpq call to tell the two apart.
-    const int length = PQgetlength(rows, row, column);
-    if (length == 0 && PQgetisnull(rows, row, column)) {
-      value = {pgoutput::ValueKind::kNull, {}};
-    } else {
-      value = {pgoutput::ValueKind::kText,
-               std::string_view(PQgetvalue(rows, row, column), static_cast<std::size_t>(length))};
-    }
   }
 }
 
@@ -637,10 +623,10 @@ void PostgresSource::start_chunk(TableInfo& table) {
   std::optional<std::vector<std::string>> after;
   if (progress != progress_->end()) after = progress->second.last_key;
   std::string snapshot;
-  const ChunkQuery query = chunk_query(table, after);
-  chunk->limit = query.limit;
-  chunk->rows = read_chunk(query, &snapshot);
-  learn_row_width(table, chunk->rows.get());
+  chunk->query = chunk_query(table, after);
+  chunk->rows = std::move(spare_rows_);  // the memory of the chunk before
+  read_chunk(chunk->query, snapshot, chunk->rows);
+  learn_row_width(table, chunk->rows);
   query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
                       {std::string(kWatermarkPrefix), "high" + mark});
 
@@ -653,60 +639,70 @@ void PostgresSource::start_chunk(TableInfo& table) {
     if (xid != 0 && chunk->in_progress.count(xid)) chunk->invalid = true;
   }
 
-  int count = PQntuples(chunk->rows.get());
-  chunk->dropped.assign(static_cast<std::size_t>(count), false);
+  const std::size_t count = chunk->rows.size();
+  chunk->dropped.assign(count, false);
   pgoutput::Tuple tuple;
   std::string key;
-  for (int row = 0; row < count; ++row) {
-    tuple_from_result(chunk->rows.get(), row, tuple);
+  for (std::size_t row = 0; row < count; ++row) {
+    chunk->rows.fill(row, tuple);
     if (!builder_->key_of(chunk->layout, tuple, key)) continue;
     chunk->row_by_key.emplace(key, row);
   }
   chunk_ = std::move(chunk);
 }
 
-std::vector<std::string> PostgresSource::last_key_of(const TableInfo& table,
-                                                     const PGresult* rows) const {
+std::vector<std::string> PostgresSource::last_key_of(
+    const ChunkRows& rows, const std::vector<std::size_t>& key_positions) const {
   std::vector<std::string> last_key;
-  const int last = PQntuples(rows) - 1;
-  for (const auto& key : table.key_columns) {
-    int column = PQfnumber(rows, query_->quote_identifier(key).c_str());
-    last_key.emplace_back(field(rows, last, column));
-  }
+  const std::size_t last = rows.size() - 1;
+  for (std::size_t position : key_positions) last_key.emplace_back(rows.value(last, position));
   return last_key;
 }
 
-void PostgresSource::send_chunk_query(const ChunkQuery& query) {
-  std::vector<const char*> values;
-  for (const auto& value : query.params) values.push_back(value ? value->c_str() : nullptr);
-  if (!PQsendQueryParams(query_->raw(), query.sql.c_str(), static_cast<int>(values.size()),
-                         query.types.empty() ? nullptr : query.types.data(), values.data(),
-                         nullptr, nullptr, 0)) {
+void PostgresSource::send_chunk_query(const std::string& copy_sql) {
+  if (!PQsendQuery(query_->raw(), copy_sql.c_str())) {
     throw make_pg_error(nullptr, query_->raw(), "sending a snapshot chunk query failed");
   }
   chunk_query_in_flight_ = true;
 }
 
-PgResult PostgresSource::receive_chunk_result() {
-  PgResult rows(PQgetResult(query_->raw()));
-  // A query returns one result, then nullptr; read to the end so the connection is free again.
-  while (PGresult* extra = PQgetResult(query_->raw())) PQclear(extra);
-  chunk_query_in_flight_ = false;
-  if (!rows || PQresultStatus(rows.get()) != PGRES_TUPLES_OK) {
-    throw make_pg_error(rows.get(), query_->raw(), "reading a snapshot chunk failed");
+void PostgresSource::receive_chunk_rows(std::size_t columns, ChunkRows& rows) {
+  PGconn* conn = query_->raw();
+  rows.reset(columns);  // keeps its memory: a chunk's rows fill the space of the one before
+  PgResult copying(PQgetResult(conn));
+  if (!copying || PQresultStatus(copying.get()) != PGRES_COPY_OUT) {
+    // The query failed before sending a row (its error is in this result).
+    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+    chunk_query_in_flight_ = false;
+    throw make_pg_error(copying.get(), conn, "reading a snapshot chunk failed");
   }
-  return rows;
+  for (;;) {
+    char* line = nullptr;
+    const int length = PQgetCopyData(conn, &line, 0);  // blocks until a row or the end
+    if (length == -1) break;                            // the end: the final result follows
+    if (length < 0) {
+      chunk_query_in_flight_ = false;  // the connection failed: the session ends
+      throw make_pg_error(nullptr, conn, "reading a snapshot chunk failed");
+    }
+    std::unique_ptr<char, decltype(&PQfreemem)> owned(line, &PQfreemem);
+    rows.add_line(std::string_view(line, static_cast<std::size_t>(length)));
+  }
+  PgResult end(PQgetResult(conn));
+  while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+  chunk_query_in_flight_ = false;
+  if (!end || PQresultStatus(end.get()) != PGRES_COMMAND_OK) {
+    throw make_pg_error(end.get(), conn, "reading a snapshot chunk failed");
+  }
 }
 
-void PostgresSource::advance_snapshot_progress(const TableInfo& table, const PgResult& rows,
-                                               std::uint32_t limit, std::uint64_t published) {
+void PostgresSource::advance_snapshot_progress(const TableInfo& table, const ChunkQuery& query,
+                                               const ChunkRows& rows, std::uint64_t published) {
   auto next = std::make_shared<SnapshotProgress>(*progress_);
   TableSnapshotProgress& entry = (*next)[table.qualified];
-  int count = PQntuples(rows.get());
   entry.rows += published;
   // The last key of the chunk, even if that row was dropped: the chunk covered its range.
-  if (count > 0) entry.last_key = last_key_of(table, rows.get());
-  if (static_cast<std::uint32_t>(count) < limit) {
+  if (rows.size() > 0) entry.last_key = last_key_of(rows, query.key_positions);
+  if (rows.size() < query.limit) {
     entry.done = true;
     spdlog::info("snapshot of {} complete: {} rows", table.qualified, entry.rows);
   }
@@ -717,14 +713,14 @@ void PostgresSource::advance_snapshot_progress(const TableInfo& table, const PgR
 }
 
 std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayout& layout,
-                                          const PGresult* rows, const std::vector<bool>* dropped,
+                                          const ChunkRows& rows, const std::vector<bool>* dropped,
                                           DeliveryToken token, const ChangeSource& source) {
   pgoutput::Tuple tuple;
   // The chunk's rows are announced to the ledger and counted at once, not one lock per row. (If
   // the session stops half-way, the entry simply never completes: nothing of it is committed.)
-  const int count = PQntuples(rows);
+  const std::size_t count = rows.size();
   std::uint64_t published = 0;
-  for (int row = 0; row < count; ++row) {
+  for (std::size_t row = 0; row < count; ++row) {
     if (!dropped || !(*dropped)[static_cast<std::size_t>(row)]) ++published;
   }
   ledger_.add_records(token, published);
@@ -732,14 +728,14 @@ std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayo
   stats_.per_table.count_records(table.qualified, Operation::kRead, published);  // daemon metrics
   staged_count_ = 0;  // a stop may have left a batch here: it was never delivered, so never due
   staged_bytes_ = 0;
-  for (int row = 0; row < count; ++row) {
+  for (std::size_t row = 0; row < count; ++row) {
     // Take in what the next chunk's query has sent so far, so PostgreSQL never waits on a full
     // socket while this loop works (non-blocking; the rows wait in libpq until received).
     if (chunk_query_in_flight_ && row % 1024 == 0 && PQconsumeInput(query_->raw()) == 0) {
       throw make_pg_error(nullptr, query_->raw(), "reading a snapshot chunk failed");
     }
     if (dropped && (*dropped)[static_cast<std::size_t>(row)]) continue;
-    tuple_from_result(rows, row, tuple);
+    rows.fill(row, tuple);
     Record& record = stage_slot();
     if (!builder_->build(table, layout, Operation::kRead, nullptr, 0, &tuple, source, record)) {
       throw pgoutput::DecodeError("snapshot row of " + table.qualified + " has no key");
@@ -898,10 +894,11 @@ void PostgresSource::on_message(const pgoutput::LogicalMessage& message) {
       // The chunk's rows take the high watermark's place in the stream: after every change
       // that committed before it, before every change after it.
       ChangeSource source{txn_.final_lsn, std::nullopt, txn_.commit_time_us, true};
-      std::uint64_t published = publish_rows(*chunk_->table, chunk_->layout, chunk_->rows.get(),
+      std::uint64_t published = publish_rows(*chunk_->table, chunk_->layout, chunk_->rows,
                                              &chunk_->dropped, txn_.token, source);
-      advance_snapshot_progress(*chunk_->table, chunk_->rows, chunk_->limit, published);
+      advance_snapshot_progress(*chunk_->table, chunk_->query, chunk_->rows, published);
     }
+    spare_rows_ = std::move(chunk_->rows);
     chunk_.reset();
   }
 }

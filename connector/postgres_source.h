@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "connector/catalog.h"
+#include "connector/chunk_rows.h"
 #include "connector/pg_connection.h"
 #include "connector/pgoutput.h"
 #include "connector/record_builder.h"
@@ -109,42 +110,42 @@ class PostgresSource : private pgoutput::Handler {
   void send_status(bool reply_requested);
   void maybe_heartbeat();
 
-  // Snapshot chunks.
+  // Snapshot chunks: each is read with `COPY (SELECT ...) TO STDOUT` into ChunkRows.
   struct ChunkQuery {
-    std::string sql;
-    std::vector<std::optional<std::string>> params;  // the previous chunk's last key, if any
-    std::vector<Oid> types;
+    std::string sql;  // the COPY statement; the previous chunk's last key inlined as literals
+    std::size_t columns = 0;  // values per row
+    std::vector<std::size_t> key_positions;  // where the key columns are among them
     std::uint32_t limit = 0;  // LIMIT: fewer rows back means the table is done
   };
   struct PlannedChunk {  // a chunk whose query was sent (snapshot-only mode)
     TableInfo* table = nullptr;
-    std::optional<std::vector<std::string>> after;
     RowLayout layout;
-    std::uint32_t limit = 0;
+    ChunkQuery query;
   };
   TableInfo* next_table_to_snapshot();
   std::string select_list(const TableInfo& table) const;  // the published columns, quoted
   ChunkQuery chunk_query(const TableInfo& table,
                          const std::optional<std::vector<std::string>>& after);
-  void send_chunk_query(const ChunkQuery& query);  // asynchronous: receive_chunk_result() next
-  PgResult receive_chunk_result();
+  // Asynchronous: receive_chunk_rows() next, while this thread does other work.
+  void send_chunk_query(const std::string& copy_sql);
+  void receive_chunk_rows(std::size_t columns, ChunkRows& rows);
   void abandon_chunk_query();
-  std::vector<std::string> last_key_of(const TableInfo& table, const PGresult* rows) const;
-  PgResult read_chunk(const ChunkQuery& query, std::string* snapshot_text);
+  std::vector<std::string> last_key_of(const ChunkRows& rows,
+                                       const std::vector<std::size_t>& key_positions) const;
+  void read_chunk(const ChunkQuery& query, std::string& snapshot_text, ChunkRows& rows);
   // Rows for the next chunk of `table`: snapshot_chunk_rows, or fewer when its rows are wide, so
-  // a chunk's result (which the source holds whole, two of them while the next one is read) stays
-  // near snapshot_chunk_bytes. Before a table's first chunk, a few of its rows are read to learn
+  // a chunk's rows (which the source holds whole while the next chunk's query runs) stay near
+  // snapshot_chunk_bytes. Before a table's first chunk, a few of its rows are read to learn
   // their width; each chunk then updates it.
   std::uint32_t chunk_rows_for(const TableInfo& table);
-  void learn_row_width(const TableInfo& table, const PGresult* rows);
+  void learn_row_width(const TableInfo& table, const ChunkRows& rows);
   void start_chunk(TableInfo& table);
   // Publishes the rows of a snapshot read (skipping `dropped` ones) as read events of `token`.
-  std::uint64_t publish_rows(const TableInfo& table, const RowLayout& layout, const PGresult* rows,
+  std::uint64_t publish_rows(const TableInfo& table, const RowLayout& layout, const ChunkRows& rows,
                              const std::vector<bool>* dropped, DeliveryToken token,
                              const ChangeSource& source);
-  void advance_snapshot_progress(const TableInfo& table, const PgResult& rows, std::uint32_t limit,
-                                 std::uint64_t published);
-  void tuple_from_result(const PGresult* rows, int row, pgoutput::Tuple& tuple) const;
+  void advance_snapshot_progress(const TableInfo& table, const ChunkQuery& query,
+                                 const ChunkRows& rows, std::uint64_t published);
   RowLayout snapshot_layout(const TableInfo& table);
 
   // pgoutput::Handler, called by the decoder on the source thread.
@@ -217,9 +218,12 @@ class PostgresSource : private pgoutput::Handler {
   } txn_;
 
   std::unique_ptr<PendingChunk> chunk_;
-  // Bytes per row of each table's last chunk, as its PGresult holds them (see chunk_rows_for).
+  // Bytes per row of each table's last chunk, as ChunkRows holds them (see chunk_rows_for).
   std::unordered_map<const TableInfo*, std::size_t> row_bytes_;
   bool chunk_query_in_flight_ = false;  // sent by send_chunk_query(), not yet received
+  // The rows of the snapshot-only chunk being published, and a pending chunk's rows once it is
+  // done: reused so a chunk's memory is allocated once, not per chunk.
+  ChunkRows spare_rows_;
   std::uint64_t chunk_sequence_ = 0;
   std::string session_id_;  // tells this session's watermarks from a previous session's
   // Xids of recently decoded transactions (a ring), for the chunk visibility check.

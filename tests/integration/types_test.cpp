@@ -823,6 +823,23 @@ TEST_F(Types, KeysOfManyTypesChunkAndKeyTheirRecords) {
        "k text PRIMARY KEY",
        {"''", "'a'", "'A'", "'é'", "'b c'"},
        {R"({"k":""})", R"({"k":"a"})", R"({"k":"A"})", R"({"k":"é"})", R"({"k":"b c"})"}},
+      // Bytes COPY's text format escapes (the chunk's rows come from COPY ... TO STDOUT), and
+      // its NULL marker as text: each must come back as the same key.
+      {"escapes",
+       "k text PRIMARY KEY",
+       {R"(E'back\\slash')", R"(E'tab\there')", R"(E'new\nline\r')", R"('\N')"},
+       {R"({"k":"back\\slash"})", R"({"k":"tab\there"})", R"({"k":"new\nline\r"})",
+        R"({"k":"\\N"})"}},
+      // Keys with a typmod: the next chunk's bound is cast to exactly the column's type.
+      {"typmod",
+       "a char(5), b varchar(3), c numeric(6,2), d timestamp(0), e bit(3), "
+       "PRIMARY KEY (a, b, c, d, e)",
+       {"'ab', 'x', 1.5, '2024-01-01 10:00:00', B'101'",
+        "'ab', 'x', 1.5, '2024-01-01 10:00:00', B'110'",
+        "'ab', 'y', -2, '1999-12-31 23:59:59', B'000'"},
+       {R"({"a":"ab   ","b":"x","c":"1.50","d":"2024-01-01T10:00:00","e":"101"})",
+        R"({"a":"ab   ","b":"x","c":"1.50","d":"2024-01-01T10:00:00","e":"110"})",
+        R"({"a":"ab   ","b":"y","c":"-2.00","d":"1999-12-31T23:59:59","e":"000"})"}},
       {"bytea",
        "k bytea PRIMARY KEY",
        {R"('\x')", R"('\x00')", R"('\xff')"},
