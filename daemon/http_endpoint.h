@@ -32,7 +32,7 @@ class HttpEndpoint {
   // Starts listening on "host:port" ("[v6]:port"). Throws std::runtime_error with civetweb's
   // reason (address in use, ...) when it cannot.
   HttpEndpoint(const std::string& listen, Handlers handlers);
-  // Stops the server; waits for running handlers.
+  // Stops the server; waits for running handlers (not for civetweb's 2-s poll of the port).
   ~HttpEndpoint();
   HttpEndpoint(const HttpEndpoint&) = delete;
   HttpEndpoint& operator=(const HttpEndpoint&) = delete;
@@ -47,6 +47,7 @@ class HttpEndpoint {
   std::atomic<bool> starting_{false};
   std::string startup_errors_;  // the first error civetweb logged while starting
   struct ContextDeleter {
+    std::string listen;  // metrics.listen, to reach the listener when stopping
     void operator()(mg_context* context) const;
   };
   std::unique_ptr<mg_context, ContextDeleter> context_;  // owns the civetweb server
