@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <utility>
 
@@ -38,6 +39,29 @@ std::string conf_value(const rd_kafka_conf_t* conf, const char* name) {
 }
 
 }  // namespace
+
+std::string KafkaSink::scram_compatibility_note(std::string_view security_protocol,
+                                                std::string_view mechanisms, int version) {
+  auto starts_with = [](std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+    }
+    return true;
+  };
+  constexpr int kFixed = 0x02060100;  // 2.6.1 (0xMMmmrrpp; any 2.6.1 build has the fix)
+  if (version >= kFixed || !starts_with(security_protocol, "sasl") ||
+      !starts_with(mechanisms, "scram")) {
+    return "";
+  }
+  const std::string release = std::to_string((version >> 24) & 0xff) + "." +
+                              std::to_string((version >> 16) & 0xff) + "." +
+                              std::to_string((version >> 8) & 0xff);
+  return "librdkafka " + release + " (the one pgcdc runs with) cannot log in to Kafka 4.x " +
+         "brokers with SCRAM: they refuse its login as invalid credentials (fixed in librdkafka "
+         "2.6.1, confluentinc/librdkafka#4895). Kafka 3.x brokers accept it; for 4.x use "
+         "SASL/PLAIN over TLS or build pgcdc against librdkafka 2.6.1 or later";
+}
 
 std::vector<std::pair<std::string, std::string>> KafkaSink::default_properties() {
   return {
@@ -126,6 +150,10 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
   // On success rd_kafka_new took ownership of the conf: give it up without destroying it.
   (void)conf.release();
   logger_->info("kafka producer {} created for {}", rd_kafka_name(producer_.get()), brokers_);
+  scram_note_ = scram_compatibility_note(conf_value(rd_kafka_conf(producer_.get()), "security.protocol"),
+                                         conf_value(rd_kafka_conf(producer_.get()), "sasl.mechanisms"),
+                                         rd_kafka_version());
+  if (!scram_note_.empty()) logger_->warn("{}", scram_note_);
   for (const char* name : {"acks", "request.required.acks"}) {
     auto it = config.properties.find(name);
     if (it != config.properties.end() && it->second != "all" && it->second != "-1") {
@@ -547,6 +575,9 @@ bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
       // person must (the daemon exits 1 with this message).
       error = "kafka brokers " + brokers_ + " refused the connection: " + reason +
               "; check the TLS (ssl.*) and SASL (sasl.*) settings in [sink.kafka.properties]";
+      if (cause == RD_KAFKA_RESP_ERR__AUTHENTICATION && !scram_note_.empty()) {
+        error += ". Note: " + scram_note_;
+      }
       remember_fatal(error, /*log=*/false);
       return false;
     }

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -91,6 +92,13 @@ class KafkaSink : public Sink {
   // The properties the sink sets before the user's (which override them), for docs and tests.
   static std::vector<std::pair<std::string, std::string>> default_properties();
 
+  // What to tell a user of SCRAM whose librdkafka predates 2.6.1: its client-final-message
+  // repeats the client nonce, which Kafka 4.x brokers refuse as "invalid credentials"
+  // (confluentinc/librdkafka#4895); Kafka 3.x brokers accept it. Empty when it does not apply
+  // (no SASL, another mechanism, or a fixed librdkafka). `version` is rd_kafka_version()'s.
+  static std::string scram_compatibility_note(std::string_view security_protocol,
+                                              std::string_view mechanisms, int version);
+
   bool transactional() const { return transactional_; }
 
  private:
@@ -135,6 +143,7 @@ class KafkaSink : public Sink {
   // Declared before producer_ so it outlives it: librdkafka logs while being destroyed.
   std::shared_ptr<spdlog::logger> logger_;
   std::string brokers_;
+  std::string scram_note_;  // scram_compatibility_note() for this producer's settings
 
   // Sink thread only.
   std::vector<std::unique_ptr<InFlight>> slots_;

@@ -7,11 +7,14 @@
 //   `pgcdc check`, not in the message of a failed start;
 // - SASL/PLAIN over TLS to Kafka (the dev broker's SASL_SSL listener), the password read from a
 //   file: records arrive, and a wrong password or an unknown certificate stops the start clearly,
-//   before any slot or publication exists.
+//   before any slot or publication exists;
+// - SCRAM-SHA-256/512 to the same listener: records arrive where librdkafka can log in to Kafka
+//   4.x that way (2.6.1 and later), and the start says why it cannot where it cannot.
 // scripts/dev-env makes the certificates (server.crt in the data directory; kafka/tls/broker.crt)
 // and turns ssl on.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -212,13 +215,14 @@ class KafkaSecurity : public PipelineTest {
     if (db_) db_->exec("DROP TABLE IF EXISTS " + db_->quote_identifier(name_));
   }
 
-  std::string config(const std::string& password, const std::string& ca) {
+  std::string config(const std::string& password, const std::string& ca,
+                     const std::string& mechanism = "PLAIN") {
     const TestEnv& env = test_env();
     write_file(dir_ + "/kafka_password", password);
     std::string text = toml_config({name_}, "",
                                    "\n[sink.kafka.properties]\n"
                                    "'security.protocol' = 'SASL_SSL'\n"
-                                   "'sasl.mechanisms' = 'PLAIN'\n"
+                                   "'sasl.mechanisms' = '" + mechanism + "'\n"
                                    "'sasl.username' = '" + env.kafka_sasl_user + "'\n"
                                    "'sasl.password_file' = '" + dir_ + "/kafka_password'\n"
                                    "'ssl.ca.location' = '" + ca + "'\n");
@@ -266,6 +270,35 @@ TEST_F(KafkaSecurity, AWrongPasswordStopsTheStartClearlyAndMakesNothing) {
   EXPECT_NE(output.find("Authentication failed"), std::string::npos) << output;
   EXPECT_EQ(output.find(wrong), std::string::npos) << output;
   expect_no_slot_nor_publication();
+}
+
+// SCRAM against the dev broker (Kafka 4.x), which has the user's SCRAM-SHA-256/512 credentials.
+// librdkafka before 2.6.1 repeats the client nonce in its final SCRAM message, and Kafka 4.x
+// refuses that as invalid credentials (confluentinc/librdkafka#4895; Debian 12 ships 2.0.2).
+// With such a librdkafka the start must stop and say so; with a fixed one, records must arrive.
+TEST_F(KafkaSecurity, ScramLogsInWhereLibrdkafkaCanAndTheStartSaysWhyWhereItCannot) {
+  const TestEnv& env = test_env();
+  for (const char* mechanism : {"SCRAM-SHA-256", "SCRAM-SHA-512"}) {
+    SCOPED_TRACE(mechanism);
+    const std::string path = config(env.kafka_sasl_password, env.kafka_ca, mechanism);
+    std::string output;
+    if (rd_kafka_version() >= 0x02060100) {
+      EXPECT_EQ(run_pgcdc({"check", "-c", path}, output), 0) << output;
+      continue;
+    }
+    EXPECT_EQ(run_pgcdc({"run", "-c", path}, output), 1) << output;
+    EXPECT_NE(output.find("cannot log in to Kafka 4.x brokers with SCRAM"), std::string::npos)
+        << output;
+    EXPECT_NE(output.find("librdkafka 2.6.1"), std::string::npos) << output;
+    EXPECT_EQ(output.find(env.kafka_sasl_password), std::string::npos) << output;
+    expect_no_slot_nor_publication();
+  }
+  if (rd_kafka_version() >= 0x02060100) {
+    start_daemon(config(env.kafka_sasl_password, env.kafka_ca, "SCRAM-SHA-512"));
+    auto events = read_topic(topic(name_), 10);
+    ASSERT_EQ(events.size(), 10u) << daemon_->log();
+    stop_daemon();
+  }
 }
 
 TEST_F(KafkaSecurity, AnUnknownBrokerCertificateStopsTheStartClearlyAndMakesNothing) {

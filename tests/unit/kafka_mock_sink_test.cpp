@@ -532,3 +532,24 @@ TEST(KafkaSinkConfigTest, PingFailsClearlyWhenNoBrokerAnswers) {
 
 }  // namespace
 }  // namespace pgcdc
+
+namespace pgcdc {
+namespace {
+
+// Which settings get the SCRAM note (librdkafka before 2.6.1 cannot log in to Kafka 4.x with
+// SCRAM); the end-to-end case is KafkaSecurity.ScramLogsInWhere... against the dev broker.
+TEST(KafkaScramNote, NamesTheLibraryAndTheFixOnlyForScramWithAnOldLibrdkafka) {
+  const int debian12 = 0x020002ff;  // 2.0.2
+  const std::string note = KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", debian12);
+  EXPECT_NE(note.find("librdkafka 2.0.2"), std::string::npos) << note;
+  EXPECT_NE(note.find("2.6.1"), std::string::npos) << note;
+  EXPECT_FALSE(KafkaSink::scram_compatibility_note("sasl_plaintext", "scram-sha-256", debian12).empty());
+  EXPECT_EQ(KafkaSink::scram_compatibility_note("SASL_SSL", "PLAIN", debian12), "");
+  EXPECT_EQ(KafkaSink::scram_compatibility_note("SSL", "SCRAM-SHA-512", debian12), "");
+  EXPECT_EQ(KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x02060100), "");
+  EXPECT_EQ(KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x020a01ff), "");
+  EXPECT_FALSE(KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x020600ff).empty());
+}
+
+}  // namespace
+}  // namespace pgcdc
