@@ -22,6 +22,11 @@ void ChunkRows::reset(std::size_t columns) {
   fields_.clear();
 }
 
+void ChunkRows::release_memory() {
+  std::string().swap(text_);
+  std::vector<Field>().swap(fields_);
+}
+
 void ChunkRows::add_line(std::string_view line) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (columns_ == 0) throw pgoutput::DecodeError("a COPY row for a chunk of no columns");

@@ -45,6 +45,13 @@ class ChunkRows {
 
   // Bytes held for the rows added (values and their index), for sizing the next chunk.
   std::size_t bytes() const { return text_.size() + fields_.size() * sizeof(Field); }
+  // Bytes allocated, used or not (reset() keeps them for the next chunk); 0 after
+  // release_memory(). (An empty std::string's own inline room is not an allocation.)
+  std::size_t capacity_bytes() const {
+    return text_.capacity() - std::string().capacity() + fields_.capacity() * sizeof(Field);
+  }
+  // Gives the memory back (once the snapshot is done: the stream has no use for it).
+  void release_memory();
 
  private:
   static constexpr std::uint32_t kNull = UINT32_MAX;

@@ -259,6 +259,9 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
     if (!chunk_) {
       TableInfo* table = next_table_to_snapshot();
       stats_.snapshotting = table != nullptr;
+      // Snapshot done: streaming RSS does not keep the chunks' buffer (up to about
+      // snapshot_chunk_bytes).
+      if (!table && spare_rows_.capacity_bytes() > 0) spare_rows_.release_memory();
       if (table) {
         hand_over();  // reading a chunk takes a few queries
         start_chunk(*table);

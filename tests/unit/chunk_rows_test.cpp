@@ -116,5 +116,17 @@ TEST(ChunkRows, ResetKeepsNothingOfTheRowsBefore) {
   EXPECT_EQ(rows.value(0, 0), "2");
 }
 
+TEST(ChunkRows, ReleaseMemoryGivesTheBuffersBack) {
+  ChunkRows rows;
+  rows.reset(2);
+  for (int i = 0; i < 1000; ++i) rows.add_line(std::to_string(i) + "\tsome text of the row\n");
+  rows.reset(2);  // keeps the buffers for the next chunk
+  EXPECT_GT(rows.capacity_bytes(), 1000u * 20);
+  rows.release_memory();
+  EXPECT_EQ(rows.capacity_bytes(), 0u);
+  rows.add_line("1\tstill usable\n");
+  EXPECT_EQ(rows.value(0, 1), "still usable");
+}
+
 }  // namespace
 }  // namespace pgcdc
