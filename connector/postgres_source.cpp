@@ -74,7 +74,10 @@ struct PostgresSource::PendingChunk {
   std::uint64_t id = 0;
   ChunkQuery query;
   ChunkRows rows;
-  std::unordered_map<std::string, std::size_t> row_by_key;  // key JSON -> row
+  // Key JSON -> row, built when the stream first brings a change of the chunk's table between
+  // the watermarks (key_index()): most chunks see none, and then never pay for it.
+  std::unordered_map<std::string, std::size_t> row_by_key;
+  bool row_by_key_built = false;
   std::vector<bool> dropped;
   std::unordered_set<std::uint32_t> in_progress;  // xids running when the chunk was read
   bool low_seen = false;
@@ -642,16 +645,23 @@ void PostgresSource::start_chunk(TableInfo& table) {
     if (xid != 0 && chunk->in_progress.count(xid)) chunk->invalid = true;
   }
 
-  const std::size_t count = chunk->rows.size();
-  chunk->dropped.assign(count, false);
-  pgoutput::Tuple tuple;
-  std::string key;
-  for (std::size_t row = 0; row < count; ++row) {
-    chunk->rows.fill(row, tuple);
-    if (!builder_->key_of(chunk->layout, tuple, key)) continue;
-    chunk->row_by_key.emplace(key, row);
-  }
+  chunk->dropped.assign(chunk->rows.size(), false);
   chunk_ = std::move(chunk);
+}
+
+const std::unordered_map<std::string, std::size_t>& PostgresSource::chunk_key_index() {
+  PendingChunk& chunk = *chunk_;
+  if (!chunk.row_by_key_built) {
+    pgoutput::Tuple tuple;
+    std::string key;
+    for (std::size_t row = 0; row < chunk.rows.size(); ++row) {
+      chunk.rows.fill(row, tuple);
+      if (!builder_->key_of(chunk.layout, tuple, key)) continue;
+      chunk.row_by_key.emplace(key, row);
+    }
+    chunk.row_by_key_built = true;
+  }
+  return chunk.row_by_key;
 }
 
 std::vector<std::string> PostgresSource::last_key_of(
@@ -813,8 +823,9 @@ void PostgresSource::note_chunk_key(const RelationState& relation, const pgoutpu
   if (!chunk_ || !chunk_->low_seen || relation.table != chunk_->table) return;
   std::string key;
   if (!builder_->key_of(relation.layout, tuple, key)) return;
-  auto it = chunk_->row_by_key.find(key);
-  if (it != chunk_->row_by_key.end()) chunk_->dropped[static_cast<std::size_t>(it->second)] = true;
+  const auto& index = chunk_key_index();
+  auto it = index.find(key);
+  if (it != index.end()) chunk_->dropped[it->second] = true;
 }
 
 void PostgresSource::on_insert(std::uint32_t relation_id, const pgoutput::Tuple& new_tuple) {

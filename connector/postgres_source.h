@@ -162,6 +162,8 @@ class PostgresSource : private pgoutput::Handler {
 
   const RelationState* relation_for_change(std::uint32_t relation_id);
   void note_chunk_key(const RelationState& relation, const pgoutput::Tuple& tuple);
+  // The pending chunk's rows by key JSON, built on first use.
+  const std::unordered_map<std::string, std::size_t>& chunk_key_index();
   void emit(const RelationState& relation, Operation op, const pgoutput::Tuple* before,
             char before_kind, const pgoutput::Tuple* after);
   void emit_tombstone(const std::string& topic, const std::string& key, const std::string& table);
