@@ -16,6 +16,7 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <libpq-fe.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -534,10 +535,41 @@ TableConfig parse_table_name(std::string_view text, const std::string& path, int
   return table;
 }
 
-// Checks a libpq connection string: a postgres:// or postgresql:// URL, or key=value pairs.
-// Messages never repeat the string itself: it may hold a password.
-void check_connection_string(const std::string& text, const std::string& path, int line) {
-  if (text.empty()) fail(path, "must not be empty", line);
+// libpq's reason for refusing a connection string, with whatever it quotes from the string hidden
+// (it may be part of a password: `password=se cret` is refused for "cret"), except "=".
+std::string libpq_reason_without_quotes(const char* message) {
+  std::string reason;
+  std::string_view rest = message ? message : "";
+  while (!rest.empty()) {
+    const std::size_t open = rest.find('"');
+    const std::size_t close = open == std::string_view::npos ? open : rest.find('"', open + 1);
+    if (close == std::string_view::npos) {
+      reason += rest;
+      break;
+    }
+    reason += rest.substr(0, open);
+    const std::string_view quoted = rest.substr(open + 1, close - open - 1);
+    reason += quoted == "=" ? std::string("\"=\"") : std::string("\"...\"");
+    rest.remove_prefix(close + 1);
+  }
+  return std::string(trim(reason));
+}
+
+// libpq's own parser has the last word: what it refuses, no connection could use.
+void check_with_libpq(const std::string& text, const std::string& path, int line) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(text.c_str(), &error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return;
+  }
+  const std::string reason = libpq_reason_without_quotes(error);
+  PQfreemem(error);
+  fail(path, "libpq cannot parse this connection string: " + reason, line);
+}
+
+// The checks with messages of our own, before libpq's parser.
+void check_connection_string_shape(const std::string& text, const std::string& path, int line) {
   std::size_t scheme_end = text.find("://");
   if (scheme_end == std::string::npos) {
     if (text.find('=') == std::string::npos) {
@@ -595,6 +627,14 @@ void check_connection_string(const std::string& text, const std::string& path, i
       fail(path, "URL has a bad port " + in_quotes(port) + " (expected 1..65535)", line);
     }
   }
+}
+
+// Checks a libpq connection string: a postgres:// or postgresql:// URL, or key=value pairs.
+// Messages never repeat the string itself: it may hold a password.
+void check_connection_string(const std::string& text, const std::string& path, int line) {
+  if (text.empty()) fail(path, "must not be empty", line);
+  check_connection_string_shape(text, path, line);
+  check_with_libpq(text, path, line);
 }
 
 // "host:port", "[ipv6]:port", or "" (off).

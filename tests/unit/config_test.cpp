@@ -495,6 +495,27 @@ TEST_F(ConfigTest, EveryBadConfigFailsWithItsExpectedMessage) {
   EXPECT_GE(checked, 30);
 }
 
+// libpq's parser checks key=value strings too (a word without "=" used to load, and then
+// `pgcdc check` described it as "***", which does not load). Its reason is given with what it
+// quotes from the string hidden: the word may be part of a password.
+TEST_F(ConfigTest, LibpqRefusesAConnectionStringWithoutShowingItsWords) {
+  const std::string message = error_of([] {
+    load_config_text("[source]\nurl = \"host=db password=se cret dbname=app\"\n"
+                     "table = \"t\"\n[sink.kafka]\nbrokers = \"k:9092\"\n",
+                     "toml");
+  });
+  EXPECT_NE(message.find("source.url: libpq cannot parse this connection string"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("cret"), std::string::npos) << message;
+  EXPECT_EQ(message.find("=se"), std::string::npos) << message;
+  // What libpq accepts still loads: quoted values with spaces, spaces around "=".
+  EXPECT_NO_THROW(load_config_text(
+      "[source]\nurl = \"host=db password='se cret' dbname = app\"\ntable = \"t\"\n"
+      "[sink.kafka]\nbrokers = \"k:9092\"\n",
+      "toml"));
+}
+
 TEST_F(ConfigTest, EveryGoodConfigLoads) {
   int checked = 0;
   for (const auto& entry : fs::directory_iterator(kConfigData / "good")) {
