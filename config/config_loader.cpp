@@ -536,21 +536,19 @@ TableConfig parse_table_name(std::string_view text, const std::string& path, int
 }
 
 // libpq's reason for refusing a connection string, with whatever it quotes from the string hidden
-// (it may be part of a password: `password=se cret` is refused for "cret"), except "=".
+// (it may be part of a password: `password=se cret` is refused for "cret"). A quoted word may hold
+// quotes itself, so everything from the first quote to the last one goes (to the end if there is
+// only one); only libpq's own `"="` stays.
 std::string libpq_reason_without_quotes(const char* message) {
-  std::string reason;
-  std::string_view rest = message ? message : "";
-  while (!rest.empty()) {
-    const std::size_t open = rest.find('"');
-    const std::size_t close = open == std::string_view::npos ? open : rest.find('"', open + 1);
-    if (close == std::string_view::npos) {
-      reason += rest;
-      break;
-    }
-    reason += rest.substr(0, open);
-    const std::string_view quoted = rest.substr(open + 1, close - open - 1);
-    reason += quoted == "=" ? std::string("\"=\"") : std::string("\"...\"");
-    rest.remove_prefix(close + 1);
+  std::string reason = message ? message : "";
+  const std::string equals = "\"=\"";
+  const std::size_t equals_at = reason.find(equals);
+  const std::size_t search_from = equals_at == std::string::npos ? 0 : equals_at + equals.size();
+  const std::size_t first = reason.find('"', search_from);
+  if (first != std::string::npos) {
+    const std::size_t last = reason.rfind('"');
+    const std::size_t end = last > first ? last + 1 : reason.size();
+    reason.replace(first, end - first, "\"...\"");
   }
   return std::string(trim(reason));
 }

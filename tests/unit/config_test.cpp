@@ -509,6 +509,15 @@ TEST_F(ConfigTest, LibpqRefusesAConnectionStringWithoutShowingItsWords) {
       << message;
   EXPECT_EQ(message.find("cret"), std::string::npos) << message;
   EXPECT_EQ(message.find("=se"), std::string::npos) << message;
+  // A refused word with a double quote in it: none of it shows either.
+  const std::string quoted = error_of([] {
+    load_config_text("[source]\nurl = 'host=db password=se c\"ret\"x dbname=app'\n"
+                     "table = \"t\"\n[sink.kafka]\nbrokers = \"k:9092\"\n",
+                     "toml");
+  });
+  EXPECT_NE(quoted.find("libpq cannot parse this connection string"), std::string::npos) << quoted;
+  EXPECT_EQ(quoted.find("ret"), std::string::npos) << quoted;
+  EXPECT_EQ(quoted.find("x dbname"), std::string::npos) << quoted;
   // What libpq accepts still loads: quoted values with spaces, spaces around "=".
   EXPECT_NO_THROW(load_config_text(
       "[source]\nurl = \"host=db password='se cret' dbname = app\"\ntable = \"t\"\n"
