@@ -69,6 +69,13 @@ void PositionLedger::on_delivery(const DeliveryReport& report) {
   pop_completed();
 }
 
+void PositionLedger::fail(std::string reason) {
+  std::lock_guard lock(mutex_);
+  if (failed_) return;
+  failed_ = true;
+  failure_ = std::move(reason);
+}
+
 void PositionLedger::pop_completed() {
   // After a failure nothing more is committed in this session: the failed record's position and
   // everything after it must be re-read from the last committed position.

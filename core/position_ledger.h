@@ -45,6 +45,11 @@ class PositionLedger : public DeliveryListener {
   // see CountingListener); more than the entry has pending fails the session.
   void on_delivery(const DeliveryReport& report) override;
 
+  // Any thread: the session cannot go on (the sink thread stopped). Freezes the committable
+  // position as a failed report does; the source sees failed() and ends the session. The first
+  // failure's reason is kept.
+  void fail(std::string reason);
+
   // Any thread.
   SourceOffset committable() const;
   bool failed() const;

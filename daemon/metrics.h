@@ -198,4 +198,20 @@ class Metrics {
   std::thread sampler_;
 };
 
+// A session's view in the metrics for exactly as long as the objects it points to live: taken
+// back on every way out of the scope, an exception included (the sampler thread would otherwise
+// read a destroyed buffer).
+class AttachedSession {
+ public:
+  AttachedSession(Metrics& metrics, const Metrics::SessionView& view) : metrics_(metrics) {
+    metrics_.attach(view);
+  }
+  ~AttachedSession() { metrics_.detach(); }
+  AttachedSession(const AttachedSession&) = delete;
+  AttachedSession& operator=(const AttachedSession&) = delete;
+
+ private:
+  Metrics& metrics_;
+};
+
 }  // namespace pgcdc

@@ -8,12 +8,11 @@
 #include "connector/catalog.h"
 #include "connector/pgoutput.h"
 #include "core/offset_store.h"
-#include "core/thread_name.h"
 #include "daemon/counting_listener.h"
 #include "daemon/counting_sink.h"
+#include "daemon/sink_thread.h"
 #include "sinks/kafka_offset_store.h"
 #include "sinks/sink_factory.h"
-#include "sinks/sink_runner.h"
 
 namespace pgcdc {
 
@@ -107,52 +106,6 @@ std::optional<std::string> slot_holder(const SourceConfig& source) {
   return std::nullopt;
 }
 
-// The session's view in the metrics, for exactly as long as the objects it points to live: taken
-// back on every way out of run_session, an exception included.
-class AttachedSession {
- public:
-  AttachedSession(Metrics& metrics, const Metrics::SessionView& view) : metrics_(metrics) {
-    metrics_.attach(view);
-  }
-  ~AttachedSession() { metrics_.detach(); }
-  AttachedSession(const AttachedSession&) = delete;
-  AttachedSession& operator=(const AttachedSession&) = delete;
-
- private:
-  Metrics& metrics_;
-};
-
-// The sink thread of one session. finish() ends it, draining the buffer or dropping it; the
-// destructor drops it if an exception leaves run_session first (a joinable std::thread would
-// terminate the process).
-class SinkThread {
- public:
-  SinkThread(BoundedBuffer& buffer, Sink& sink)
-      : buffer_(buffer), runner_(buffer, sink), thread_([this] {
-          name_this_thread("pgcdc-sink");
-          runner_.run(stop_);
-        }) {}
-  ~SinkThread() {
-    if (thread_.joinable()) finish(false);
-  }
-  SinkThread(const SinkThread&) = delete;
-  SinkThread& operator=(const SinkThread&) = delete;
-
-  // drain: every buffered record is still sent; otherwise they are dropped (read again later).
-  void finish(bool drain) {
-    if (!drain) buffer_.clear();
-    buffer_.close();
-    if (!drain) stop_ = true;
-    thread_.join();
-  }
-
- private:
-  BoundedBuffer& buffer_;
-  SinkRunner runner_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;  // last: it starts once the members it uses exist
-};
-
 }  // namespace
 
 Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::string& error) {
@@ -203,7 +156,7 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   }
 
   const std::string sink_name = sink->name();  // before the sink thread owns the sink
-  SinkThread sink_thread(buffer, *sink);
+  SinkThread sink_thread(buffer, *sink, ledger);
   // Per-session source counters start from zero; the loop counts as alive from here.
   source_stats_.unknown_type_values = 0;
   source_stats_.note_loop_turn();

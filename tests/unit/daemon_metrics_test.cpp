@@ -330,6 +330,21 @@ TEST_F(DaemonMetrics, ReadinessFollowsTheSessionAndTheStatusLineSaysWhatHappens)
   EXPECT_EQ(series_value(metrics_.text_exposition(), "pgcdc_ready"), 0);
 }
 
+TEST_F(DaemonMetrics, AnExceptionLeavingTheSessionTakesItsViewBack) {
+  metrics_.state().set_phase(Phase::kSession);
+  const std::string detached = metrics_.readiness().reason;
+  try {
+    stats_.note_loop_turn();
+    AttachedSession attached(metrics_, {&buffer_, &ledger_, &stats_, &sink_, "fake"});
+    EXPECT_EQ(metrics_.readiness().reason, "connecting to PostgreSQL");
+    throw std::runtime_error("the session failed");
+  } catch (const std::runtime_error&) {
+  }
+  // The sampler no longer reads the session's objects (they are gone when run_session unwinds).
+  EXPECT_NE(detached, "connecting to PostgreSQL");
+  EXPECT_EQ(metrics_.readiness().reason, detached);
+}
+
 TEST_F(DaemonMetrics, TheEndpointServesMetricsHealthAndReadiness) {
   HttpEndpoint::Handlers handlers;
   handlers.metrics = [this] { return metrics_.text_exposition(); };

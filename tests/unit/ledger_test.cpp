@@ -92,6 +92,27 @@ TEST(PositionLedger, FailedAckFreezesThePositionBeforeTheFailedEntry) {
   EXPECT_EQ(ledger.committable().lsn, 10u);
 }
 
+TEST(PositionLedger, FailFromAnotherThreadFreezesThePositionAndKeepsTheFirstReason) {
+  PositionLedger ledger;
+  auto a = ledger.open();
+  ledger.add_record(a);
+  ledger.seal(a, at(10));
+  auto b = ledger.open();
+  ledger.add_record(b);
+  ledger.seal(b, at(20));
+  ledger.on_delivery(report(a, DeliveryStatus::kDelivered, ""));
+  EXPECT_EQ(ledger.committable().lsn, 10u);
+
+  ledger.fail("the sink thread stopped: out of memory");
+  ledger.fail("a later reason");
+  // b's record is confirmed after the failure: nothing more is committed in this session.
+  ledger.on_delivery(report(b, DeliveryStatus::kDelivered, ""));
+  EXPECT_TRUE(ledger.failed());
+  EXPECT_EQ(ledger.failure(), "the sink thread stopped: out of memory");
+  EXPECT_EQ(ledger.committable().lsn, 10u);
+  EXPECT_FALSE(ledger.advance_if_idle(1000));
+}
+
 TEST(PositionLedger, DuplicateAckFailsTheSessionInsteadOfCommittingUndeliveredData) {
   PositionLedger ledger;
   auto a = ledger.open();
