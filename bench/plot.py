@@ -11,9 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 data = json.load(open(sys.argv[1]))
 # With --repeat, "aggregated" holds each system's median round.
 res = [r for r in data.get("aggregated", data["results"]) if r.get("status") == "ok"]
-order = ["pg_recvlogical", "copy", "raw_producer", "pgcdc", "pgcdc-eos", "debezium", "conduit"]
+order = ["pg_recvlogical", "copy", "raw_producer", "pgcdc", "pgcdc-eos", "pgcdc-cdc", "debezium",
+         "conduit"]
 colors = {"pg_recvlogical": "#9e9e9e", "copy": "#bdbdbd", "raw_producer": "#616161",
-          "pgcdc": "#1565c0", "pgcdc-eos": "#64b5f6", "debezium": "#e65100", "conduit": "#2e7d32"}
+          "pgcdc": "#1565c0", "pgcdc-eos": "#64b5f6", "pgcdc-cdc": "#0d47a1",
+          "debezium": "#e65100", "conduit": "#2e7d32"}
 wls = []
 for r in data["results"]:
     if r["workload"] != "latency" and r["workload"] not in wls:
