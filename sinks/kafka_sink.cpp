@@ -38,6 +38,22 @@ std::string conf_value(const rd_kafka_conf_t* conf, const char* name) {
   return value;
 }
 
+// The broker ended the TLS session with an alert (OpenSSL appends "SSL alert number N" to the
+// error). With TLS 1.3 the client learns that its certificate was refused only when it next
+// reads, so librdkafka reports _TRANSPORT ("Receive failed: ... alert certificate unknown"), not
+// _SSL; a broker that goes away ends the session without an alert.
+bool refused_by_tls_alert(rd_kafka_resp_err_t cause, const std::string& reason) {
+  return (cause == RD_KAFKA_RESP_ERR__TRANSPORT || cause == RD_KAFKA_RESP_ERR__SSL) &&
+         reason.find("SSL alert number") != std::string::npos;
+}
+
+// Refused credentials, a certificate that cannot be verified, or a TLS alert from the broker: no
+// retry mends these, a person must.
+bool refused(rd_kafka_resp_err_t cause, const std::string& reason) {
+  return cause == RD_KAFKA_RESP_ERR__AUTHENTICATION || cause == RD_KAFKA_RESP_ERR__SSL ||
+         refused_by_tls_alert(cause, reason);
+}
+
 }  // namespace
 
 std::string KafkaSink::scram_compatibility_note(std::string_view security_protocol,
@@ -567,14 +583,19 @@ bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
     std::lock_guard lock(fatal_mutex_);
     cause = last_broker_error_code_;
     reason = last_broker_error_;
-    if (cause == RD_KAFKA_RESP_ERR__AUTHENTICATION || cause == RD_KAFKA_RESP_ERR__SSL) break;
+    if (refused(cause, reason)) break;
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (cause == RD_KAFKA_RESP_ERR__AUTHENTICATION || cause == RD_KAFKA_RESP_ERR__SSL) {
-      // Refused credentials or a certificate that cannot be verified: no retry mends that, a
-      // person must (the daemon exits 1 with this message).
-      error = "kafka brokers " + brokers_ + " refused the connection: " + reason +
-              "; check the TLS (ssl.*) and SASL (sasl.*) settings in [sink.kafka.properties]";
+    if (refused(cause, reason)) {
+      // The daemon exits 1 with this message.
+      error = "kafka brokers " + brokers_ + " refused the connection: " + reason;
+      if (refused_by_tls_alert(cause, reason)) {
+        error +=
+            "; the broker refused the TLS handshake: if it requires client certificates "
+            "(mutual TLS), ssl.certificate.location is not set or its certificate is not "
+            "signed by a CA the broker trusts";
+      }
+      error += "; check the TLS (ssl.*) and SASL (sasl.*) settings in [sink.kafka.properties]";
       if (cause == RD_KAFKA_RESP_ERR__AUTHENTICATION && !scram_note_.empty()) {
         error += ". Note: " + scram_note_;
       }

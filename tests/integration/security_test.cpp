@@ -9,9 +9,12 @@
 //   file: records arrive, and a wrong password or an unknown certificate stops the start clearly,
 //   before any slot or publication exists;
 // - SCRAM-SHA-256/512 to the same listener: records arrive where librdkafka can log in to Kafka
-//   4.x that way (2.6.1 and later), and the start says why it cannot where it cannot.
-// scripts/dev-env makes the certificates (server.crt in the data directory; kafka/tls/broker.crt)
-// and turns ssl on.
+//   4.x that way (2.6.1 and later), and the start says why it cannot where it cannot;
+// - mutual TLS to Kafka (the dev broker's SSL listener, which requires a client certificate):
+//   records arrive with a certificate from the CA the broker trusts, and a certificate from
+//   another CA, or none, stops the start clearly, before any slot or publication exists.
+// scripts/dev-env makes the certificates (server.crt in the data directory; kafka/tls/broker.crt,
+// and kafka/tls/client*.crt for mutual TLS) and turns ssl on.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
@@ -231,6 +234,44 @@ class KafkaSecurity : public PipelineTest {
     return write_config(text);
   }
 
+  void require_mtls_listener() {
+    ASSERT_FALSE(test_env().kafka_mtls_brokers.empty())
+        << "no SSL (mutual TLS) listener: scripts/dev-env up makes one (PGCDC_KAFKA_MTLS_BROKERS); "
+           "a broker started by an older dev-env gets it after `scripts/dev-env kafka-stop` and "
+           "`scripts/dev-env up`";
+  }
+
+  // The configuration of the plain tests, with Kafka reached through the SSL listener (mutual
+  // TLS): the broker's certificate checked with its CA, and pgcdc's client certificate and key
+  // (none when `certificate` is empty).
+  std::string mtls_config(const std::string& certificate, const std::string& key) {
+    const TestEnv& env = test_env();
+    std::string properties = "\n[sink.kafka.properties]\n"
+                             "'security.protocol' = 'SSL'\n"
+                             "'ssl.ca.location' = '" + env.kafka_ca + "'\n";
+    if (!certificate.empty()) {
+      properties += "'ssl.certificate.location' = '" + certificate + "'\n"
+                    "'ssl.key.location' = '" + key + "'\n";
+    }
+    std::string text = toml_config({name_}, "", properties);
+    const std::string plain = "brokers = '" + env.kafka_brokers + "'";
+    text.replace(text.find(plain), plain.size(), "brokers = '" + env.kafka_mtls_brokers + "'");
+    return write_config(text);
+  }
+
+  // A start over mutual TLS that the broker refuses: exit 1, a message that names the broker and
+  // says the TLS handshake was refused, nothing made.
+  void expect_refused_client_certificate(const std::string& certificate, const std::string& key) {
+    std::string output;
+    EXPECT_EQ(run_pgcdc({"run", "-c", mtls_config(certificate, key)}, output), 1) << output;
+    const std::string refused =
+        "kafka brokers " + test_env().kafka_mtls_brokers + " refused the connection";
+    EXPECT_NE(output.find(refused), std::string::npos) << output;
+    EXPECT_NE(output.find("the broker refused the TLS handshake"), std::string::npos) << output;
+    EXPECT_NE(output.find("ssl.certificate.location"), std::string::npos) << output;
+    expect_no_slot_nor_publication();
+  }
+
   // Nothing made by a start that failed.
   void expect_no_slot_nor_publication() {
     auto made = db().exec_params(
@@ -311,6 +352,43 @@ TEST_F(KafkaSecurity, AnUnknownBrokerCertificateStopsTheStartClearlyAndMakesNoth
       << output;
   EXPECT_NE(output.find("certificate verify failed"), std::string::npos) << output;
   expect_no_slot_nor_publication();
+}
+
+// The SSL listener requires a client certificate signed by its client CA (client.crt, CN=pgcdc):
+// the start, the snapshot and a streamed change go through it.
+TEST_F(KafkaSecurity, RecordsArriveOverMutualTls) {
+  ASSERT_NO_FATAL_FAILURE(require_mtls_listener());
+  const TestEnv& env = test_env();
+  const std::string path = mtls_config(env.kafka_client_cert, env.kafka_client_key);
+  std::string output;
+  EXPECT_EQ(run_pgcdc({"check", "-c", path}, output), 0) << output;
+
+  start_daemon(path);
+  // Read back through the plain listener: the same broker, the same topic.
+  auto events = read_topic(topic(name_), 10);
+  ASSERT_EQ(events.size(), 10u) << daemon_->log();
+  ASSERT_TRUE(wait_for_slot(60s));
+  sql("INSERT INTO " + name_ + " VALUES (11, 'streamed')");
+  events = read_topic(topic(name_), 11);
+  ASSERT_EQ(events.size(), 11u) << daemon_->log();
+  EXPECT_EQ(events[10].after, R"({"id":11,"v":"streamed"})");
+  stop_daemon();
+  const std::string log = daemon_->log();
+  EXPECT_NE(log.find("created for " + env.kafka_mtls_brokers), std::string::npos) << log;
+}
+
+// The broker ends the TLS session with an alert; with TLS 1.3 librdkafka reports it as a
+// transport failure ("Receive failed: ... alert certificate unknown"), which must not be retried
+// as an unreachable broker.
+TEST_F(KafkaSecurity, AClientCertificateFromAnUntrustedCaStopsTheStartClearlyAndMakesNothing) {
+  ASSERT_NO_FATAL_FAILURE(require_mtls_listener());
+  expect_refused_client_certificate(test_env().kafka_untrusted_client_cert,
+                                    test_env().kafka_untrusted_client_key);
+}
+
+TEST_F(KafkaSecurity, NoClientCertificateStopsTheStartClearlyAndMakesNothing) {
+  ASSERT_NO_FATAL_FAILURE(require_mtls_listener());
+  expect_refused_client_certificate("", "");
 }
 
 }  // namespace

@@ -22,8 +22,14 @@ TestEnv load() {
               env_or_empty("PGCDC_KAFKA_SECURE_BROKERS"),
               env_or_empty("PGCDC_KAFKA_CA"),
               env_or_empty("PGCDC_KAFKA_SASL_USER"),
-              env_or_empty("PGCDC_KAFKA_SASL_PASSWORD")};
-  if (!env.pg_url.empty() && !env.kafka_brokers.empty() && !env.kafka_secure_brokers.empty()) {
+              env_or_empty("PGCDC_KAFKA_SASL_PASSWORD"),
+              env_or_empty("PGCDC_KAFKA_MTLS_BROKERS"),
+              env_or_empty("PGCDC_KAFKA_CLIENT_CERT"),
+              env_or_empty("PGCDC_KAFKA_CLIENT_KEY"),
+              env_or_empty("PGCDC_KAFKA_UNTRUSTED_CLIENT_CERT"),
+              env_or_empty("PGCDC_KAFKA_UNTRUSTED_CLIENT_KEY")};
+  if (!env.pg_url.empty() && !env.kafka_brokers.empty() && !env.kafka_secure_brokers.empty() &&
+      !env.kafka_mtls_brokers.empty()) {
     return env;
   }
   std::ifstream file(env.dev_dir + "/env");
@@ -48,6 +54,21 @@ TestEnv load() {
     if (name == "PGCDC_KAFKA_SASL_USER" && env.kafka_sasl_user.empty()) env.kafka_sasl_user = value;
     if (name == "PGCDC_KAFKA_SASL_PASSWORD" && env.kafka_sasl_password.empty()) {
       env.kafka_sasl_password = value;
+    }
+    if (name == "PGCDC_KAFKA_MTLS_BROKERS" && env.kafka_mtls_brokers.empty()) {
+      env.kafka_mtls_brokers = value;
+    }
+    if (name == "PGCDC_KAFKA_CLIENT_CERT" && env.kafka_client_cert.empty()) {
+      env.kafka_client_cert = value;
+    }
+    if (name == "PGCDC_KAFKA_CLIENT_KEY" && env.kafka_client_key.empty()) {
+      env.kafka_client_key = value;
+    }
+    if (name == "PGCDC_KAFKA_UNTRUSTED_CLIENT_CERT" && env.kafka_untrusted_client_cert.empty()) {
+      env.kafka_untrusted_client_cert = value;
+    }
+    if (name == "PGCDC_KAFKA_UNTRUSTED_CLIENT_KEY" && env.kafka_untrusted_client_key.empty()) {
+      env.kafka_untrusted_client_key = value;
     }
   }
   return env;

@@ -10,9 +10,16 @@ struct TestEnv {
   std::string dev_dir;        // scripts/dev-env state directory
   // The same broker's SASL_SSL listener (SASL/PLAIN over TLS with a self-signed certificate).
   std::string kafka_secure_brokers;
-  std::string kafka_ca;            // the listener's certificate (PEM), to verify it
+  std::string kafka_ca;  // the listener's certificate (PEM), to verify it
   std::string kafka_sasl_user;
   std::string kafka_sasl_password;
+  // The same broker's SSL listener (mutual TLS: the broker's certificate is kafka_ca; it requires
+  // a client certificate signed by its client CA).
+  std::string kafka_mtls_brokers;
+  std::string kafka_client_cert;  // CN=pgcdc, signed by the client CA (PEM)
+  std::string kafka_client_key;
+  std::string kafka_untrusted_client_cert;  // CN=pgcdc, signed by a CA the broker does not trust
+  std::string kafka_untrusted_client_key;
 };
 
 // From PGCDC_PG_URL / PGCDC_KAFKA_BROKERS when set, otherwise from $PGCDC_DEV_DIR/env (written by
