@@ -69,7 +69,7 @@ std::unordered_set<std::uint32_t> in_progress_xids(std::string_view snapshot) {
 }  // namespace
 
 struct PostgresSource::PendingChunk {
-  const TableInfo* table = nullptr;
+  TableInfo* table = nullptr;
   RowLayout layout;
   std::uint64_t id = 0;
   ChunkQuery query;
@@ -113,6 +113,17 @@ PostgresSource::Outcome PostgresSource::run(const std::atomic<bool>& stop) {
 }
 
 void PostgresSource::abandon_chunk_query() {
+  PGconn* conn = query_ ? query_->raw() : nullptr;
+  if (!conn) return;
+  // A watermark chunk's query runs in its own transaction: end it too, so the connection is
+  // usable (drop_replication_objects) and the snapshot is not held.
+  struct RollBack {
+    PGconn* conn;
+    ~RollBack() {
+      const PGTransactionStatusType status = PQtransactionStatus(conn);
+      if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR) PQclear(PQexec(conn, "ROLLBACK"));
+    }
+  } roll_back{conn};
   if (!chunk_query_in_flight_) return;
   // Stopped with the next chunk's query still running: cancel it so the connection is usable
   // (drop_replication_objects) and PostgreSQL stops reading for nobody.
@@ -121,7 +132,6 @@ void PostgresSource::abandon_chunk_query() {
     PQcancel(cancel, error, sizeof error);
     PQfreeCancel(cancel);
   }
-  PGconn* conn = query_->raw();
   while (PGresult* result = PQgetResult(conn)) {
     const bool copying = PQresultStatus(result) == PGRES_COPY_OUT;
     PQclear(result);
@@ -270,6 +280,10 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
         start_chunk(*table);
       }
     }
+    if (chunk_ && !next_chunk_ && !chunk_->invalid) {
+      hand_over();
+      begin_next_chunk();
+    }
     read_from_server(std::chrono::milliseconds(100));
     maybe_commit(false);
     maybe_heartbeat();
@@ -282,6 +296,7 @@ void PostgresSource::maybe_heartbeat() {
   // keepalive that follows lets the idle ledger advance the flush position past that WAL.
   const auto interval = config_.source.heartbeat_interval;
   if (interval.count() <= 0) return;
+  if (chunk_query_in_flight_) return;  // the connection is busy with the next chunk: later
   auto now = Clock::now();
   if (now < next_heartbeat_) return;
   next_heartbeat_ = now + interval;
@@ -598,55 +613,85 @@ void PostgresSource::learn_row_width(const TableInfo& table, const ChunkRows& ro
   row_bytes_[&table] = rows.bytes() / rows.size() + 1;
 }
 
-void PostgresSource::read_chunk(const ChunkQuery& query, std::string& snapshot_text,
-                                ChunkRows& rows) {
-  // One REPEATABLE READ transaction so the snapshot we report is the one the rows come from.
-  query_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  try {
-    auto snapshot = query_->exec("SELECT pg_catalog.pg_current_snapshot()::text");
-    snapshot_text = std::string(field(snapshot.get(), 0, 0));
-    send_chunk_query(query.sql);
-    receive_chunk_rows(query.columns, rows);
-    query_->exec("COMMIT");
-  } catch (...) {
-    abandon_chunk_query();
-    PQclear(PQexec(query_->raw(), "ROLLBACK"));
-    throw;
-  }
-}
-
-void PostgresSource::start_chunk(TableInfo& table) {
+std::unique_ptr<PostgresSource::PendingChunk> PostgresSource::begin_chunk(
+    TableInfo& table, const std::optional<std::vector<std::string>>& after) {
   refresh_columns(*query_, table);  // the chunk reads the columns the table has now
   auto chunk = std::make_unique<PendingChunk>();
   chunk->table = &table;
   chunk->id = ++chunk_sequence_;
   chunk->layout = snapshot_layout(table);
-  const std::string mark = " " + session_id_ + " " + std::to_string(chunk->id);
-
+  chunk->query = chunk_query(table, after);  // may read a sample of the table's rows first
   query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
-                      {std::string(kWatermarkPrefix), "low" + mark});
+                      {std::string(kWatermarkPrefix), "low " + session_id_ + " " +
+                                                          std::to_string(chunk->id)});
+  // One REPEATABLE READ transaction so the snapshot we check is the one the rows come from.
+  query_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    auto snapshot = query_->exec("SELECT pg_catalog.pg_current_snapshot()::text");
+    // A transaction running when the chunk's snapshot was taken, but decoded before the low
+    // watermark, committed in WAL order before the chunk yet was invisible to it: the chunk could
+    // then overwrite its change with an older row. Rare (a commit racing the snapshot); the chunk
+    // is simply read again. Decoded already: recent_xids_; decoded later: on_begin.
+    chunk->in_progress = in_progress_xids(std::string(field(snapshot.get(), 0, 0)));
+    for (std::uint32_t xid : recent_xids_) {
+      if (xid != 0 && chunk->in_progress.count(xid)) chunk->invalid = true;
+    }
+    send_chunk_query(chunk->query.sql);
+  } catch (...) {
+    abandon_chunk_query();  // and rolls the chunk's transaction back
+    throw;
+  }
+  return chunk;
+}
+
+void PostgresSource::finish_chunk(PendingChunk& chunk) {
+  chunk.rows = std::move(spare_rows_);  // the memory of the chunk before
+  try {
+    receive_chunk_rows(chunk.query.columns, chunk.rows);
+    query_->exec("COMMIT");
+  } catch (...) {
+    abandon_chunk_query();  // and rolls the chunk's transaction back
+    throw;
+  }
+  learn_row_width(*chunk.table, chunk.rows);
+  query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
+                      {std::string(kWatermarkPrefix), "high " + session_id_ + " " +
+                                                           std::to_string(chunk.id)});
+  chunk.dropped.assign(chunk.rows.size(), false);
+}
+
+void PostgresSource::start_chunk(TableInfo& table) {
   auto progress = progress_->find(table.qualified);
   std::optional<std::vector<std::string>> after;
   if (progress != progress_->end()) after = progress->second.last_key;
-  std::string snapshot;
-  chunk->query = chunk_query(table, after);
-  chunk->rows = std::move(spare_rows_);  // the memory of the chunk before
-  read_chunk(chunk->query, snapshot, chunk->rows);
-  learn_row_width(table, chunk->rows);
-  query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
-                      {std::string(kWatermarkPrefix), "high" + mark});
-
-  // A transaction running when the chunk's snapshot was taken, but already decoded before the low
-  // watermark, committed in WAL order before the chunk yet was invisible to it: the chunk could
-  // then overwrite its change with an older row. Rare (a commit racing the snapshot); the chunk is
-  // simply read again.
-  chunk->in_progress = in_progress_xids(snapshot);
-  for (std::uint32_t xid : recent_xids_) {
-    if (xid != 0 && chunk->in_progress.count(xid)) chunk->invalid = true;
-  }
-
-  chunk->dropped.assign(chunk->rows.size(), false);
+  auto chunk = begin_chunk(table, after);
+  finish_chunk(*chunk);
   chunk_ = std::move(chunk);
+}
+
+void PostgresSource::begin_next_chunk() {
+  const PendingChunk& current = *chunk_;
+  if (current.rows.size() >= current.query.limit) {
+    next_chunk_ =
+        begin_chunk(*current.table, last_key_of(current.rows, current.query.key_positions));
+    return;
+  }
+  for (auto& table : tables_) {  // current's table is done with it: the next one not done
+    auto progress = progress_->find(table.qualified);
+    if (&table == current.table || (progress != progress_->end() && progress->second.done)) {
+      continue;
+    }
+    next_chunk_ = begin_chunk(table, progress != progress_->end()
+                                         ? progress->second.last_key
+                                         : std::optional<std::vector<std::string>>{});
+    return;
+  }
+}
+
+void PostgresSource::drop_next_chunk() {
+  if (!next_chunk_) return;
+  abandon_chunk_query();  // cancels the COPY and rolls its transaction back
+  next_chunk_.reset();
 }
 
 const std::unordered_map<std::string, std::size_t>& PostgresSource::chunk_key_index() {
@@ -776,6 +821,7 @@ void PostgresSource::on_begin(const pgoutput::Begin& begin) {
   recent_xids_[recent_xids_next_] = begin.xid;
   recent_xids_next_ = (recent_xids_next_ + 1) % recent_xids_.size();
   if (chunk_ && !chunk_->low_seen && chunk_->in_progress.count(begin.xid)) chunk_->invalid = true;
+  if (next_chunk_ && next_chunk_->in_progress.count(begin.xid)) next_chunk_->invalid = true;
 }
 
 void PostgresSource::on_commit(const pgoutput::Commit& commit) {
@@ -912,8 +958,17 @@ void PostgresSource::on_message(const pgoutput::LogicalMessage& message) {
                                              &chunk_->dropped, txn_.token, source);
       advance_snapshot_progress(*chunk_->table, chunk_->query, chunk_->rows, published);
     }
+    const bool read_again = txn_.skip || chunk_->invalid || !chunk_->low_seen;
     spare_rows_ = std::move(chunk_->rows);
     chunk_.reset();
+    if (next_chunk_) {
+      if (read_again) {
+        drop_next_chunk();  // it starts where this chunk ended, which is read again
+      } else {
+        finish_chunk(*next_chunk_);
+        chunk_ = std::move(next_chunk_);
+      }
+    }
   }
 }
 

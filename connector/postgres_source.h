@@ -11,7 +11,8 @@
 // While the stream is between the two watermarks, every key a streamed change touches is dropped
 // from the chunk; at the high watermark what is left is published as read events. A chunk's rows
 // belong to the high watermark's transaction in the ledger, so its progress is committed exactly
-// when its rows and everything before them were delivered.
+// when its rows and everything before them were delivered. PostgreSQL reads the next chunk while
+// the current one waits for its high watermark and is published (next_chunk_).
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -132,7 +133,18 @@ class PostgresSource : private pgoutput::Handler {
   void abandon_chunk_query();
   std::vector<std::string> last_key_of(const ChunkRows& rows,
                                        const std::vector<std::size_t>& key_positions) const;
-  void read_chunk(const ChunkQuery& query, std::string& snapshot_text, ChunkRows& rows);
+  // A watermark chunk in two steps, so PostgreSQL can read the next chunk while this thread
+  // publishes the current one: begin_chunk() emits the low watermark, opens the chunk's
+  // REPEATABLE READ transaction, takes its snapshot and sends its COPY (asynchronous);
+  // finish_chunk() receives the rows, commits and emits the high watermark.
+  std::unique_ptr<PendingChunk> begin_chunk(TableInfo& table,
+                                            const std::optional<std::vector<std::string>>& after);
+  void finish_chunk(PendingChunk& chunk);
+  // The chunk after chunk_ (the same table from its last key while chunks come back full, else
+  // the next table not done), begun while chunk_ waits for its high watermark.
+  void begin_next_chunk();
+  // Drops next_chunk_: its query is cancelled and its transaction rolled back.
+  void drop_next_chunk();
   // Rows for the next chunk of `table`: snapshot_chunk_rows, or fewer when its rows are wide, so
   // a chunk's rows (which the source holds whole while the next chunk's query runs) stay near
   // snapshot_chunk_bytes. Before a table's first chunk, a few of its rows are read to learn
@@ -219,7 +231,11 @@ class PostgresSource : private pgoutput::Handler {
     std::int64_t commit_time_us = 0;
   } txn_;
 
-  std::unique_ptr<PendingChunk> chunk_;
+  std::unique_ptr<PendingChunk> chunk_;  // read, waiting for its high watermark
+  // Begun (low watermark, snapshot, COPY sent) while chunk_ waits; received when chunk_ is
+  // published. Its low watermark follows chunk_'s high one in WAL order, so the windows stay
+  // disjoint; if chunk_ is read again, this one is dropped (its lower bound was chunk_'s end).
+  std::unique_ptr<PendingChunk> next_chunk_;
   // Bytes per row of each table's last chunk, as ChunkRows holds them (see chunk_rows_for).
   std::unordered_map<const TableInfo*, std::size_t> row_bytes_;
   bool chunk_query_in_flight_ = false;  // sent by send_chunk_query(), not yet received

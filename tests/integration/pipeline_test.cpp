@@ -166,6 +166,31 @@ TEST_F(Pipeline, SnapshotOnlyRunExitsAfterEverythingIsDeliveredAndLeavesNoSlot) 
   EXPECT_FALSE(publication_exists());
 }
 
+// drop_slot_on_stop, stopped mid-snapshot: the next watermark chunk's COPY is running in its own
+// transaction on the query connection then; the stop must cancel it and roll the transaction
+// back, or the drop fails on that connection and leaves the slot (retaining WAL) behind.
+TEST_F(Pipeline, AStopMidSnapshotWithDropSlotOnStopDropsTheSlotAndThePublication) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
+  sql("INSERT INTO " + name_ + " SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 200000) g");
+  // A slow producer (100 records in flight, sent every 200 ms) behind a buffer smaller than a
+  // chunk: publishing a chunk waits for room, with the next chunk's COPY running, and that is
+  // where the stop is noticed.
+  start_daemon(write_config(toml_config(
+      {name_}, "snapshot_chunk_rows = 500\ndrop_slot_on_stop = true\n",
+      "\n[buffer]\nmax_records = 50\n"
+      "\n[sink.kafka.properties]\n'queue.buffering.max.messages' = 100\n'linger.ms' = 200\n")));
+  ASSERT_TRUE(wait_for_slot(60s)) << daemon_->log();
+  read_topic(topic(name_), 600, 60s);  // mid-snapshot: the second chunk is being published
+  stop_daemon();
+  const std::string log = daemon_->log();
+  EXPECT_EQ(log.find("snapshot of public." + name_ + " complete"), std::string::npos)
+      << "the snapshot ended before the stop; the test needs more rows\n" << log;
+  EXPECT_NE(log.find("dropped replication slot"), std::string::npos) << log;
+  EXPECT_EQ(log.find("could not drop"), std::string::npos) << log;
+  EXPECT_FALSE(slot_exists());
+  EXPECT_FALSE(publication_exists());
+}
+
 TEST_F(Pipeline, BadStartsFailClearlyAndCreateNothing) {
   sql("CREATE TABLE " + name_ + "_keyless (a int, b text)");
   struct Case {
