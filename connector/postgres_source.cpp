@@ -318,9 +318,8 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
   };
   std::optional<PlannedChunk> next;
   if (TableInfo* table = next_table_to_snapshot()) {
-    auto progress = progress_->find(table->qualified);
-    next = plan(table, progress != progress_->end() ? progress->second.last_key
-                                                    : std::optional<std::vector<std::string>>{});
+    ChunkStart start = resume_point(*table);
+    next = plan(start.table, start.after);
   }
   while (next) {
     stats_.note_loop_turn();  // daemon watchdog
@@ -333,19 +332,8 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     ChunkRows& rows = spare_rows_;
     receive_chunk_rows(current.query.columns, rows);
     learn_row_width(*current.table, rows);
-    // The chunk after this one: the same table from this chunk's last key while chunks come back
-    // full, else the next table that is not done.
-    if (rows.size() >= current.query.limit) {
-      next = plan(current.table, last_key_of(rows, current.query.key_positions));
-    } else {
-      for (auto& table : tables_) {
-        auto progress = progress_->find(table.qualified);
-        bool done = progress != progress_->end() && progress->second.done;
-        if (&table == current.table || done) continue;
-        next = plan(&table, progress != progress_->end() ? progress->second.last_key
-                                                         : std::optional<std::vector<std::string>>{});
-        break;
-      }
+    if (auto start = chunk_after(*current.table, current.query, rows)) {
+      next = plan(start->table, start->after);
     }
     DeliveryToken token = ledger_.open();
     ChangeSource source{resume_lsn_, std::nullopt, unix_now_us(), true};
@@ -538,6 +526,25 @@ TableInfo* PostgresSource::next_table_to_snapshot() {
   return nullptr;
 }
 
+PostgresSource::ChunkStart PostgresSource::resume_point(TableInfo& table) const {
+  ChunkStart start{&table, std::nullopt};
+  auto progress = progress_->find(table.qualified);
+  if (progress != progress_->end()) start.after = progress->second.last_key;
+  return start;
+}
+
+std::optional<PostgresSource::ChunkStart> PostgresSource::chunk_after(TableInfo& table,
+                                                                      const ChunkQuery& query,
+                                                                      const ChunkRows& rows) {
+  if (rows.size() >= query.limit) return ChunkStart{&table, last_key_of(rows, query.key_positions)};
+  for (auto& other : tables_) {  // `table` is done with this chunk
+    auto progress = progress_->find(other.qualified);
+    if (&other == &table || (progress != progress_->end() && progress->second.done)) continue;
+    return resume_point(other);
+  }
+  return std::nullopt;
+}
+
 RowLayout PostgresSource::snapshot_layout(const TableInfo& table) {
   std::vector<std::string> names;
   std::vector<ColumnType> types;
@@ -661,30 +668,15 @@ void PostgresSource::finish_chunk(PendingChunk& chunk) {
 }
 
 void PostgresSource::start_chunk(TableInfo& table) {
-  auto progress = progress_->find(table.qualified);
-  std::optional<std::vector<std::string>> after;
-  if (progress != progress_->end()) after = progress->second.last_key;
-  auto chunk = begin_chunk(table, after);
+  auto chunk = begin_chunk(table, resume_point(table).after);
   finish_chunk(*chunk);
   chunk_ = std::move(chunk);
 }
 
 void PostgresSource::begin_next_chunk() {
   const PendingChunk& current = *chunk_;
-  if (current.rows.size() >= current.query.limit) {
-    next_chunk_ =
-        begin_chunk(*current.table, last_key_of(current.rows, current.query.key_positions));
-    return;
-  }
-  for (auto& table : tables_) {  // current's table is done with it: the next one not done
-    auto progress = progress_->find(table.qualified);
-    if (&table == current.table || (progress != progress_->end() && progress->second.done)) {
-      continue;
-    }
-    next_chunk_ = begin_chunk(table, progress != progress_->end()
-                                         ? progress->second.last_key
-                                         : std::optional<std::vector<std::string>>{});
-    return;
+  if (auto start = chunk_after(*current.table, current.query, current.rows)) {
+    next_chunk_ = begin_chunk(*start->table, start->after);
   }
 }
 

@@ -124,6 +124,17 @@ class PostgresSource : private pgoutput::Handler {
     ChunkQuery query;
   };
   TableInfo* next_table_to_snapshot();
+  // Where a chunk starts reading: a table and the key after which it reads (none: the start).
+  struct ChunkStart {
+    TableInfo* table = nullptr;
+    std::optional<std::vector<std::string>> after;
+  };
+  // Where `table`'s snapshot stands in progress_ (a table not begun: its start).
+  ChunkStart resume_point(TableInfo& table) const;
+  // The chunk after one of `table` that read `rows`: the same table from its last key while
+  // chunks come back full, else the next table that is not done; nullopt when none is left.
+  std::optional<ChunkStart> chunk_after(TableInfo& table, const ChunkQuery& query,
+                                        const ChunkRows& rows);
   std::string select_list(const TableInfo& table) const;  // the published columns, quoted
   ChunkQuery chunk_query(const TableInfo& table,
                          const std::optional<std::vector<std::string>>& after);
@@ -140,8 +151,7 @@ class PostgresSource : private pgoutput::Handler {
   std::unique_ptr<PendingChunk> begin_chunk(TableInfo& table,
                                             const std::optional<std::vector<std::string>>& after);
   void finish_chunk(PendingChunk& chunk);
-  // The chunk after chunk_ (the same table from its last key while chunks come back full, else
-  // the next table not done), begun while chunk_ waits for its high watermark.
+  // The chunk after chunk_ (chunk_after), begun while chunk_ waits for its high watermark.
   void begin_next_chunk();
   // Drops next_chunk_: its query is cancelled and its transaction rolled back.
   void drop_next_chunk();
