@@ -938,7 +938,8 @@ void PostgresSource::on_message(const pgoutput::LogicalMessage& message) {
   if (message.content == "low" + expected) {
     chunk_->low_seen = true;
   } else if (message.content == "high" + expected) {
-    if (txn_.skip || chunk_->invalid || !chunk_->low_seen) {
+    const bool read_again = txn_.skip || chunk_->invalid || !chunk_->low_seen;
+    if (read_again) {
       ++stats_.snapshot_chunk_retries;
       spdlog::debug("snapshot chunk {} of {} raced a concurrent commit; reading it again",
                     chunk_->id, chunk_->table->qualified);
@@ -950,7 +951,6 @@ void PostgresSource::on_message(const pgoutput::LogicalMessage& message) {
                                              &chunk_->dropped, txn_.token, source);
       advance_snapshot_progress(*chunk_->table, chunk_->query, chunk_->rows, published);
     }
-    const bool read_again = txn_.skip || chunk_->invalid || !chunk_->low_seen;
     spare_rows_ = std::move(chunk_->rows);
     chunk_.reset();
     if (next_chunk_) {
