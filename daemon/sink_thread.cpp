@@ -8,9 +8,8 @@
 
 namespace pgcdc {
 
-SinkThread::SinkThread(BoundedBuffer& buffer, Sink& sink, PositionLedger& ledger,
-                       SinkRunnerOptions options)
-    : buffer_(buffer), ledger_(ledger), runner_(buffer, sink, options), thread_([this] { run(); }) {}
+SinkThread::SinkThread(BoundedBuffer& buffer, Sink& sink, PositionLedger& ledger)
+    : buffer_(buffer), ledger_(ledger), runner_(buffer, sink), thread_([this] { run(); }) {}
 
 SinkThread::~SinkThread() {
   if (thread_.joinable()) finish(false);

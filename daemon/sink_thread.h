@@ -19,8 +19,7 @@ namespace pgcdc {
 
 class SinkThread {
  public:
-  SinkThread(BoundedBuffer& buffer, Sink& sink, PositionLedger& ledger,
-             SinkRunnerOptions options = {});
+  SinkThread(BoundedBuffer& buffer, Sink& sink, PositionLedger& ledger);
   ~SinkThread();
   SinkThread(const SinkThread&) = delete;
   SinkThread& operator=(const SinkThread&) = delete;

@@ -273,6 +273,20 @@ class KafkaSecurity : public PipelineTest {
   }
 
   // Nothing made by a start that failed.
+  // Runs the daemon with `path`: the 10 snapshot rows and one streamed change arrive (read back
+  // through the plain listener: the same broker, the same topic), then it stops.
+  void expect_snapshot_and_a_streamed_change(const std::string& path) {
+    start_daemon(path);
+    auto events = read_topic(topic(name_), 10);
+    ASSERT_EQ(events.size(), 10u) << daemon_->log();
+    ASSERT_TRUE(wait_for_slot(60s));
+    sql("INSERT INTO " + name_ + " VALUES (11, 'streamed')");
+    events = read_topic(topic(name_), 11);
+    ASSERT_EQ(events.size(), 11u) << daemon_->log();
+    EXPECT_EQ(events[10].after, R"({"id":11,"v":"streamed"})");
+    stop_daemon();
+  }
+
   void expect_no_slot_nor_publication() {
     auto made = db().exec_params(
         "SELECT (SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1) + "
@@ -289,16 +303,7 @@ TEST_F(KafkaSecurity, RecordsArriveOverSaslSslAndThePasswordNeverShows) {
   EXPECT_EQ(run_pgcdc({"check", "-c", path}, output), 0) << output;
   EXPECT_EQ(output.find(env.kafka_sasl_password), std::string::npos) << output;
 
-  start_daemon(path);
-  // Read back through the plain listener: the same broker, the same topic.
-  auto events = read_topic(topic(name_), 10);
-  ASSERT_EQ(events.size(), 10u) << daemon_->log();
-  ASSERT_TRUE(wait_for_slot(60s));
-  sql("INSERT INTO " + name_ + " VALUES (11, 'streamed')");
-  events = read_topic(topic(name_), 11);
-  ASSERT_EQ(events.size(), 11u) << daemon_->log();
-  EXPECT_EQ(events[10].after, R"({"id":11,"v":"streamed"})");
-  stop_daemon();
+  ASSERT_NO_FATAL_FAILURE(expect_snapshot_and_a_streamed_change(path));
   const std::string log = daemon_->log();
   EXPECT_NE(log.find("created for " + env.kafka_secure_brokers), std::string::npos) << log;
   EXPECT_EQ(log.find(env.kafka_sasl_password), std::string::npos) << log;
@@ -363,16 +368,7 @@ TEST_F(KafkaSecurity, RecordsArriveOverMutualTls) {
   std::string output;
   EXPECT_EQ(run_pgcdc({"check", "-c", path}, output), 0) << output;
 
-  start_daemon(path);
-  // Read back through the plain listener: the same broker, the same topic.
-  auto events = read_topic(topic(name_), 10);
-  ASSERT_EQ(events.size(), 10u) << daemon_->log();
-  ASSERT_TRUE(wait_for_slot(60s));
-  sql("INSERT INTO " + name_ + " VALUES (11, 'streamed')");
-  events = read_topic(topic(name_), 11);
-  ASSERT_EQ(events.size(), 11u) << daemon_->log();
-  EXPECT_EQ(events[10].after, R"({"id":11,"v":"streamed"})");
-  stop_daemon();
+  ASSERT_NO_FATAL_FAILURE(expect_snapshot_and_a_streamed_change(path));
   const std::string log = daemon_->log();
   EXPECT_NE(log.find("created for " + env.kafka_mtls_brokers), std::string::npos) << log;
 }

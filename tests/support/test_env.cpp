@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <utility>
 
 namespace pgcdc::test {
 namespace {
@@ -15,19 +16,25 @@ std::string env_or_empty(const char* name) {
   return value ? value : "";
 }
 
+// Each variable and the field it fills: from the environment first, else from the dev env's file.
+constexpr std::pair<const char*, std::string TestEnv::*> kVariables[] = {
+    {"PGCDC_PG_URL", &TestEnv::pg_url},
+    {"PGCDC_KAFKA_BROKERS", &TestEnv::kafka_brokers},
+    {"PGCDC_DEV_DIR", &TestEnv::dev_dir},
+    {"PGCDC_KAFKA_SECURE_BROKERS", &TestEnv::kafka_secure_brokers},
+    {"PGCDC_KAFKA_CA", &TestEnv::kafka_ca},
+    {"PGCDC_KAFKA_SASL_USER", &TestEnv::kafka_sasl_user},
+    {"PGCDC_KAFKA_SASL_PASSWORD", &TestEnv::kafka_sasl_password},
+    {"PGCDC_KAFKA_MTLS_BROKERS", &TestEnv::kafka_mtls_brokers},
+    {"PGCDC_KAFKA_CLIENT_CERT", &TestEnv::kafka_client_cert},
+    {"PGCDC_KAFKA_CLIENT_KEY", &TestEnv::kafka_client_key},
+    {"PGCDC_KAFKA_UNTRUSTED_CLIENT_CERT", &TestEnv::kafka_untrusted_client_cert},
+    {"PGCDC_KAFKA_UNTRUSTED_CLIENT_KEY", &TestEnv::kafka_untrusted_client_key},
+};
+
 TestEnv load() {
-  TestEnv env{env_or_empty("PGCDC_PG_URL"),
-              env_or_empty("PGCDC_KAFKA_BROKERS"),
-              env_or_empty("PGCDC_DEV_DIR"),
-              env_or_empty("PGCDC_KAFKA_SECURE_BROKERS"),
-              env_or_empty("PGCDC_KAFKA_CA"),
-              env_or_empty("PGCDC_KAFKA_SASL_USER"),
-              env_or_empty("PGCDC_KAFKA_SASL_PASSWORD"),
-              env_or_empty("PGCDC_KAFKA_MTLS_BROKERS"),
-              env_or_empty("PGCDC_KAFKA_CLIENT_CERT"),
-              env_or_empty("PGCDC_KAFKA_CLIENT_KEY"),
-              env_or_empty("PGCDC_KAFKA_UNTRUSTED_CLIENT_CERT"),
-              env_or_empty("PGCDC_KAFKA_UNTRUSTED_CLIENT_KEY")};
+  TestEnv env;
+  for (const auto& [name, field] : kVariables) env.*field = env_or_empty(name);
   if (!env.pg_url.empty() && !env.kafka_brokers.empty() && !env.kafka_secure_brokers.empty() &&
       !env.kafka_mtls_brokers.empty()) {
     return env;
@@ -45,30 +52,8 @@ TestEnv load() {
     if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"')) {
       value = value.substr(1, value.size() - 2);
     }
-    if (name == "PGCDC_PG_URL" && env.pg_url.empty()) env.pg_url = value;
-    if (name == "PGCDC_KAFKA_BROKERS" && env.kafka_brokers.empty()) env.kafka_brokers = value;
-    if (name == "PGCDC_KAFKA_SECURE_BROKERS" && env.kafka_secure_brokers.empty()) {
-      env.kafka_secure_brokers = value;
-    }
-    if (name == "PGCDC_KAFKA_CA" && env.kafka_ca.empty()) env.kafka_ca = value;
-    if (name == "PGCDC_KAFKA_SASL_USER" && env.kafka_sasl_user.empty()) env.kafka_sasl_user = value;
-    if (name == "PGCDC_KAFKA_SASL_PASSWORD" && env.kafka_sasl_password.empty()) {
-      env.kafka_sasl_password = value;
-    }
-    if (name == "PGCDC_KAFKA_MTLS_BROKERS" && env.kafka_mtls_brokers.empty()) {
-      env.kafka_mtls_brokers = value;
-    }
-    if (name == "PGCDC_KAFKA_CLIENT_CERT" && env.kafka_client_cert.empty()) {
-      env.kafka_client_cert = value;
-    }
-    if (name == "PGCDC_KAFKA_CLIENT_KEY" && env.kafka_client_key.empty()) {
-      env.kafka_client_key = value;
-    }
-    if (name == "PGCDC_KAFKA_UNTRUSTED_CLIENT_CERT" && env.kafka_untrusted_client_cert.empty()) {
-      env.kafka_untrusted_client_cert = value;
-    }
-    if (name == "PGCDC_KAFKA_UNTRUSTED_CLIENT_KEY" && env.kafka_untrusted_client_key.empty()) {
-      env.kafka_untrusted_client_key = value;
+    for (const auto& [variable, field] : kVariables) {
+      if (name == variable && (env.*field).empty()) env.*field = value;
     }
   }
   return env;
