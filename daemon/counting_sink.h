@@ -17,15 +17,14 @@ class CountingSink : public Sink {
       : inner_(std::move(inner)), metrics_(metrics) {}
 
   SendResult send(Record& record) override {
-    // Looked up before send(): an accepted record is moved from.
-    Metrics::ProducedCounters counters = metrics_.produced_counters(record.table, record.op);
-    const double bytes = static_cast<double>(record.payload_bytes());
     SendResult result = inner_->send(record);
-    if (result == SendResult::kAccepted) {
-      counters.records->Increment();
-      counters.bytes->Increment(bytes);
-    }
+    if (result == SendResult::kAccepted) count(record);
     return result;
+  }
+  std::size_t send_batch(std::span<Record> records) override {
+    const std::size_t taken = inner_->send_batch(records);
+    for (std::size_t i = 0; i < taken; ++i) count(records[i]);
+    return taken;
   }
   void poll(std::chrono::milliseconds timeout) override { inner_->poll(timeout); }
   bool set_report_wakeup(std::function<void()> wake) override {
@@ -41,6 +40,12 @@ class CountingSink : public Sink {
   std::string fatal_error() const override { return inner_->fatal_error(); }
 
  private:
+  void count(const Record& record) {
+    Metrics::ProducedCounters counters = metrics_.produced_counters(record.table, record.op);
+    counters.records->Increment();
+    counters.bytes->Increment(static_cast<double>(record.payload_bytes()));
+  }
+
   std::unique_ptr<Sink> inner_;
   Metrics& metrics_;
 };

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "core/delivery.h"
@@ -27,8 +28,18 @@ class Sink {
 
   virtual ~Sink() = default;
 
-  // Takes the record (moved from on kAccepted only).
+  // Takes the record on kAccepted. The sink copies what it needs: the record is left as it was,
+  // for the caller to count and then reuse.
   virtual SendResult send(Record& record) = 0;
+  // Takes records from the front, in order, until one meets a full queue (kQueueFull); returns
+  // how many it took, each as send() would. The rest must be offered again, in the same order,
+  // after poll(). A sink that can hand its destination several records in one call overrides
+  // this.
+  virtual std::size_t send_batch(std::span<Record> records) {
+    std::size_t taken = 0;
+    while (taken < records.size() && send(records[taken]) == SendResult::kAccepted) ++taken;
+    return taken;
+  }
   // Serves delivery reports, waiting up to `timeout` for one.
   virtual void poll(std::chrono::milliseconds timeout) = 0;
   // Asks the sink to call `wake` whenever poll() has reports to serve, so the sink thread can sleep

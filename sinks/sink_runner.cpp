@@ -7,17 +7,20 @@ namespace pgcdc {
 SinkRunner::SinkRunner(BoundedBuffer& buffer, Sink& sink, SinkRunnerOptions options)
     : buffer_(buffer), sink_(sink), options_(options) {}
 
-bool SinkRunner::send_with_retry(Record& record, const std::atomic<bool>& stop) {
-  while (sink_.send(record) == Sink::SendResult::kQueueFull) {
-    // Backpressure, never loss: serve reports so the sink frees room, then offer the same record
-    // again. Meanwhile the buffer fills and the source slows down (it keeps answering the
+bool SinkRunner::send_with_retry(std::span<Record> batch, const std::atomic<bool>& stop) {
+  std::size_t sent = 0;
+  for (;;) {
+    const std::size_t taken = sink_.send_batch(batch.subspan(sent));
+    sent += taken;
+    records_sent_.fetch_add(taken, std::memory_order_relaxed);
+    if (sent == batch.size()) return true;
+    // Backpressure, never loss: serve reports so the sink frees room, then offer the rest again,
+    // in order. Meanwhile the buffer fills and the source slows down (it keeps answering the
     // walsender while its pushes time out).
     queue_full_retries_.fetch_add(1, std::memory_order_relaxed);
     if (stop.load() || sink_.fatal()) return false;
     sink_.poll(options_.queue_full_poll_timeout);
   }
-  records_sent_.fetch_add(1, std::memory_order_relaxed);
-  return true;
 }
 
 void SinkRunner::run(const std::atomic<bool>& stop) {
@@ -45,11 +48,9 @@ void SinkRunner::run(const std::atomic<bool>& stop) {
     const bool open = buffer_.pop_batch(batch, options_.max_batch, pop_timeout,
                                         waiting_for_reports && woken_by_reports);
 
-    for (Record& record : batch) {
-      // A record popped but not sent when stopping is simply dropped: it never reached the
-      // ledger as delivered, so its position is not committed and it is read again on restart.
-      if (!send_with_retry(record, stop)) return;
-    }
+    // Records popped but not sent when stopping are simply dropped: they never reached the
+    // ledger as delivered, so their positions are not committed and they are read again.
+    if (!send_with_retry(batch, stop)) return;
     if (!batch.empty()) batches_.fetch_add(1, std::memory_order_relaxed);
 
     if (!open) return;  // closed and drained; the caller flushes what is in flight

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "core/bounded_buffer.h"
 #include "sinks/sink.h"
@@ -47,9 +48,9 @@ class SinkRunner {
   std::uint64_t batches() const { return batches_.load(); }
 
  private:
-  // Sends one record, retrying while the sink is full. False when `stop` (or a fatal sink) ended
-  // the retries before the record was accepted.
-  bool send_with_retry(Record& record, const std::atomic<bool>& stop);
+  // Sends the batch in order, retrying from the first record the sink could not take while it
+  // is full. False when `stop` (or a fatal sink) ended the retries before every record was taken.
+  bool send_with_retry(std::span<Record> batch, const std::atomic<bool>& stop);
 
   BoundedBuffer& buffer_;
   Sink& sink_;

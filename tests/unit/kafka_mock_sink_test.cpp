@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -292,6 +293,89 @@ TEST_F(KafkaMockSinkTest, FullQueueIsBackpressureAndNothingIsReportedForIt) {
   EXPECT_EQ(listener.count(DeliveryStatus::kDelivered), 3u);
 }
 
+// send_batch() keeps order under backpressure only because rd_kafka_produce_batch takes nothing
+// after the first record that meets a full queue, even a later one that would fit.
+TEST_F(KafkaMockSinkTest, LibrdkafkaTakesNothingAfterAFullQueue) {
+  char errstr[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", cluster_.bootstraps().c_str(), errstr,
+                              sizeof errstr), RD_KAFKA_CONF_OK);
+  ASSERT_EQ(rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1", errstr, sizeof errstr),
+            RD_KAFKA_CONF_OK);
+  RdKafkaPtr producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));
+  ASSERT_TRUE(producer) << errstr;
+  RdKafkaTopicPtr topic(rd_kafka_topic_new(producer.get(), topic_.c_str(), nullptr));
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::string large(600, 'a');  // two of these exceed the 1 KiB queue
+  std::string small(100, 'b');  // fits after one large one
+  std::vector<rd_kafka_message_t> messages(3, rd_kafka_message_t{});
+  std::string* payloads[] = {&large, &large, &small};
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    messages[i].payload = payloads[i]->data();
+    messages[i].len = payloads[i]->size();
+  }
+  EXPECT_EQ(rd_kafka_produce_batch(topic.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                   messages.data(), 3), 1);
+  EXPECT_EQ(messages[0].err, RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(messages[1].err, RD_KAFKA_RESP_ERR__QUEUE_FULL);
+  EXPECT_EQ(messages[2].err, RD_KAFKA_RESP_ERR__QUEUE_FULL);
+  rd_kafka_purge(producer.get(), RD_KAFKA_PURGE_F_QUEUE);
+  rd_kafka_poll(producer.get(), 0);
+}
+
+TEST_F(KafkaMockSinkTest, ABatchMeetingAFullQueueTakesAPrefixAndTheRestFollowsLater) {
+  RecordingListener listener;
+  KafkaSink sink(config({{"queue.buffering.max.messages", "3"}}), listener);
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::vector<Record> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(make_record(static_cast<DeliveryToken>(i + 1), topic_, i));
+  EXPECT_EQ(sink.send_batch(batch), 3u);
+  EXPECT_EQ(sink.in_flight(), 3u);
+  // Those not taken are untouched, ready to be offered again.
+  EXPECT_EQ(batch[3].key, "{\"id\":3}");
+  ASSERT_TRUE(batch[4].value.has_value());
+  sink.poll(milliseconds(0));
+  EXPECT_TRUE(listener.reports.empty());
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(sink.flush(milliseconds(15000)));
+  EXPECT_EQ(sink.send_batch(std::span<Record>(batch).subspan(3)), 2u);
+  ASSERT_TRUE(sink.flush(milliseconds(15000)));
+  ASSERT_EQ(listener.reports.size(), 5u);
+  std::set<DeliveryToken> delivered;
+  for (const auto& r : listener.reports) {
+    EXPECT_EQ(r.status, DeliveryStatus::kDelivered) << r.error;
+    delivered.insert(r.token);
+  }
+  EXPECT_EQ(delivered, (std::set<DeliveryToken>{1, 2, 3, 4, 5}));
+}
+
+TEST_F(KafkaMockSinkTest, ABatchAcrossTopicsFailsOnlyTheRecordKafkaRefuses) {
+  const std::string other = topic_ + ".other";
+  ASSERT_EQ(rd_kafka_mock_topic_create(cluster_.get(), other.c_str(), 1, 1),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  RecordingListener listener;
+  KafkaSink sink(config({{"message.max.bytes", "1000"}}), listener);
+  std::vector<Record> batch;
+  batch.push_back(make_record(1, topic_, 1));
+  batch.push_back(make_record(2, topic_, 2, /*tombstone=*/true));
+  batch.push_back(make_record(3, other, 3));
+  batch.push_back(make_record(4, topic_, 4));
+  batch.back().value = std::string(5000, 'x');  // too large: refused at once
+  batch.push_back(make_record(5, topic_, 5));
+  EXPECT_EQ(sink.send_batch(batch), 5u);
+  ASSERT_TRUE(sink.flush(milliseconds(15000)));
+  ASSERT_EQ(listener.reports.size(), 5u);
+  for (const auto& r : listener.reports) {
+    EXPECT_EQ(r.status, r.token == 4 ? DeliveryStatus::kFailed : DeliveryStatus::kDelivered)
+        << "token " << r.token << ": " << r.error;
+    if (r.token == 4) {
+      EXPECT_NE(r.error.find(topic_), std::string::npos) << r.error;
+    }
+  }
+  EXPECT_EQ(sink.in_flight(), 0u);
+}
+
 TEST_F(KafkaMockSinkTest, FatalErrorIsVisibleAndLaterRecordsFail) {
   RecordingListener listener;
   KafkaSink sink(config(), listener);
@@ -379,17 +463,23 @@ class KafkaMockTransactionTest : public KafkaMockSinkTest {
   }
   // One ledger entry of `records` records (the first `oversized` of them too large to produce),
   // then its marker, as the source sends them.
+  // `batched`: records and marker in one send_batch() call, as the sink thread sends them.
   void send_entry(KafkaSink& sink, PositionLedger& ledger, Lsn lsn, int records,
-                  int oversized = 0) const {
+                  int oversized = 0, bool batched = false) const {
     DeliveryToken token = ledger.open();
+    std::vector<Record> entry;
     for (int i = 0; i < records; ++i) {
       Record r = make_record(token, topic_, static_cast<int>(lsn) + i);
       if (i < oversized) r.value = std::string(5000, 'x');
       ledger.add_record(token);
-      ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+      entry.push_back(std::move(r));
     }
-    Record m = marker(token, lsn);
-    ASSERT_EQ(sink.send(m), Sink::SendResult::kAccepted);
+    entry.push_back(marker(token, lsn));
+    if (batched) {
+      ASSERT_EQ(sink.send_batch(entry), entry.size());
+    } else {
+      for (Record& r : entry) ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+    }
     ledger.seal(token, at(lsn));
   }
   // A transactional sink with its transactions initialized, as a session starts one.
@@ -405,16 +495,22 @@ class KafkaMockTransactionTest : public KafkaMockSinkTest {
   }
 };
 
-TEST_F(KafkaMockTransactionTest, NothingCommitsAfterAnAbortedTransaction) {
+class KafkaMockTransactionBatchTest : public KafkaMockTransactionTest,
+                                      public ::testing::WithParamInterface<bool> {};
+
+TEST_P(KafkaMockTransactionBatchTest, NothingCommitsAfterAnAbortedTransaction) {
+  const bool batched = GetParam();
   PositionLedger ledger;
   RecordingListener listener(&ledger);
   KafkaSinkConfig c = transactional({{"message.max.bytes", "1000"}});
   {
     KafkaSink sink(c, listener);
     ASSERT_NO_FATAL_FAILURE(start(sink));
-    send_entry(sink, ledger, 100, 3);     // committed
-    send_entry(sink, ledger, 200, 2, 1);  // a record is refused: the transaction aborts
-    send_entry(sink, ledger, 300, 3);     // must not commit: 200's records are not in Kafka
+    send_entry(sink, ledger, 100, 3, 0, batched);  // committed
+    // A record is refused: the transaction aborts.
+    send_entry(sink, ledger, 200, 2, 1, batched);
+    // Must not commit: 200's records are not in Kafka.
+    send_entry(sink, ledger, 300, 3, 0, batched);
     sink.poll(milliseconds(100));
     EXPECT_TRUE(sink.flush(milliseconds(10000)));
     EXPECT_EQ(sink.in_flight(), 0u);
@@ -429,6 +525,25 @@ TEST_F(KafkaMockTransactionTest, NothingCommitsAfterAnAbortedTransaction) {
   EXPECT_EQ(ledger.committable().lsn, 100u);
   // The next session resumes from here: it must not be past entry 200.
   EXPECT_EQ(committed_position(c), 100u);
+}
+
+INSTANTIATE_TEST_SUITE_P(OneByOneAndBatched, KafkaMockTransactionBatchTest, ::testing::Bool());
+
+TEST_F(KafkaMockTransactionTest, EntriesSentAsBatchesCommitTheirPositions) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSinkConfig c = transactional();
+  {
+    KafkaSink sink(c, listener);
+    ASSERT_NO_FATAL_FAILURE(start(sink));
+    send_entry(sink, ledger, 100, 5, 0, /*batched=*/true);
+    send_entry(sink, ledger, 200, 5, 0, /*batched=*/true);
+    EXPECT_TRUE(sink.flush(milliseconds(10000)));
+  }
+  ASSERT_EQ(listener.reports.size(), 10u);
+  EXPECT_EQ(listener.count(DeliveryStatus::kDelivered), 10u);
+  EXPECT_EQ(ledger.committable().lsn, 200u);
+  EXPECT_EQ(committed_position(c), 200u);
 }
 
 TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadOfAborting) {

@@ -40,7 +40,7 @@ class FakeSink : public Sink {
       return SendResult::kQueueFull;
     }
     refused_in_a_row_ = 0;
-    accepted.push_back(std::move(record));
+    accepted.push_back(record);  // a sink leaves the record as it was (Sink::send)
     pending_.push_back(accepted.size() - 1);
     if (fatal_after_first) fatal_flag_ = true;
     return SendResult::kAccepted;
