@@ -402,7 +402,7 @@ std::size_t KafkaSink::produce_run(std::span<Record> run) {
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       // librdkafka stops at the first record that meets a full queue: it and every later one
       // were not taken (rd_kafka_produce_batch fails them all with the same error; the test
-      // KafkaSinkBatch.LibrdkafkaTakesNothingAfterAFullQueue holds the library to that), so
+      // KafkaMockSinkTest.LibrdkafkaTakesNothingAfterAFullQueue holds the library to that), so
       // order is kept when they are offered again. Nothing will be reported for them.
       taken = std::min(taken, i);
       in_flight_.fetch_sub(1);
