@@ -17,11 +17,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kCommitInterval = std::chrono::milliseconds(1000);
 constexpr auto kPushWait = std::chrono::milliseconds(100);
-// While changes flow (a message arrived within kFlowingWindow), read_from_server waits for the
-// socket to hold kGatherBytes, or for kGatherTime, whichever comes first.
+// While changes flow (a message arrived within kFlowingWindow), read_from_server waits for a
+// batch (ReplicationStream::wait_for_batch) instead of any byte.
 constexpr auto kFlowingWindow = std::chrono::milliseconds(20);
-constexpr int kGatherBytes = 16 << 10;  // a full TLS record
-constexpr auto kGatherTime = std::chrono::microseconds(1000);
 constexpr std::size_t kStagedRecords = 64;         // snapshot records per buffer push
 constexpr std::size_t kStagedBytes = 256u << 10;  // ... or fewer when they are this large
 constexpr std::size_t kRecentXids = 4096;
@@ -377,15 +375,15 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
     }
     if (waited) return false;
     hand_over();  // about to wait: the sink takes what is queued now
-    // While changes flow, wake for a few of them, not for each: wait until the socket holds
-    // kGatherBytes or kGatherTime passed. Waking at the first byte meant a wake-up of this thread
-    // for nearly every message when the walsender was the slower side, each one paid by the
-    // walsender too (it wakes the reader): at 10,000 single-row transactions a second, 30,000
-    // wake-ups a second and most of pgcdc's CPU. A bulk stream reaches the mark at once (a plain
+    // While changes flow, wake for a few of them, not for each: wait until the socket holds a
+    // batch or the batch's time passed (ReplicationStream::batching()). Waking at the first byte
+    // meant a wake-up of this thread for nearly every message when the walsender was the slower
+    // side, each one paid by the walsender too (it wakes the reader): at 10,000 single-row
+    // transactions a second, 30,000 wake-ups a second and most of pgcdc's CPU. A bulk stream reaches the mark at once (a plain
     // 1 ms nap before each wait cut the 10 KB TOAST workload to a tenth of its rate); a trickle
-    // waits at most kGatherTime more. Idle, any byte wakes the loop.
+    // waits at most the batch's time more. Idle, any byte wakes the loop.
     if (Clock::now() - last_message_at_ < kFlowingWindow) {
-      stream_->wait(kGatherTime, kGatherBytes);
+      stream_->wait_for_batch();
     } else {
       stream_->wait(wait);
     }

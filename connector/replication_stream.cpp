@@ -1,5 +1,7 @@
 #include "connector/replication_stream.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -7,11 +9,46 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "connector/pg_connection.h"
 
 namespace pgcdc {
+namespace {
 
-ReplicationStream::ReplicationStream(PGconn* conn) : conn_(conn) {
+// The socket's smoothed round trip from the exchanges before streaming (a conservative sample:
+// it includes the server's time to answer). The largest duration when the kernel cannot say, so
+// that the kernel's autotuning stays in charge.
+std::chrono::microseconds smoothed_rtt(int socket) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (getsockopt(socket, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 || info.tcpi_rtt == 0) {
+    return std::chrono::microseconds::max();
+  }
+  return std::chrono::microseconds(info.tcpi_rtt);
+}
+
+}  // namespace
+
+Batching batching_for(std::chrono::microseconds rtt) {
+  if (rtt <= kNearPeerRtt) return {std::chrono::microseconds(5000), 256 << 10, 256 << 10};
+  return {std::chrono::microseconds(1000), 16 << 10, 0};
+}
+
+ReplicationStream::ReplicationStream(PGconn* conn)
+    : conn_(conn), batching_(batching_for(smoothed_rtt(PQsocket(conn)))) {
+  const int socket = PQsocket(conn);
+  if (batching_.receive_buffer > 0 &&
+      setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &batching_.receive_buffer,
+                 sizeof batching_.receive_buffer) != 0) {
+    // Not fatal: the stream works with any buffer, the walsender just works harder.
+    spdlog::warn("replication connection: could not fix the receive buffer at {} bytes: {}",
+                 batching_.receive_buffer, std::strerror(errno));
+  }
+  spdlog::debug("replication connection: reading batches of {} bytes or {} us (receive buffer {})",
+                batching_.bytes, batching_.time.count(),
+                batching_.receive_buffer > 0 ? std::to_string(batching_.receive_buffer)
+                                             : std::string("sized by the kernel"));
   if (PQsslInUse(conn) == 0) return;
   const char* library = PQsslAttribute(conn, "library");
   if (library == nullptr || std::strcmp(library, "OpenSSL") != 0) return;

@@ -17,6 +17,16 @@
 // PQgetResult after the COPY ended, which does not wait (see throw_stream_ended()).
 // tests/unit/replication_stream_test.cpp pins this with a TLS server that sends a burst of
 // records in one write and then stays quiet.
+//
+// Batches on a near peer. The walsender sends each message as soon as the socket takes it. While
+// the receiver keeps its window open, every message leaves as its own TCP segment, and on a
+// loopback or same-rack link the walsender's CPU goes to its TCP path (on loopback it runs the
+// receiver's half too): single-row transactions decoded 40-70% slower for pgcdc than for the
+// slower pg_recvlogical, whose window closes at times (docs/benchmarks.md, "Where streaming time
+// goes"). When the round trip is short, the stream bounds its receive buffer and, while changes
+// flow, reads only once the socket holds most of that window: the window closes, the walsender's
+// messages pile up in its send buffer and leave as large segments. A short round trip is what
+// keeps this from capping throughput (see batching_for()); a time limit bounds the delay.
 #include <libpq-fe.h>
 
 #include <chrono>
@@ -27,6 +37,23 @@
 struct ssl_st;
 
 namespace pgcdc {
+
+// How the stream waits while changes flow: until the socket holds `bytes` (SO_RCVLOWAT) or `time`
+// passed, with the socket's receive buffer fixed at `receive_buffer` bytes (0: the kernel sizes
+// it).
+struct Batching {
+  std::chrono::microseconds time;
+  int bytes;
+  int receive_buffer;
+  bool operator==(const Batching&) const = default;
+};
+
+// The batching for a connection whose smoothed round trip is `rtt`. Up to kNearPeerRtt a fixed
+// 256 KiB window still carries 256 MB/s, more than a walsender decodes, so it is bounded and the
+// stream reads in batches of that window; beyond, the kernel's autotuning keeps the window large
+// enough for the distance, and the stream reads every 16 KiB (a full TLS record) or 1 ms.
+inline constexpr auto kNearPeerRtt = std::chrono::microseconds(1000);
+Batching batching_for(std::chrono::microseconds rtt);
 
 class ReplicationStream {
  public:
@@ -47,7 +74,11 @@ class ReplicationStream {
   // next() returned nullopt.
   bool wait(std::chrono::microseconds timeout, int min_bytes = 1);
 
+  // wait() for a batch while changes flow: batching().bytes or batching().time.
+  bool wait_for_batch() { return wait(batching_.time, batching_.bytes); }
+
   bool tls_read_ahead() const { return ssl_ != nullptr; }
+  const Batching& batching() const { return batching_; }
 
  private:
   // OpenSSL holds bytes it read from the socket and its last read did not stop for want of more:
@@ -57,6 +88,7 @@ class ReplicationStream {
   [[noreturn]] void throw_stream_ended();  // with the server's reason when it gave one
 
   PGconn* conn_;
+  Batching batching_;
   ssl_st* ssl_ = nullptr;  // libpq's, when read-ahead is on
   int low_water_ = 1;      // the socket's SO_RCVLOWAT
   std::unique_ptr<char, void (*)(void*)> message_{nullptr, &PQfreemem};
