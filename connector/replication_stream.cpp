@@ -31,8 +31,9 @@ std::chrono::microseconds smoothed_rtt(int socket) {
 }  // namespace
 
 Batching batching_for(std::chrono::microseconds rtt) {
-  if (rtt <= kNearPeerRtt) return {std::chrono::microseconds(5000), 256 << 10, 256 << 10};
-  return {std::chrono::microseconds(1000), 16 << 10, 0};
+  using std::chrono::microseconds;
+  if (rtt <= kNearPeerRtt) return {256 << 10, 256 << 10, microseconds(1000), microseconds(5000), 8e6};
+  return {16 << 10, 0, microseconds(1000), microseconds(1000), 0};
 }
 
 ReplicationStream::ReplicationStream(PGconn* conn)
@@ -45,8 +46,10 @@ ReplicationStream::ReplicationStream(PGconn* conn)
     spdlog::warn("replication connection: could not fix the receive buffer at {} bytes: {}",
                  batching_.receive_buffer, std::strerror(errno));
   }
-  spdlog::debug("replication connection: reading batches of {} bytes or {} us (receive buffer {})",
-                batching_.bytes, batching_.time.count(),
+  spdlog::debug("replication connection: reading batches of {} bytes or {} us ({} us from {} B/s; "
+                "receive buffer {})",
+                batching_.bytes, batching_.time.count(), batching_.bulk_time.count(),
+                batching_.bulk_rate,
                 batching_.receive_buffer > 0 ? std::to_string(batching_.receive_buffer)
                                              : std::string("sized by the kernel"));
   if (PQsslInUse(conn) == 0) return;
@@ -63,6 +66,7 @@ std::optional<std::string_view> ReplicationStream::next() {
     const int length = PQgetCopyData(conn_, &buffer, /*async=*/1);
     if (length > 0) {
       message_.reset(buffer);
+      bytes_since_batch_wait_ += static_cast<std::size_t>(length);
       return std::string_view(buffer, static_cast<std::size_t>(length));
     }
     if (length < 0) throw_stream_ended();
@@ -97,6 +101,15 @@ bool ReplicationStream::wait(std::chrono::microseconds timeout, int min_bytes) {
   }
   if (ready > 0 || min_bytes > 1) consume_input();
   return ready > 0;
+}
+
+bool ReplicationStream::wait_for_batch() {
+  const auto now = std::chrono::steady_clock::now();
+  const double seconds = std::chrono::duration<double>(now - last_batch_wait_).count();
+  const auto time = batching_.time_for(bytes_since_batch_wait_, seconds);
+  last_batch_wait_ = now;
+  bytes_since_batch_wait_ = 0;
+  return wait(time, batching_.bytes);
 }
 
 bool ReplicationStream::has_unread_records() const {

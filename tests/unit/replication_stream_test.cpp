@@ -309,8 +309,22 @@ TEST(ReplicationStreamBatching, ANearPeerGetsABoundedWindowAndLargeBatches) {
     const Batching batching = batching_for(rtt);
     EXPECT_EQ(batching.receive_buffer, 256 << 10) << rtt.count();
     EXPECT_EQ(batching.bytes, 256 << 10) << rtt.count();
-    EXPECT_EQ(batching.time, 5ms) << rtt.count();
+    EXPECT_EQ(batching.time, 1ms) << rtt.count();
+    EXPECT_EQ(batching.bulk_time, 5ms) << rtt.count();
   }
+}
+
+TEST(ReplicationStreamBatching, ANearPeerWaitsLongerOnlyWhileChangesArriveFast) {
+  // 16 MB/s and more: 5 ms, so the window closes and the walsender's messages pile up. A moderate
+  // stream (10,000 single-row transactions a second is about 3 MB/s) keeps 1 ms: its window never
+  // closes, so waiting longer would only add latency.
+  const Batching near = batching_for(std::chrono::microseconds(100));
+  EXPECT_EQ(near.time_for(160'000, 0.005), 5ms);    // 32 MB/s
+  EXPECT_EQ(near.time_for(80'000, 0.005), 5ms);     // 16 MB/s
+  EXPECT_EQ(near.time_for(15'000, 0.005), 1ms);     // 3 MB/s
+  EXPECT_EQ(near.time_for(3'000, 0.001), 1ms);      // 3 MB/s
+  EXPECT_EQ(near.time_for(1'000'000, 60.0), 1ms);   // the first wait after a quiet minute
+  EXPECT_EQ(near.time_for(0, 0.001), 1ms);
 }
 
 TEST(ReplicationStreamBatching, AFarPeerKeepsTheKernelsWindow) {
@@ -320,7 +334,8 @@ TEST(ReplicationStreamBatching, AFarPeerKeepsTheKernelsWindow) {
     const Batching batching = batching_for(rtt);
     EXPECT_EQ(batching.receive_buffer, 0) << rtt.count();
     EXPECT_EQ(batching.bytes, 16 << 10) << rtt.count();
-    EXPECT_EQ(batching.time, 1ms) << rtt.count();
+    EXPECT_EQ(batching.time_for(0, 1.0), 1ms) << rtt.count();
+    EXPECT_EQ(batching.time_for(100'000'000, 1.0), 1ms) << rtt.count();
   }
 }
 
@@ -358,7 +373,7 @@ TEST(ReplicationStreamBatching, ALoopbackStreamBoundsItsReceiveBufferAndStillDel
     if (auto next = stream.next()) {
       change.emplace(*next);
     } else {
-      stream.wait_for_batch();  // below the mark: returns after 5 ms with what is there
+      stream.wait_for_batch();  // below the mark: returns after 1 ms with what is there
     }
   }
   ASSERT_TRUE(change.has_value()) << "a change below the batch size never arrived";
