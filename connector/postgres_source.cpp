@@ -379,9 +379,10 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
     // batch or the batch's time passed (ReplicationStream::batching()). Waking at the first byte
     // meant a wake-up of this thread for nearly every message when the walsender was the slower
     // side, each one paid by the walsender too (it wakes the reader): at 10,000 single-row
-    // transactions a second, 30,000 wake-ups a second and most of pgcdc's CPU. A bulk stream reaches the mark at once (a plain
-    // 1 ms nap before each wait cut the 10 KB TOAST workload to a tenth of its rate); a trickle
-    // waits at most the batch's time more. Idle, any byte wakes the loop.
+    // transactions a second, 30,000 wake-ups a second and most of pgcdc's CPU. A bulk stream
+    // reaches the mark at once (a plain 1 ms nap before each wait cut the 10 KB TOAST workload to
+    // a tenth of its rate); a trickle waits at most the batch's time more. Idle, any byte wakes
+    // the loop.
     if (Clock::now() - last_message_at_ < kFlowingWindow) {
       stream_->wait_for_batch();
     } else {
