@@ -32,7 +32,9 @@ std::chrono::microseconds smoothed_rtt(int socket) {
 
 Batching batching_for(std::chrono::microseconds rtt) {
   using std::chrono::microseconds;
-  if (rtt <= kNearPeerRtt) return {256 << 10, 256 << 10, microseconds(1000), microseconds(5000), 8e6};
+  if (rtt <= kNearPeerRtt) {
+    return {256 << 10, 256 << 10, microseconds(1000), microseconds(5000), /*bulk_rate=*/8e6};
+  }
   return {16 << 10, 0, microseconds(1000), microseconds(1000), 0};
 }
 

@@ -64,7 +64,7 @@ struct Batching {
 // The batching for a connection whose smoothed round trip is `rtt`. Up to kNearPeerRtt a fixed
 // 256 KiB window still carries 256 MB/s, more than a walsender decodes, so it is bounded and the
 // stream reads in batches of that window, waiting 5 ms while messages arrive at 8 MB/s or more
-// and 1 ms below (10,000 single-row transactions a second are about 2.5 MB/s); beyond, the
+// and 1 ms below (10,000 single-row transactions a second are a few MB/s); beyond, the
 // kernel's autotuning keeps the window large enough for the distance, and the stream reads every
 // 16 KiB (a full TLS record) or 1 ms.
 inline constexpr auto kNearPeerRtt = std::chrono::microseconds(1000);
