@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -800,12 +801,32 @@ class Bench:
         ]
         if system == "pgcdc-eos":
             lines.append('delivery = "exactly_once"')
+        self.metrics_port = free_port()
         lines += ["[offsets]", f'path = "{d}/offsets.json"',
-                  "[metrics]", f'listen = "127.0.0.1:{free_port()}"']
+                  "[metrics]", f'listen = "127.0.0.1:{self.metrics_port}"']
         cfg = d / "pgcdc.toml"
         cfg.write_text("\n".join(lines) + "\n")
         (d / "offsets.json").unlink(missing_ok=True)  # every run starts from nothing
         return cfg
+
+    def replication_segment_bytes(self) -> float | None:
+        """Bytes per TCP segment the running pgcdc's replication socket received, from its
+        metrics: about one message per segment is the walsender's slow state (docs/benchmarks.md,
+        "Where streaming time goes"). None when the binary does not export the counters."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                        timeout=5) as answer:
+                text = answer.read().decode()
+        except OSError:
+            return None
+        values = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in ("pgcdc_replication_received_bytes_total",
+                        "pgcdc_replication_received_segments_total"):
+                values[name] = float(value)
+        segments = values.get("pgcdc_replication_received_segments_total", 0)
+        return values["pgcdc_replication_received_bytes_total"] / segments if segments else None
 
     def start_profile(self, proc: Proc, d: Path):
         """--profile: system-wide `perf record -a -g` while pgcdc runs, so pgcdc's threads, the
@@ -896,6 +917,11 @@ class Bench:
             note += ("; cdc = true (a first start: watermark chunks beside the stream), stopped "
                      "once every row arrived; it makes its slot at start")
         r = self.kafka_result(system, wl, proc, c, expected, cpu0, note=note)
+        if not snapshot:
+            segment = self.replication_segment_bytes()
+            if segment:
+                r["segment_bytes"] = segment
+                r["note"] += f"; replication socket: {segment:,.0f} bytes per TCP segment"
         proc.stop()
         if exits and proc.exit_code not in (0, None):
             r["note"] += f"; exit {proc.exit_code}"

@@ -254,6 +254,7 @@ void PostgresSource::start_streaming(Lsn start) {
                         quote_replication_literal(publications) + ", messages 'true')";
   replication_->exec(command);  // PGRES_COPY_BOTH
   stream_.emplace(replication_->raw());
+  socket_counted_ = {};
   stats_.streaming = true;
   spdlog::info("streaming from slot {} (publication {}), resuming after {}", source.slot_name,
                source.publication_name, format_lsn(start));
@@ -371,9 +372,13 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
     }
     if (received) {
       last_message_at_ = Clock::now();
+      sample_socket(last_message_at_);
       return true;
     }
-    if (waited) return false;
+    if (waited) {
+      sample_socket(Clock::now());
+      return false;
+    }
     hand_over();  // about to wait: the sink takes what is queued now
     // While changes flow, wake for a few of them, not for each: wait until the socket holds a
     // batch or the batch's time passed (ReplicationStream::batching()). Waking at the first byte
@@ -392,6 +397,16 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
   }
   last_message_at_ = Clock::now();
   return received;
+}
+
+void PostgresSource::sample_socket(Clock::time_point now) {
+  if (now < next_socket_sample_) return;
+  next_socket_sample_ = now + std::chrono::seconds(1);
+  auto received = stream_->socket_received();
+  if (!received) return;
+  stats_.replication_bytes_received += received->bytes - socket_counted_.bytes;
+  stats_.replication_segments_received += received->segments - socket_counted_.segments;
+  socket_counted_ = *received;
 }
 
 void PostgresSource::handle_copy_data(std::string_view data) {

@@ -51,6 +51,10 @@ struct SourceStats {
   std::atomic<Lsn> received_lsn{0};
   std::atomic<Lsn> flushed_lsn{0};
   std::atomic<Lsn> server_wal_end{0};
+  // What the replication connections' sockets received (ReplicationStream::socket_received),
+  // summed over sessions, sampled about once a second while changes flow.
+  std::atomic<std::uint64_t> replication_bytes_received{0};
+  std::atomic<std::uint64_t> replication_segments_received{0};
   std::atomic<bool> streaming{false};
   std::atomic<bool> snapshotting{false};
 
@@ -101,6 +105,7 @@ class PostgresSource : private pgoutput::Handler {
   Outcome stream_loop(const std::atomic<bool>& stop);
   Outcome snapshot_only_loop(const std::atomic<bool>& stop);
   bool read_from_server(std::chrono::milliseconds wait);  // false when nothing arrived
+  void sample_socket(std::chrono::steady_clock::time_point now);  // into stats_, once a second
   void handle_copy_data(std::string_view data);
   // Hands the committable position to the saver (when due, or at once with `force`) and sends
   // PostgreSQL the durable one in a status update; never waits for the disk.
@@ -269,6 +274,8 @@ class PostgresSource : private pgoutput::Handler {
   std::chrono::steady_clock::time_point next_status_{};
   std::chrono::steady_clock::time_point next_heartbeat_{};
   std::chrono::steady_clock::time_point last_message_at_{};  // read_from_server's coalescing
+  std::chrono::steady_clock::time_point next_socket_sample_{};
+  ReplicationStream::SocketReceived socket_counted_;  // of this session's stream, in stats_
   Record scratch_;  // reused for every record built
   // The new row of a key-changing update with the values the WAL left out (unchanged TOAST)
   // taken from the old row where it has them (REPLICA IDENTITY FULL); reused.

@@ -1,12 +1,13 @@
 #include "connector/replication_stream.h"
 
+#include <linux/tcp.h>  // tcp_info with the byte and segment counters (glibc's lacks them)
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -48,12 +49,22 @@ ReplicationStream::ReplicationStream(PGconn* conn)
     spdlog::warn("replication connection: could not fix the receive buffer at {} bytes: {}",
                  batching_.receive_buffer, std::strerror(errno));
   }
+  // The kernel caps SO_RCVBUF at net.core.rmem_max (208 KiB on a stock kernel) and reports twice
+  // what it keeps (its bookkeeping included): the log says what the socket got.
+  int granted = 0;
+  socklen_t granted_length = sizeof granted;
+  if (batching_.receive_buffer > 0 &&
+      getsockopt(socket, SOL_SOCKET, SO_RCVBUF, &granted, &granted_length) != 0) {
+    granted = 0;
+  }
   spdlog::debug("replication connection: reading batches of {} bytes or {} us ({} us from {} B/s; "
                 "receive buffer {})",
                 batching_.bytes, batching_.time.count(), batching_.bulk_time.count(),
                 batching_.bulk_rate,
-                batching_.receive_buffer > 0 ? std::to_string(batching_.receive_buffer)
-                                             : std::string("sized by the kernel"));
+                batching_.receive_buffer > 0
+                    ? fmt::format("{} bytes asked, {} granted as the kernel counts",
+                                  batching_.receive_buffer, granted)
+                    : std::string("sized by the kernel"));
   if (PQsslInUse(conn) == 0) return;
   const char* library = PQsslAttribute(conn, "library");
   if (library == nullptr || std::strcmp(library, "OpenSSL") != 0) return;
@@ -112,6 +123,15 @@ bool ReplicationStream::wait_for_batch() {
   last_batch_wait_ = now;
   bytes_since_batch_wait_ = 0;
   return wait(time, batching_.bytes);
+}
+
+std::optional<ReplicationStream::SocketReceived> ReplicationStream::socket_received() const {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (getsockopt(PQsocket(conn_), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
+  // Kernels before 4.2 fill a shorter tcp_info, without these counters.
+  if (length < offsetof(tcp_info, tcpi_segs_in) + sizeof info.tcpi_segs_in) return std::nullopt;
+  return SocketReceived{info.tcpi_bytes_received, info.tcpi_segs_in};
 }
 
 bool ReplicationStream::has_unread_records() const {

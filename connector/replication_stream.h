@@ -34,6 +34,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -92,6 +93,16 @@ class ReplicationStream {
   // wait() for a batch while changes flow: batching().bytes, or the time that suits the rate at
   // which messages arrived since the previous call.
   bool wait_for_batch();
+
+  // What the connection's socket received so far as the kernel counts it (TCP_INFO): payload
+  // bytes and TCP segments, the startup exchange included; nullopt where the kernel does not say.
+  // Their ratio shows how the walsender's messages travel: near one message per segment, it pays
+  // its TCP path for every message (docs/benchmarks.md, "Where streaming time goes").
+  struct SocketReceived {
+    std::uint64_t bytes = 0;
+    std::uint64_t segments = 0;
+  };
+  std::optional<SocketReceived> socket_received() const;
 
   bool tls_read_ahead() const { return ssl_ != nullptr; }
   const Batching& batching() const { return batching_; }

@@ -134,6 +134,13 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
                           "producer) from the last committed position after a transient failure")),
       transactions_(counter(*registry_, "pgcdc_transactions_total",
                             "Transactions decoded from the replication stream")),
+      replication_bytes_(counter(*registry_, "pgcdc_replication_received_bytes_total",
+                                 "Bytes the replication connection's socket received (TCP "
+                                 "payload, TLS included), sampled about once a second")),
+      replication_segments_(counter(*registry_, "pgcdc_replication_received_segments_total",
+                                    "TCP segments the replication connection's socket received; "
+                                    "bytes per segment near one message's size mean the "
+                                    "walsender sends each message on its own")),
       chunk_retries_(counter(*registry_, "pgcdc_snapshot_chunk_retries_total",
                              "Snapshot chunks read again because a concurrent commit raced them")),
       unknown_types_(counter(*registry_, "pgcdc_unknown_type_values_total",
@@ -550,6 +557,9 @@ void Metrics::sample() {
     // Before the first commit there is no position to measure from.
     lag_bytes_.Set(flushed != 0 && server > flushed ? static_cast<double>(server - flushed) : 0.0);
     advance(transactions_, transactions_seen_, s.transactions.load());
+    advance(replication_bytes_, replication_bytes_seen_, s.replication_bytes_received.load());
+    advance(replication_segments_, replication_segments_seen_,
+            s.replication_segments_received.load());
     advance(chunk_retries_, chunk_retries_seen_, s.snapshot_chunk_retries.load());
     advance(unknown_types_, unknown_types_seen_, s.unknown_type_values.load());
     streaming_.Set(s.streaming ? 1 : 0);

@@ -139,6 +139,8 @@ class Metrics {
   prometheus::Counter& reconnects_;
   std::map<std::string, prometheus::Counter*, std::less<>> errors_;  // fixed after construction
   prometheus::Counter& transactions_;
+  prometheus::Counter& replication_bytes_;
+  prometheus::Counter& replication_segments_;
   prometheus::Counter& chunk_retries_;
   prometheus::Counter& unknown_types_;
   prometheus::Gauge& buffer_records_;
@@ -185,6 +187,8 @@ class Metrics {
   mutable std::mutex view_mutex_;  // guards view_ and every "sampler only" member
   SessionView view_;
   std::uint64_t transactions_seen_ = 0;
+  std::uint64_t replication_bytes_seen_ = 0;
+  std::uint64_t replication_segments_seen_ = 0;
   std::uint64_t chunk_retries_seen_ = 0;
   std::uint64_t unknown_types_seen_ = 0;
   std::int64_t next_progress_log_ns_ = 0;

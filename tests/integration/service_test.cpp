@@ -178,6 +178,8 @@ TEST_F(Service, EveryMetricIsServedAndMovesAsRecordsFlow) {
       R"(pgcdc_errors_total{stage="source"})",
       R"(pgcdc_errors_total{stage="sink"})",
       "pgcdc_transactions_total",
+      "pgcdc_replication_received_bytes_total",
+      "pgcdc_replication_received_segments_total",
       "pgcdc_snapshot_chunk_retries_total",
       "pgcdc_unknown_type_values_total",
       "pgcdc_streaming",
@@ -212,7 +214,20 @@ TEST_F(Service, EveryMetricIsServedAndMovesAsRecordsFlow) {
   ASSERT_TRUE(wait_until(
       [&] { return metric("pgcdc_confirmed_flush_lsn") > before["pgcdc_confirmed_flush_lsn"]; },
       30s));
+  // The socket counters are sampled once a second: wait for the sample that saw the changes.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric("pgcdc_replication_received_segments_total") >
+               before["pgcdc_replication_received_segments_total"];
+      },
+      30s));
   auto after = scrape();
+  EXPECT_GT(after["pgcdc_replication_received_bytes_total"],
+            before["pgcdc_replication_received_bytes_total"]);
+  // A segment carries at least one byte of payload; pure ACKs from the server count as segments
+  // too, but the changes alone are thousands of bytes in a handful of segments.
+  EXPECT_GT(after["pgcdc_replication_received_bytes_total"],
+            after["pgcdc_replication_received_segments_total"]);
   for (const char* family : {"pgcdc_records_read_total", "pgcdc_records_produced_total",
                              "pgcdc_records_delivered_total"}) {
     EXPECT_EQ(after[by_table(family, "insert")], 100) << family;
