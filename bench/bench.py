@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -596,6 +597,48 @@ def kafka_cpu_cell(r: dict) -> str:
     return cell
 
 
+class WalSenderSocket:
+    """How the walsender's socket sent while a system read: polls `ss -ti` for PostgreSQL's
+    established connections every half second and keeps the one that sent the most. Its bytes per
+    segment and the share of its busy time it waited on the reader's receive window tell whether
+    the walsender's messages piled up and left together (a reader slower than the walsender, as
+    `pg_recvlogical`) or left one per segment, each paid by the walsender (docs/benchmarks.md,
+    "Where streaming time goes")."""
+
+    FIELDS = re.compile(r"(bytes_sent|segs_out|busy|rwnd_limited):(\d+)")
+
+    def __init__(self, port: str):
+        self.port = port
+        self.best: dict[str, int] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.poll, daemon=True)
+        self.thread.start()
+
+    def poll(self):
+        while not self.done.wait(0.5):
+            try:
+                out = subprocess.run(["ss", "-tinH", "state", "established", f"( sport = :{self.port} )"],
+                                     capture_output=True, text=True, timeout=5).stdout
+            except (OSError, subprocess.TimeoutExpired):
+                return
+            # Each socket: an address line, then an info line (tab-indented).
+            for info in (l for l in out.splitlines() if l.startswith(("\t", " "))):
+                f = {k: int(v) for k, v in self.FIELDS.findall(info)}
+                if f.get("bytes_sent", 0) > self.best.get("bytes_sent", 0):
+                    self.best = f
+
+    def stop(self) -> str:
+        self.done.set()
+        self.thread.join(10)
+        b = self.best
+        if not b.get("segs_out") or b.get("bytes_sent", 0) < 1 << 20:
+            return ""
+        note = f"walsender socket: {b['bytes_sent'] / b['segs_out']:,.0f} bytes per segment"
+        if b.get("busy"):
+            note += f", waited on the reader's window {100 * b.get('rwnd_limited', 0) / b['busy']:.0f}% of its busy time"
+        return note
+
+
 def result(system, wl, status, note="", **kw) -> dict:
     r = dict(system=system, workload=wl.name, status=status, note=note, row_changes=wl.changes)
     r.update(kw)
@@ -1117,6 +1160,7 @@ pipelines:
         for s in order:
             log(f"{wl.name}: running {s}")
             topics: list[str] = []
+            sender = WalSenderSocket(self.env.pg_port) if streaming else None
             try:
                 if s == "pg_recvlogical":
                     r = self.run_pg_recvlogical(wl, endpos)
@@ -1134,6 +1178,10 @@ pipelines:
                     raise BenchError(f"unknown system {s}")
             except (BenchError, subprocess.TimeoutExpired, OSError) as e:
                 r = result(s, wl, "failed", f"harness error: {e}")
+            if sender:
+                seen = sender.stop()
+                if seen and r["status"] == "ok":
+                    r["note"] = (r["note"] + "; " if r["note"] else "") + seen
             made_topics += topics
             if r["status"] == "ok" and s in ("pgcdc", "debezium") and sample_from is None:
                 sample_from = dict(system=s, topics=topics, records=r["records"])
