@@ -250,6 +250,8 @@ TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {
   stats_.received_lsn = 5000;
   stats_.flushed_lsn = 1000;
   stats_.server_wal_end = 6000;
+  stats_.replication_bytes_received = 50000;
+  stats_.replication_segments_received = 400;
   stats_.streaming = true;
   stats_.snapshotting = true;
   ServerSample server;
@@ -270,6 +272,8 @@ TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {
   EXPECT_EQ(series_value(t, "pgcdc_confirmed_flush_lsn"), 1000);
   EXPECT_EQ(series_value(t, "pgcdc_server_wal_lsn"), 7000);  // the later of keepalive and sample
   EXPECT_EQ(series_value(t, "pgcdc_replication_lag_bytes"), 6000);
+  EXPECT_EQ(series_value(t, "pgcdc_replication_received_bytes_total"), 50000);
+  EXPECT_EQ(series_value(t, "pgcdc_replication_received_segments_total"), 400);
   EXPECT_EQ(series_value(t, "pgcdc_slot_retained_wal_bytes"), 123456);
   EXPECT_EQ(series_value(t, R"(pgcdc_slot_wal_status{status="extended"})"), 1);
   EXPECT_EQ(series_value(t, R"(pgcdc_slot_wal_status{status="reserved"})"), 0);
