@@ -3,12 +3,16 @@
 #include <linux/tcp.h>  // tcp_info with the byte and segment counters (glibc's lacks them)
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -34,20 +38,26 @@ std::chrono::microseconds smoothed_rtt(int socket) {
 Batching batching_for(std::chrono::microseconds rtt) {
   using std::chrono::microseconds;
   if (rtt <= kNearPeerRtt) {
-    return {256 << 10, 256 << 10, microseconds(1000), microseconds(5000), /*bulk_rate=*/8e6};
+    return {256 << 10, 256 << 10,   microseconds(1000), microseconds(5000), /*bulk_rate=*/8e6,
+            /*reserve=*/256 << 10, /*reserve_message_bytes=*/2048, microseconds(1000)};
   }
   return {16 << 10, 0, microseconds(1000), microseconds(1000), 0};
 }
 
 ReplicationStream::ReplicationStream(PGconn* conn)
-    : conn_(conn), batching_(batching_for(smoothed_rtt(PQsocket(conn)))) {
+    : ReplicationStream(conn, batching_for(smoothed_rtt(PQsocket(conn)))) {}
+
+ReplicationStream::ReplicationStream(PGconn* conn, Batching batching)
+    : conn_(conn), batching_(batching) {
   const int socket = PQsocket(conn);
+  bool buffer_fixed = true;
   if (batching_.receive_buffer > 0 &&
       setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &batching_.receive_buffer,
                  sizeof batching_.receive_buffer) != 0) {
     // Not fatal: the stream works with any buffer, the walsender just works harder.
     spdlog::warn("replication connection: could not fix the receive buffer at {} bytes: {}",
                  batching_.receive_buffer, std::strerror(errno));
+    buffer_fixed = false;
   }
   // The kernel caps SO_RCVBUF at net.core.rmem_max (208 KiB on a stock kernel) and reports twice
   // what it keeps (its bookkeeping included): the log says what the socket got.
@@ -57,14 +67,26 @@ ReplicationStream::ReplicationStream(PGconn* conn)
       getsockopt(socket, SOL_SOCKET, SO_RCVBUF, &granted, &granted_length) != 0) {
     granted = 0;
   }
+  // The reserve is about what a full socket holds: the kernel charges a stream of small segments
+  // about two bytes of its buffer per byte of payload (measured on Linux 6.18), and Linux before
+  // 6.6 advertises a window of half the buffer (tcp_adv_win_scale), so half of what it reports,
+  // the size that was set. A reserve past that would never be reached and leave the reader the
+  // limit; without a fixed buffer there is nothing to fill.
+  // Ending a hold needs the kernel's count of bytes received (Linux 4.1 and later).
+  if (!buffer_fixed || granted <= 0 || !socket_received()) {
+    batching_.reserve = 0;
+  } else {
+    batching_.reserve = std::min(batching_.reserve, granted / 2);
+  }
   spdlog::debug("replication connection: reading batches of {} bytes or {} us ({} us from {} B/s; "
-                "receive buffer {})",
+                "receive buffer {}; reserve {} bytes)",
                 batching_.bytes, batching_.time.count(), batching_.bulk_time.count(),
                 batching_.bulk_rate,
                 batching_.receive_buffer > 0
                     ? fmt::format("{} bytes asked, {} granted as the kernel counts",
                                   batching_.receive_buffer, granted)
-                    : std::string("sized by the kernel"));
+                    : std::string("sized by the kernel"),
+                batching_.reserve);
   if (PQsslInUse(conn) == 0) return;
   const char* library = PQsslAttribute(conn, "library");
   if (library == nullptr || std::strcmp(library, "OpenSSL") != 0) return;
@@ -80,12 +102,33 @@ std::optional<std::string_view> ReplicationStream::next() {
     if (length > 0) {
       message_.reset(buffer);
       bytes_since_batch_wait_ += static_cast<std::size_t>(length);
+      ++messages_since_batch_wait_;
       return std::string_view(buffer, static_cast<std::size_t>(length));
     }
     if (length < 0) throw_stream_ended();
-    if (!has_unread_records()) return std::nullopt;
-    consume_input();  // hands libpq the next record OpenSSL holds; the socket is not touched
+    if (has_unread_records()) {
+      consume_input();  // hands libpq the next record OpenSSL holds; the socket is not touched
+    } else if (reads_socket_now()) {
+      consume_input();  // the socket holds bytes: this read does not wait
+    } else {
+      if (handing_over_) {
+        handing_over_ = false;  // what was held is read: back to waiting on the socket
+        holding_ = false;
+      }
+      return std::nullopt;
+    }
   }
+}
+
+int ReplicationStream::socket_unread() const {
+  int unread = 0;
+  if (ioctl(PQsocket(conn_), FIONREAD, &unread) != 0) return 0;
+  return unread;
+}
+
+bool ReplicationStream::reads_socket_now() const {
+  if (handing_over_) return socket_unread() > 0;
+  return holding_ && socket_unread() > batching_.reserve;
 }
 
 bool ReplicationStream::wait(std::chrono::microseconds timeout, int min_bytes) {
@@ -120,8 +163,35 @@ bool ReplicationStream::wait_for_batch() {
   const auto now = std::chrono::steady_clock::now();
   const double seconds = std::chrono::duration<double>(now - last_batch_wait_).count();
   const auto time = batching_.time_for(bytes_since_batch_wait_, seconds);
+  const bool hold =
+      batching_.holds_back(bytes_since_batch_wait_, messages_since_batch_wait_, seconds);
+  if (batching_.reserve > 0) {
+    // Whether anything arrived, read or not (the kernel's count: reading down a reserve is no
+    // arrival). Holding, the walsender often waits on the window for several milliseconds, but
+    // each read reopens it and more arrives at once; nothing arriving means it has nothing to send.
+    const auto received = socket_received();
+    const std::uint64_t bytes = received ? received->bytes : 0;
+    if (bytes != received_at_batch_wait_) last_arrival_ = now;
+    received_at_batch_wait_ = bytes;
+  }
   last_batch_wait_ = now;
   bytes_since_batch_wait_ = 0;
+  messages_since_batch_wait_ = 0;
+  if (holding_ && !handing_over_ && now - last_arrival_ > batching_.bulk_time) {
+    // The burst ended. Hand over what was held now, not one read-ahead buffer per wait.
+    handing_over_ = true;
+    return true;
+  }
+  if (hold && !handing_over_) {
+    // A nap, not a wait on the socket: holding its reserve, the socket is readable already (and
+    // the kernel reports it so at any mark once its buffer is nearly full). next() then reads
+    // what arrived beyond the reserve.
+    holding_ = true;
+    std::this_thread::sleep_for(batching_.reserve_nap);
+    return true;
+  }
+  // Between naps a wait ends as any other and reads one buffer, below the reserve too: with
+  // the window nearly closed, these reads are what keeps the walsender going.
   return wait(time, batching_.bytes);
 }
 

@@ -15,11 +15,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -110,6 +112,25 @@ class FakeWalSender {
     return false;
   }
 
+  // Sends all of `bytes`, waiting (bounded) while the reader's window is closed: a burst larger
+  // than the socket buffers leaves as the reader reads.
+  bool send_all(int fd, const char* bytes, std::size_t size) {
+    int idle_turns = 0;
+    while (size > 0 && !done_) {
+      const ssize_t n = ::send(fd, bytes, size, MSG_NOSIGNAL);
+      if (n > 0) {
+        bytes += n;
+        size -= static_cast<std::size_t>(n);
+        idle_turns = 0;
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, 100) == 0 && ++idle_turns >= 100) return false;  // 10 s without a read
+    }
+    return size == 0;
+  }
+
   bool read_exactly(int fd, char* out, std::size_t size) {
     while (size > 0) {
       if (!wait_readable(fd)) return false;
@@ -189,7 +210,7 @@ class FakeWalSender {
     }
     char* bytes = nullptr;
     const long size = BIO_get_mem_data(memory, &bytes);
-    if (::send(fd, bytes, static_cast<std::size_t>(size), 0) != size) fail("burst not sent");
+    if (!send_all(fd, bytes, static_cast<std::size_t>(size))) fail("burst not sent");
     while (!done_) std::this_thread::sleep_for(10ms);  // quiet until the test ends
     ::close(fd);
   }
@@ -305,14 +326,30 @@ TEST(ReplicationStream, AfterWaitingForABatchAnyByteWakesTheIdleWait) {
 }
 
 TEST(ReplicationStreamBatching, ANearPeerGetsABoundedWindowAndLargeBatches) {
-  // Up to 1 ms a 256 KiB window carries 256 MB/s: bounded, read in batches of that window.
+  // Up to 1 ms a 256 KiB window carries 256 MB/s: bounded, read in batches of that window, and
+  // a reserve of about what the full socket holds.
   for (auto rtt : {std::chrono::microseconds(20), std::chrono::microseconds(150), kNearPeerRtt}) {
     const Batching batching = batching_for(rtt);
     EXPECT_EQ(batching.receive_buffer, 256 << 10) << rtt.count();
     EXPECT_EQ(batching.bytes, 256 << 10) << rtt.count();
     EXPECT_EQ(batching.time, 1ms) << rtt.count();
     EXPECT_EQ(batching.bulk_time, 5ms) << rtt.count();
+    EXPECT_EQ(batching.reserve, 256 << 10) << rtt.count();
+    EXPECT_EQ(batching.reserve_message_bytes, 2048u) << rtt.count();
+    EXPECT_EQ(batching.reserve_nap, 1ms) << rtt.count();
   }
+}
+
+TEST(ReplicationStreamBatching, ANearPeerHoldsBackOnlyWhileSmallMessagesArriveFast) {
+  const Batching near = batching_for(std::chrono::microseconds(100));
+  EXPECT_TRUE(near.holds_back(32'000, 300, 0.001));   // single-row transactions, 32 MB/s
+  EXPECT_TRUE(near.holds_back(8'000, 4, 0.001));      // 2,000-byte messages, 8 MB/s
+  EXPECT_FALSE(near.holds_back(2'048 * 4, 4, 0.001)); // 2 KiB each: large enough
+  EXPECT_FALSE(near.holds_back(100'000, 10, 0.001));  // TOAST values: they travel in large
+                                                      // segments anyway
+  EXPECT_FALSE(near.holds_back(3'000, 30, 0.001));    // 3 MB/s: the window never closes
+  EXPECT_FALSE(near.holds_back(0, 0, 0.001));         // nothing read
+  EXPECT_FALSE(near.holds_back(1'000'000, 10'000, 60.0));  // the first wait after a quiet minute
 }
 
 TEST(ReplicationStreamBatching, ANearPeerWaitsLongerOnlyWhileChangesArriveFast) {
@@ -329,7 +366,8 @@ TEST(ReplicationStreamBatching, ANearPeerWaitsLongerOnlyWhileChangesArriveFast) 
 }
 
 TEST(ReplicationStreamBatching, AFarPeerKeepsTheKernelsWindow) {
-  // A fixed window over a long round trip would cap the stream (256 KiB per 20 ms is 13 MB/s).
+  // A fixed window over a long round trip would cap the stream (256 KiB per 20 ms is 13 MB/s),
+  // and with the kernel's window there is no reserve to keep.
   for (auto rtt : {kNearPeerRtt + std::chrono::microseconds(1), std::chrono::microseconds(20000),
                    std::chrono::microseconds::max()}) {
     const Batching batching = batching_for(rtt);
@@ -337,6 +375,8 @@ TEST(ReplicationStreamBatching, AFarPeerKeepsTheKernelsWindow) {
     EXPECT_EQ(batching.bytes, 16 << 10) << rtt.count();
     EXPECT_EQ(batching.time_for(0, 1.0), 1ms) << rtt.count();
     EXPECT_EQ(batching.time_for(100'000'000, 1.0), 1ms) << rtt.count();
+    EXPECT_EQ(batching.reserve, 0) << rtt.count();
+    EXPECT_FALSE(batching.holds_back(32'000, 300, 0.001)) << rtt.count();
   }
 }
 
@@ -394,6 +434,122 @@ TEST(ReplicationStreamBatching, ALoopbackStreamBoundsItsReceiveBufferAndStillDel
   EXPECT_GT(received->bytes, 500u);
   EXPECT_GE(received->segments, 3u);
   EXPECT_LT(received->segments, received->bytes);
+}
+
+TEST(ReplicationStreamBatching, TheReserveIsWhatTheGrantedBufferHolds) {
+  // Linux reports twice the buffer set; a full socket holds about the size set. A reserve past
+  // it would never be reached and leave every read to the waits between naps.
+  FakeWalSender server({});
+  ASSERT_NE(server.port(), 0);
+  auto conn = start_streaming(server.port());
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
+  Batching batching = batching_for(std::chrono::microseconds(100));
+  batching.receive_buffer = 64 << 10;
+  ReplicationStream stream(conn.get(), batching);
+  EXPECT_EQ(stream.batching().reserve, 64 << 10);
+  EXPECT_EQ(stream.batching().receive_buffer, 64 << 10);
+
+  // Without a fixed buffer the kernel sizes the window: nothing to hold back.
+  FakeWalSender far_server({});
+  auto far_conn = start_streaming(far_server.port());
+  ASSERT_EQ(PQstatus(far_conn.get()), CONNECTION_OK);
+  Batching far = batching_for(std::chrono::microseconds(100));
+  far.receive_buffer = 0;
+  ReplicationStream far_stream(far_conn.get(), far);
+  EXPECT_EQ(far_stream.batching().reserve, 0);
+}
+
+// Reads `expected` messages from `stream` the way the source does (next(), then wait_for_batch()
+// when it has none), checking each against `body(i)`. Returns how many arrived in order within
+// a generous deadline; `held` tells whether the stream ever held back.
+template <typename Body>
+int read_burst(ReplicationStream& stream, int expected, Body body, bool& held) {
+  int received = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (received < expected && std::chrono::steady_clock::now() < deadline) {
+    if (auto next = stream.next()) {
+      if (*next != body(received)) {
+        ADD_FAILURE() << "message " << received << " out of order: " << next->substr(0, 40);
+        return received;
+      }
+      ++received;
+      continue;
+    }
+    held = held || stream.holding_back();
+    stream.wait_for_batch();
+  }
+  return received;
+}
+
+int socket_unread(PGconn* conn) {
+  int unread = -1;
+  ::ioctl(PQsocket(conn), FIONREAD, &unread);
+  return unread;
+}
+
+TEST(ReplicationStream, AFastBurstOfSmallMessagesIsHeldBackAndThenHandedOverWhole) {
+  // 40,000 messages of 100 bytes, 4 MB at once, far more than the socket holds: the walsender's
+  // single-row transactions catching up. The stream holds back a reserve while they arrive, every
+  // message still arrives in order, and once the burst is over it reads what it held and stops
+  // holding: nothing stays in the socket waiting for more changes to push it out.
+  constexpr int kMessages = 40'000;
+  auto body = [](int i) {
+    std::string text = "change " + std::to_string(i);
+    text.resize(100, '.');
+    return text;
+  };
+  std::vector<std::string> burst;
+  for (int i = 0; i < kMessages; ++i) burst.push_back(message('d', body(i)));
+  FakeWalSender server(std::move(burst));
+  ASSERT_NE(server.port(), 0);
+  auto conn = start_streaming(server.port());
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
+
+  Batching batching = batching_for(std::chrono::microseconds(100));  // near, whatever the rtt
+  batching.receive_buffer = 64 << 10;
+  ReplicationStream stream(conn.get(), batching);
+  ASSERT_EQ(stream.batching().reserve, 64 << 10);
+
+  bool held = false;
+  EXPECT_EQ(read_burst(stream, kMessages, body, held), kMessages);
+  EXPECT_TRUE(held) << "a 4 MB burst of 100-byte messages was never held back";
+  EXPECT_EQ(server.failure(), "");
+
+  // The burst is over: within a few waits (5 ms without an arrival) the stream reads what it
+  // held and goes back to waiting on the socket.
+  for (int i = 0; i < 1000 && stream.holding_back(); ++i) {
+    EXPECT_FALSE(stream.next().has_value()) << "a message beyond the burst";
+    if (stream.holding_back()) stream.wait_for_batch();
+  }
+  EXPECT_FALSE(stream.holding_back()) << "the stream kept holding after the burst ended";
+  EXPECT_FALSE(stream.next().has_value());
+  EXPECT_EQ(socket_unread(conn.get()), 0);
+}
+
+TEST(ReplicationStream, ABurstOfLargeMessagesIsNotHeldBack) {
+  // 10 KB TOAST values: holding them back made the reader the limit (a third of the rate).
+  constexpr int kMessages = 400;
+  auto body = [](int i) {
+    std::string text = "toast " + std::to_string(i);
+    text.resize(10'000, 'x');
+    return text;
+  };
+  std::vector<std::string> burst;
+  for (int i = 0; i < kMessages; ++i) burst.push_back(message('d', body(i)));
+  FakeWalSender server(std::move(burst));
+  ASSERT_NE(server.port(), 0);
+  auto conn = start_streaming(server.port());
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
+
+  Batching batching = batching_for(std::chrono::microseconds(100));
+  batching.receive_buffer = 64 << 10;
+  ReplicationStream stream(conn.get(), batching);
+  ASSERT_GT(stream.batching().reserve, 0);
+
+  bool held = false;
+  EXPECT_EQ(read_burst(stream, kMessages, body, held), kMessages);
+  EXPECT_FALSE(held);
+  EXPECT_EQ(server.failure(), "");
 }
 
 }  // namespace
