@@ -386,8 +386,9 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
     // side, each one paid by the walsender too (it wakes the reader): at 10,000 single-row
     // transactions a second, 30,000 wake-ups a second and most of pgcdc's CPU. A bulk stream
     // reaches the mark at once (a plain 1 ms nap before each wait cut the 10 KB TOAST workload to
-    // a tenth of its rate); a trickle waits at most the batch's time more. Idle, any byte wakes
-    // the loop.
+    // a tenth of its rate); a trickle waits at most the batch's time more. A fast stream of small
+    // messages is held back instead (ReplicationStream, "Holding back a reserve"). Idle, any byte
+    // wakes the loop.
     if (Clock::now() - last_message_at_ < kFlowingWindow) {
       stream_->wait_for_batch();
     } else {
