@@ -167,8 +167,7 @@ bool ReplicationStream::wait_for_batch() {
       batching_.holds_back(bytes_since_batch_wait_, messages_since_batch_wait_, seconds);
   if (batching_.reserve > 0) {
     // Whether anything arrived, read or not (the kernel's count: reading down a reserve is no
-    // arrival). Holding, the walsender often waits on the window for several milliseconds, but
-    // each read reopens it and more arrives at once; nothing arriving means it has nothing to send.
+    // arrival).
     const auto received = socket_received();
     const std::uint64_t bytes = received ? received->bytes : 0;
     if (bytes != received_at_batch_wait_) last_arrival_ = now;
@@ -177,8 +176,14 @@ bool ReplicationStream::wait_for_batch() {
   last_batch_wait_ = now;
   bytes_since_batch_wait_ = 0;
   messages_since_batch_wait_ = 0;
-  if (holding_ && !handing_over_ && now - last_arrival_ > batching_.bulk_time) {
-    // The burst ended. Hand over what was held now, not one read-ahead buffer per wait.
+  if (holding_ && !handing_over_ && now - last_arrival_ > batching_.bulk_time &&
+      socket_unread() < batching_.reserve / 2) {
+    // The burst ended: nothing arrived for a while although the reads between naps took the
+    // socket well below its reserve, so the window is open. (With the socket near its reserve
+    // the window is nearly closed, and the walsender, waiting on it, often sends nothing for
+    // several milliseconds in the middle of a burst: handing over then, which opens the window
+    // wide, put the stream back in its slow state.) Hand over what is left now, not one
+    // read-ahead buffer per wait.
     handing_over_ = true;
     return true;
   }

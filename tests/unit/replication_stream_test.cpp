@@ -515,8 +515,8 @@ TEST(ReplicationStream, AFastBurstOfSmallMessagesIsHeldBackAndThenHandedOverWhol
   EXPECT_TRUE(held) << "a 4 MB burst of 100-byte messages was never held back";
   EXPECT_EQ(server.failure(), "");
 
-  // The burst is over: within a few waits (5 ms without an arrival) the stream reads what it
-  // held and goes back to waiting on the socket.
+  // The burst is over: within some waits (the socket read down to half the reserve, then 5 ms
+  // without an arrival) the stream reads what it held and goes back to waiting on the socket.
   for (int i = 0; i < 1000 && stream.holding_back(); ++i) {
     EXPECT_FALSE(stream.next().has_value()) << "a message beyond the burst";
     if (stream.holding_back()) stream.wait_for_batch();
