@@ -38,8 +38,14 @@ std::chrono::microseconds smoothed_rtt(int socket) {
 Batching batching_for(std::chrono::microseconds rtt) {
   using std::chrono::microseconds;
   if (rtt <= kNearPeerRtt) {
-    return {256 << 10, 256 << 10,   microseconds(1000), microseconds(5000), /*bulk_rate=*/8e6,
-            /*reserve=*/256 << 10, /*reserve_message_bytes=*/2048, microseconds(1000)};
+    return {256 << 10,
+            256 << 10,
+            microseconds(1000),
+            microseconds(5000),
+            /*bulk_rate=*/8e6,
+            /*reserve=*/256 << 10,
+            /*reserve_message_bytes=*/2048,
+            /*reserve_nap=*/microseconds(1000)};
   }
   return {16 << 10, 0, microseconds(1000), microseconds(1000), 0};
 }

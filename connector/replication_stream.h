@@ -40,7 +40,7 @@
 // messages arrive fast, the stream naps briefly instead of waiting on the socket (which would be
 // readable at once) and then reads only what the socket holds beyond a reserve of about its
 // capacity: the socket stays nearly full, the window nearly closed, and the walsender's messages
-// pile up and leave together (107-115k single rows a second). Large messages (TOAST values) are
+// pile up and leave together (113-118k single rows a second). Large messages (TOAST values) are
 // not held: they travel in large segments anyway, and holding them back made the reader the limit.
 // Once changes stop arriving, the waits between naps read the socket down to half the reserve and
 // the rest is read at once: by that count (one 16 KiB read every 2 ms or so, then 5 ms without an
