@@ -436,6 +436,28 @@ TEST(ReplicationStreamBatching, ALoopbackStreamBoundsItsReceiveBufferAndStillDel
   EXPECT_LT(received->segments, received->bytes);
 }
 
+// A near peer's batching whatever the loopback's measured round trip, with a 64 KiB buffer so
+// that a burst of a few MB is many times what the socket holds.
+Batching near_batching_with_a_small_buffer() {
+  Batching batching = batching_for(std::chrono::microseconds(100));
+  batching.receive_buffer = 64 << 10;
+  return batching;
+}
+
+// The body of message `i` of a test burst: "<label> i", padded to `length` bytes.
+std::string numbered(const char* label, int i, std::size_t length) {
+  std::string text = std::string(label) + " " + std::to_string(i);
+  text.resize(length, '.');
+  return text;
+}
+
+template <typename Body>
+std::vector<std::string> copy_data_of(int count, Body body) {
+  std::vector<std::string> burst;
+  for (int i = 0; i < count; ++i) burst.push_back(message('d', body(i)));
+  return burst;
+}
+
 TEST(ReplicationStreamBatching, TheReserveIsWhatTheGrantedBufferHolds) {
   // Linux reports twice the buffer set; a full socket holds about the size set. A reserve past
   // it would never be reached and leave every read to the waits between naps.
@@ -443,9 +465,7 @@ TEST(ReplicationStreamBatching, TheReserveIsWhatTheGrantedBufferHolds) {
   ASSERT_NE(server.port(), 0);
   auto conn = start_streaming(server.port());
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
-  Batching batching = batching_for(std::chrono::microseconds(100));
-  batching.receive_buffer = 64 << 10;
-  ReplicationStream stream(conn.get(), batching);
+  ReplicationStream stream(conn.get(), near_batching_with_a_small_buffer());
   EXPECT_EQ(stream.batching().reserve, 64 << 10);
   EXPECT_EQ(stream.batching().receive_buffer, 64 << 10);
 
@@ -453,7 +473,7 @@ TEST(ReplicationStreamBatching, TheReserveIsWhatTheGrantedBufferHolds) {
   FakeWalSender far_server({});
   auto far_conn = start_streaming(far_server.port());
   ASSERT_EQ(PQstatus(far_conn.get()), CONNECTION_OK);
-  Batching far = batching_for(std::chrono::microseconds(100));
+  Batching far = near_batching_with_a_small_buffer();
   far.receive_buffer = 0;
   ReplicationStream far_stream(far_conn.get(), far);
   EXPECT_EQ(far_stream.batching().reserve, 0);
@@ -493,21 +513,13 @@ TEST(ReplicationStream, AFastBurstOfSmallMessagesIsHeldBackAndThenHandedOverWhol
   // message still arrives in order, and once the burst is over it reads what it held and stops
   // holding: nothing stays in the socket waiting for more changes to push it out.
   constexpr int kMessages = 40'000;
-  auto body = [](int i) {
-    std::string text = "change " + std::to_string(i);
-    text.resize(100, '.');
-    return text;
-  };
-  std::vector<std::string> burst;
-  for (int i = 0; i < kMessages; ++i) burst.push_back(message('d', body(i)));
-  FakeWalSender server(std::move(burst));
+  auto body = [](int i) { return numbered("change", i, 100); };
+  FakeWalSender server(copy_data_of(kMessages, body));
   ASSERT_NE(server.port(), 0);
   auto conn = start_streaming(server.port());
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
 
-  Batching batching = batching_for(std::chrono::microseconds(100));  // near, whatever the rtt
-  batching.receive_buffer = 64 << 10;
-  ReplicationStream stream(conn.get(), batching);
+  ReplicationStream stream(conn.get(), near_batching_with_a_small_buffer());
   ASSERT_EQ(stream.batching().reserve, 64 << 10);
 
   bool held = false;
@@ -529,21 +541,13 @@ TEST(ReplicationStream, AFastBurstOfSmallMessagesIsHeldBackAndThenHandedOverWhol
 TEST(ReplicationStream, ABurstOfLargeMessagesIsNotHeldBack) {
   // 10 KB TOAST values: holding them back made the reader the limit (a third of the rate).
   constexpr int kMessages = 400;
-  auto body = [](int i) {
-    std::string text = "toast " + std::to_string(i);
-    text.resize(10'000, 'x');
-    return text;
-  };
-  std::vector<std::string> burst;
-  for (int i = 0; i < kMessages; ++i) burst.push_back(message('d', body(i)));
-  FakeWalSender server(std::move(burst));
+  auto body = [](int i) { return numbered("toast", i, 10'000); };
+  FakeWalSender server(copy_data_of(kMessages, body));
   ASSERT_NE(server.port(), 0);
   auto conn = start_streaming(server.port());
   ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
 
-  Batching batching = batching_for(std::chrono::microseconds(100));
-  batching.receive_buffer = 64 << 10;
-  ReplicationStream stream(conn.get(), batching);
+  ReplicationStream stream(conn.get(), near_batching_with_a_small_buffer());
   ASSERT_GT(stream.batching().reserve, 0);
 
   bool held = false;
