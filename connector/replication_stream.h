@@ -87,7 +87,7 @@ struct Batching {
   // Whether to hold back a reserve after `messages` of `bytes` in all were read in `seconds`.
   bool holds_back(std::size_t bytes, std::size_t messages, double seconds) const {
     return reserve > 0 && messages > 0 && bytes < reserve_message_bytes * messages &&
-           time_for(bytes, seconds) == bulk_time;
+           static_cast<double>(bytes) >= bulk_rate * seconds;
   }
 };
 

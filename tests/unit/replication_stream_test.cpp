@@ -470,13 +470,13 @@ TEST(ReplicationStreamBatching, TheReserveIsWhatTheGrantedBufferHolds) {
   EXPECT_EQ(stream.batching().receive_buffer, 64 << 10);
 
   // Without a fixed buffer the kernel sizes the window: nothing to hold back.
-  FakeWalSender far_server({});
-  auto far_conn = start_streaming(far_server.port());
-  ASSERT_EQ(PQstatus(far_conn.get()), CONNECTION_OK);
-  Batching far = near_batching_with_a_small_buffer();
-  far.receive_buffer = 0;
-  ReplicationStream far_stream(far_conn.get(), far);
-  EXPECT_EQ(far_stream.batching().reserve, 0);
+  FakeWalSender unfixed_server({});
+  auto unfixed_conn = start_streaming(unfixed_server.port());
+  ASSERT_EQ(PQstatus(unfixed_conn.get()), CONNECTION_OK);
+  Batching unfixed = near_batching_with_a_small_buffer();
+  unfixed.receive_buffer = 0;
+  ReplicationStream unfixed_stream(unfixed_conn.get(), unfixed);
+  EXPECT_EQ(unfixed_stream.batching().reserve, 0);
 }
 
 // Reads `expected` messages from `stream` the way the source does (next(), then wait_for_batch()
