@@ -887,24 +887,31 @@ class Bench:
         (d / "offsets.json").unlink(missing_ok=True)  # every run starts from nothing
         return cfg
 
-    def replication_segment_bytes(self) -> float | None:
-        """Bytes per TCP segment the running pgcdc's replication socket received, from its
-        metrics: about one message per segment is the walsender's slow state (docs/benchmarks.md,
-        "Where streaming time goes"). None when the binary does not export the counters."""
+    def replication_socket(self) -> dict:
+        """What the running pgcdc's metrics say of its replication socket: bytes per TCP segment
+        (about one message per segment is the walsender's slow state; docs/benchmarks.md, "Where
+        streaming time goes") and the naps of 1 ms it took holding back a reserve of that socket.
+        Empty when the binary does not export the counters."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
                                         timeout=5) as answer:
                 text = answer.read().decode()
         except OSError:
-            return None
+            return {}
         values = {}
         for line in text.splitlines():
             name, _, value = line.partition(" ")
             if name in ("pgcdc_replication_received_bytes_total",
-                        "pgcdc_replication_received_segments_total"):
+                        "pgcdc_replication_received_segments_total",
+                        "pgcdc_replication_reserve_naps_total"):
                 values[name] = float(value)
+        out = {}
         segments = values.get("pgcdc_replication_received_segments_total", 0)
-        return values["pgcdc_replication_received_bytes_total"] / segments if segments else None
+        if segments:
+            out["segment_bytes"] = values["pgcdc_replication_received_bytes_total"] / segments
+        if "pgcdc_replication_reserve_naps_total" in values:
+            out["reserve_naps"] = values["pgcdc_replication_reserve_naps_total"]
+        return out
 
     def start_profile(self, proc: Proc, d: Path):
         """--profile: system-wide `perf record -a -g` while pgcdc runs, so pgcdc's threads, the
@@ -996,10 +1003,14 @@ class Bench:
                      "once every row arrived; it makes its slot at start")
         r = self.kafka_result(system, wl, proc, c, expected, cpu0, note=note)
         if not snapshot:
-            segment = self.replication_segment_bytes()
-            if segment:
-                r["segment_bytes"] = segment
+            socket_seen = self.replication_socket()
+            if socket_seen.get("segment_bytes"):
+                segment = r["segment_bytes"] = socket_seen["segment_bytes"]
                 r["note"] += f"; replication socket: {segment:,.0f} bytes per TCP segment"
+            if "reserve_naps" in socket_seen and r.get("seconds"):
+                naps = r["reserve_naps"] = socket_seen["reserve_naps"]
+                r["note"] += (f", held back a reserve for {naps:,.0f} naps of 1 ms "
+                              f"({naps / 1000 / r['seconds']:.0%} of the run)")
         proc.stop()
         if exits and proc.exit_code not in (0, None):
             r["note"] += f"; exit {proc.exit_code}"

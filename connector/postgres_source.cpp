@@ -255,6 +255,7 @@ void PostgresSource::start_streaming(Lsn start) {
   replication_->exec(command);  // PGRES_COPY_BOTH
   stream_.emplace(replication_->raw());
   socket_counted_ = {};
+  naps_counted_ = 0;
   stats_.streaming = true;
   spdlog::info("streaming from slot {} (publication {}), resuming after {}", source.slot_name,
                source.publication_name, format_lsn(start));
@@ -403,6 +404,8 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
 void PostgresSource::sample_socket(Clock::time_point now) {
   if (now < next_socket_sample_) return;
   next_socket_sample_ = now + std::chrono::seconds(1);
+  stats_.replication_reserve_naps += stream_->reserve_naps() - naps_counted_;
+  naps_counted_ = stream_->reserve_naps();
   auto received = stream_->socket_received();
   if (!received) return;
   stats_.replication_bytes_received += received->bytes - socket_counted_.bytes;

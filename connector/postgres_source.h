@@ -55,6 +55,9 @@ struct SourceStats {
   // summed over sessions, sampled about once a second while changes flow.
   std::atomic<std::uint64_t> replication_bytes_received{0};
   std::atomic<std::uint64_t> replication_segments_received{0};
+  // Naps the replication stream took holding back a reserve (ReplicationStream::reserve_naps),
+  // summed over sessions, sampled with the socket's counts.
+  std::atomic<std::uint64_t> replication_reserve_naps{0};
   std::atomic<bool> streaming{false};
   std::atomic<bool> snapshotting{false};
 
@@ -276,6 +279,7 @@ class PostgresSource : private pgoutput::Handler {
   std::chrono::steady_clock::time_point last_message_at_{};  // read_from_server's coalescing
   std::chrono::steady_clock::time_point next_socket_sample_{};
   ReplicationStream::SocketReceived socket_counted_;  // of this session's stream, in stats_
+  std::uint64_t naps_counted_ = 0;                    // the same, of its reserve naps
   Record scratch_;  // reused for every record built
   // The new row of a key-changing update with the values the WAL left out (unchanged TOAST)
   // taken from the old row where it has them (REPLICA IDENTITY FULL); reused.

@@ -198,6 +198,7 @@ bool ReplicationStream::wait_for_batch() {
     // the kernel reports it so at any mark once its buffer is nearly full). next() then reads
     // what arrived beyond the reserve.
     holding_ = true;
+    ++reserve_naps_;
     std::this_thread::sleep_for(batching_.reserve_nap);
     return true;
   }

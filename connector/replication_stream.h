@@ -132,6 +132,9 @@ class ReplicationStream {
 
   // Whether the last wait_for_batch() held back a reserve or one held before is not read yet.
   bool holding_back() const { return holding_; }
+  // Naps wait_for_batch() took holding back a reserve, since this stream began (each lasts
+  // batching().reserve_nap): how much of its time the stream held back.
+  std::uint64_t reserve_naps() const { return reserve_naps_; }
 
   // What the connection's socket received so far as the kernel counts it (TCP_INFO): payload
   // bytes and TCP segments, the startup exchange included; nullopt where the kernel does not say.
@@ -166,6 +169,7 @@ class ReplicationStream {
   std::uint64_t received_at_batch_wait_ = 0;  // socket_received(), while a reserve may be held
   bool holding_ = false;   // holding back a reserve (see Batching)
   bool handing_over_ = false;  // stopped holding: next() reads the socket empty once
+  std::uint64_t reserve_naps_ = 0;
   // The last wait after which bytes had arrived, read or not (only while a reserve may be held).
   std::chrono::steady_clock::time_point last_arrival_{};
   ssl_st* ssl_ = nullptr;  // libpq's, when read-ahead is on

@@ -141,6 +141,10 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
                                     "TCP segments the replication connection's socket received; "
                                     "bytes per segment near one message's size mean the "
                                     "walsender sends each message on its own")),
+      replication_reserve_naps_(counter(*registry_, "pgcdc_replication_reserve_naps_total",
+                                        "Naps of 1 ms the replication stream took holding back a "
+                                        "reserve of its socket while small changes arrive fast; "
+                                        "the rate times 0.001 is the share of time it held")),
       chunk_retries_(counter(*registry_, "pgcdc_snapshot_chunk_retries_total",
                              "Snapshot chunks read again because a concurrent commit raced them")),
       unknown_types_(counter(*registry_, "pgcdc_unknown_type_values_total",
@@ -560,6 +564,8 @@ void Metrics::sample() {
     advance(replication_bytes_, replication_bytes_seen_, s.replication_bytes_received.load());
     advance(replication_segments_, replication_segments_seen_,
             s.replication_segments_received.load());
+    advance(replication_reserve_naps_, replication_reserve_naps_seen_,
+            s.replication_reserve_naps.load());
     advance(chunk_retries_, chunk_retries_seen_, s.snapshot_chunk_retries.load());
     advance(unknown_types_, unknown_types_seen_, s.unknown_type_values.load());
     streaming_.Set(s.streaming ? 1 : 0);

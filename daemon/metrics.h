@@ -141,6 +141,7 @@ class Metrics {
   prometheus::Counter& transactions_;
   prometheus::Counter& replication_bytes_;
   prometheus::Counter& replication_segments_;
+  prometheus::Counter& replication_reserve_naps_;
   prometheus::Counter& chunk_retries_;
   prometheus::Counter& unknown_types_;
   prometheus::Gauge& buffer_records_;
@@ -189,6 +190,7 @@ class Metrics {
   std::uint64_t transactions_seen_ = 0;
   std::uint64_t replication_bytes_seen_ = 0;
   std::uint64_t replication_segments_seen_ = 0;
+  std::uint64_t replication_reserve_naps_seen_ = 0;
   std::uint64_t chunk_retries_seen_ = 0;
   std::uint64_t unknown_types_seen_ = 0;
   std::int64_t next_progress_log_ns_ = 0;

@@ -180,6 +180,7 @@ TEST_F(Service, EveryMetricIsServedAndMovesAsRecordsFlow) {
       "pgcdc_transactions_total",
       "pgcdc_replication_received_bytes_total",
       "pgcdc_replication_received_segments_total",
+      "pgcdc_replication_reserve_naps_total",
       "pgcdc_snapshot_chunk_retries_total",
       "pgcdc_unknown_type_values_total",
       "pgcdc_streaming",

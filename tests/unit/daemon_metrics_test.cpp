@@ -251,6 +251,7 @@ TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {
   stats_.flushed_lsn = 1000;
   stats_.server_wal_end = 6000;
   stats_.replication_bytes_received = 50000;
+  stats_.replication_reserve_naps = 250;
   stats_.replication_segments_received = 400;
   stats_.streaming = true;
   stats_.snapshotting = true;
@@ -274,6 +275,7 @@ TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {
   EXPECT_EQ(series_value(t, "pgcdc_replication_lag_bytes"), 6000);
   EXPECT_EQ(series_value(t, "pgcdc_replication_received_bytes_total"), 50000);
   EXPECT_EQ(series_value(t, "pgcdc_replication_received_segments_total"), 400);
+  EXPECT_EQ(series_value(t, "pgcdc_replication_reserve_naps_total"), 250);
   EXPECT_EQ(series_value(t, "pgcdc_slot_retained_wal_bytes"), 123456);
   EXPECT_EQ(series_value(t, R"(pgcdc_slot_wal_status{status="extended"})"), 1);
   EXPECT_EQ(series_value(t, R"(pgcdc_slot_wal_status{status="reserved"})"), 0);

@@ -525,6 +525,7 @@ TEST(ReplicationStream, AFastBurstOfSmallMessagesIsHeldBackAndThenHandedOverWhol
   bool held = false;
   EXPECT_EQ(read_burst(stream, kMessages, body, held), kMessages);
   EXPECT_TRUE(held) << "a 4 MB burst of 100-byte messages was never held back";
+  EXPECT_GT(stream.reserve_naps(), 0u);  // what pgcdc_replication_reserve_naps_total counts
   EXPECT_EQ(server.failure(), "");
 
   // The burst is over: within some waits (the socket read down to half the reserve, then 5 ms
@@ -553,6 +554,7 @@ TEST(ReplicationStream, ABurstOfLargeMessagesIsNotHeldBack) {
   bool held = false;
   EXPECT_EQ(read_burst(stream, kMessages, body, held), kMessages);
   EXPECT_FALSE(held);
+  EXPECT_EQ(stream.reserve_naps(), 0u);
   EXPECT_EQ(server.failure(), "");
 }
 
