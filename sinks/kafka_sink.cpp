@@ -134,6 +134,7 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
     offsets_topic_ = config.offsets_topic;
     offsets_key_ = config.transactional_id;
     transaction_interval_ = config.transaction_interval;
+    transaction_length_ = transaction_interval_;
     set_property(conf.get(), "transactional.id", config.transactional_id);
     // librdkafka requires message.timeout.ms <= transaction.timeout.ms (60 s by default).
     if (!config.properties.count("message.timeout.ms")) {
@@ -458,7 +459,7 @@ void KafkaSink::poll(std::chrono::milliseconds timeout) {
   if (txn_failed_) {
     abort_transaction(txn_error_);
   } else if (can_commit() &&
-             std::chrono::steady_clock::now() - txn_started_ >= transaction_interval_) {
+             std::chrono::steady_clock::now() - txn_started_ >= transaction_length_) {
     commit_transaction(std::chrono::seconds(60));
   }
 }
@@ -490,12 +491,13 @@ void KafkaSink::on_position_marker(const Record& marker) {
     abort_transaction(txn_error_);
     return;
   }
-  if (std::chrono::steady_clock::now() - txn_started_ >= transaction_interval_) {
+  if (std::chrono::steady_clock::now() - txn_started_ >= transaction_length_) {
     commit_transaction(std::chrono::seconds(60));
   }
 }
 
 bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
+  const auto began = std::chrono::steady_clock::now();
   // The source position travels in the same transaction as the records it covers: both become
   // visible together, or neither does.
   std::string error;
@@ -511,6 +513,7 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
       txn_open_ = false;
       position_.reset();
       release_held_reports(DeliveryStatus::kDelivered, {});
+      stretch_transactions(std::chrono::steady_clock::now() - began);
       return true;
     }
     if (!result) {
@@ -540,6 +543,22 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
     abort_transaction(text);
     return false;
   }
+}
+
+void KafkaSink::stretch_transactions(std::chrono::steady_clock::duration commit_took) {
+  // A commit stops the sink: librdkafka flushes every record of the transaction, then waits for
+  // the coordinator to write its markers, and nothing is produced meanwhile. Caught up, that is a
+  // few milliseconds; behind, with librdkafka's queue full of records to flush, it took a large
+  // part of a 100 ms transaction (docs/benchmarks.md, "Exactly-once transactions"). So the next
+  // transaction lasts at least nine times as long as this commit took, and commits take at most
+  // a tenth of the sink's time; at most ten times transaction_interval, which bounds how long a
+  // read_committed consumer waits for a record while pgcdc catches up.
+  const std::chrono::steady_clock::duration interval = transaction_interval_;
+  transaction_length_ = std::clamp<std::chrono::steady_clock::duration>(commit_took * 9, interval,
+                                                                         interval * 10);
+  logger_->debug("kafka transaction committed in {:.1f} ms; the next lasts at least {:.0f} ms",
+                 std::chrono::duration<double, std::milli>(commit_took).count(),
+                 std::chrono::duration<double, std::milli>(transaction_length_).count());
 }
 
 bool KafkaSink::produce_position(std::chrono::milliseconds timeout, std::string& error) {

@@ -105,6 +105,9 @@ class KafkaSink : public Sink {
                                               std::string_view mechanisms, int version);
 
   bool transactional() const { return transactional_; }
+  // Exactly-once: how long the open transaction lasts at least before a position marker may
+  // commit it. transaction_interval, stretched while commits take long (see stretch_transactions).
+  std::chrono::steady_clock::duration transaction_length() const { return transaction_length_; }
 
  private:
   // Exactly-once (sink.kafka.delivery = exactly_once). Records go into a Kafka transaction;
@@ -185,6 +188,8 @@ class KafkaSink : public Sink {
   std::string offsets_topic_;
   std::string offsets_key_;
   std::chrono::milliseconds transaction_interval_{100};
+  std::chrono::steady_clock::duration transaction_length_ = transaction_interval_;
+  void stretch_transactions(std::chrono::steady_clock::duration commit_took);
   bool txn_open_ = false;
   std::chrono::steady_clock::time_point txn_started_{};
   std::size_t records_since_marker_ = 0;

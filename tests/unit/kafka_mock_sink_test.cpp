@@ -563,6 +563,42 @@ TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadO
   EXPECT_EQ(committed_position(c), 100u);
 }
 
+TEST_F(KafkaMockTransactionTest, SlowCommitsStretchTheNextTransactionsUpToTenIntervals) {
+  // A commit stops the sink while librdkafka flushes and the coordinator answers. After a slow
+  // one (a 300 ms round trip to the broker: several of them) the next transaction lasts nine
+  // times as long as that commit took, at most ten intervals; after a quick one, the interval.
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSinkConfig c = transactional({{"linger.ms", "0"}});
+  c.transaction_interval = milliseconds(2000);
+  const std::chrono::steady_clock::duration interval = c.transaction_interval;
+  {
+    KafkaSink sink(c, listener);
+    ASSERT_NO_FATAL_FAILURE(start(sink));
+    EXPECT_EQ(sink.transaction_length(), interval);
+
+    send_entry(sink, ledger, 100, 3);
+    EXPECT_TRUE(sink.flush(milliseconds(10000)));
+    EXPECT_EQ(sink.transaction_length(), interval) << "a quick commit (well under 222 ms)";
+
+    ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 300), RD_KAFKA_RESP_ERR_NO_ERROR);
+    const auto began = std::chrono::steady_clock::now();
+    send_entry(sink, ledger, 200, 3);
+    EXPECT_TRUE(sink.flush(milliseconds(30000)));
+    const auto took = std::chrono::steady_clock::now() - began;
+    EXPECT_GE(took, milliseconds(600)) << "the round trips did not slow the commit";
+    EXPECT_GE(sink.transaction_length(), std::min<std::chrono::steady_clock::duration>(interval * 10, milliseconds(600) * 9));
+    EXPECT_LE(sink.transaction_length(), std::min<std::chrono::steady_clock::duration>(interval * 10, took * 9));
+
+    ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+    send_entry(sink, ledger, 300, 3);
+    EXPECT_TRUE(sink.flush(milliseconds(10000)));
+    EXPECT_EQ(sink.transaction_length(), interval);
+  }
+  EXPECT_EQ(listener.count(DeliveryStatus::kDelivered), 9u);
+  EXPECT_EQ(committed_position(c), 300u);
+}
+
 TEST_F(KafkaMockSinkTest, DescribesTheCluster) {
   RecordingListener listener;
   KafkaSink sink(config(), listener);
