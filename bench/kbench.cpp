@@ -7,6 +7,8 @@
 //   kbench count   -b BROKERS [--dump FILE] [--timeout S] TOPIC...
 //   kbench produce -b BROKERS --count N --sample-topics T1,T2 [--sample N] [--prop k=v]... TOPIC...
 //   kbench produce -b BROKERS --count N --synthetic BYTES TOPIC...   (made-up records: warm-up)
+//     --transaction-ms N (with --prop transactional.id=ID): in Kafka transactions, committed
+//     every N ms (the warm-up of the broker's transactional paths for exactly-once runs)
 //
 // count reads every partition of the topics from the beginning to its end (read_committed, so
 // aborted transactional records and control markers are not counted) and prints one JSON object:
@@ -55,6 +57,7 @@ struct Args {
   long long count = 0;
   long long sample = 20000;
   long long synthetic = 0;  // > 0: produce made-up records of this many value bytes (warm-up)
+  long transaction_ms = 0;  // > 0: produce in transactions committed this often
   double timeout_s = 600;
 };
 
@@ -90,6 +93,7 @@ Args parse(int argc, char** argv) {
     else if (s == "--sample") a.sample = std::atoll(next().c_str());
     else if (s == "--sample-topics") a.sample_topics = split(next(), ',');
     else if (s == "--synthetic") a.synthetic = std::atoll(next().c_str());
+    else if (s == "--transaction-ms") a.transaction_ms = std::atol(next().c_str());
     else if (s == "--dump") a.dump = next();
     else if (s == "--timeout") a.timeout_s = std::atof(next().c_str());
     else if (s == "--prop") {
@@ -399,6 +403,18 @@ int cmd_produce(const Args& a) {
     if (rd_kafka_metadata(rk, 0, h, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
       rd_kafka_metadata_destroy(md);
   }
+  auto check = [](rd_kafka_error_t* error, const char* what) {
+    if (!error) return;
+    std::string text = std::string(what) + ": " + rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    die(text);
+  };
+  const bool transactional = a.transaction_ms > 0;
+  if (transactional) {
+    check(rd_kafka_init_transactions(rk, 30000), "init transactions");
+    check(rd_kafka_begin_transaction(rk), "begin transaction");
+  }
+  auto txn_started = Clock::now();
   long long key_bytes = 0, value_bytes = 0;
   const auto t0 = Clock::now();
   const auto deadline = t0 + std::chrono::milliseconds(long(a.timeout_s * 1000));
@@ -419,7 +435,13 @@ int cmd_produce(const Args& a) {
     key_bytes += long(s.key.size());
     value_bytes += long(s.value.size());
     rd_kafka_poll(rk, 0);
+    if (transactional && Clock::now() - txn_started >= std::chrono::milliseconds(a.transaction_ms)) {
+      check(rd_kafka_commit_transaction(rk, 60000), "commit transaction");
+      check(rd_kafka_begin_transaction(rk), "begin transaction");
+      txn_started = Clock::now();
+    }
   }
+  if (transactional) check(rd_kafka_commit_transaction(rk, 60000), "commit transaction");
   while (st.delivered + st.failed < a.count) {
     if (Clock::now() > deadline) die("produce: timed out waiting for delivery reports");
     rd_kafka_flush(rk, 500);
