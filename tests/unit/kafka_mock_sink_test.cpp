@@ -565,13 +565,15 @@ TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadO
 
 TEST_F(KafkaMockTransactionTest, SlowCommitsStretchTheNextTransactionsUpToTenIntervals) {
   // A commit stops the sink while librdkafka flushes and the coordinator answers. After a slow
-  // one (a 300 ms round trip to the broker: several of them) the next transaction lasts nine
-  // times as long as that commit took, at most ten intervals; after a quick one, the interval.
+  // one (a 400 ms round trip to the broker: at least two of them) the next transaction lasts
+  // nine times as long as that commit took, at most ten intervals; after a quick one (under a
+  // ninth of the 5 s interval, with room for a loaded machine), the interval.
   PositionLedger ledger;
   RecordingListener listener(&ledger);
   KafkaSinkConfig c = transactional({{"linger.ms", "0"}});
-  c.transaction_interval = milliseconds(2000);
-  const std::chrono::steady_clock::duration interval = c.transaction_interval;
+  c.transaction_interval = milliseconds(5000);
+  using Duration = std::chrono::steady_clock::duration;
+  const Duration interval = c.transaction_interval;
   {
     KafkaSink sink(c, listener);
     ASSERT_NO_FATAL_FAILURE(start(sink));
@@ -579,16 +581,16 @@ TEST_F(KafkaMockTransactionTest, SlowCommitsStretchTheNextTransactionsUpToTenInt
 
     send_entry(sink, ledger, 100, 3);
     EXPECT_TRUE(sink.flush(milliseconds(10000)));
-    EXPECT_EQ(sink.transaction_length(), interval) << "a quick commit (well under 222 ms)";
+    EXPECT_EQ(sink.transaction_length(), interval) << "a quick commit (well under 555 ms)";
 
-    ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 300), RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 400), RD_KAFKA_RESP_ERR_NO_ERROR);
     const auto began = std::chrono::steady_clock::now();
     send_entry(sink, ledger, 200, 3);
     EXPECT_TRUE(sink.flush(milliseconds(30000)));
     const auto took = std::chrono::steady_clock::now() - began;
-    EXPECT_GE(took, milliseconds(600)) << "the round trips did not slow the commit";
-    EXPECT_GE(sink.transaction_length(), std::min<std::chrono::steady_clock::duration>(interval * 10, milliseconds(600) * 9));
-    EXPECT_LE(sink.transaction_length(), std::min<std::chrono::steady_clock::duration>(interval * 10, took * 9));
+    EXPECT_GE(took, milliseconds(800)) << "the round trips did not slow the commit";
+    EXPECT_GE(sink.transaction_length(), std::min<Duration>(interval * 10, milliseconds(800) * 9));
+    EXPECT_LE(sink.transaction_length(), std::min<Duration>(interval * 10, took * 9));
 
     ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
     send_entry(sink, ledger, 300, 3);
