@@ -76,7 +76,8 @@ struct KafkaSinkConfig {
   Delivery delivery = Delivery::kAtLeastOnce;
   std::string transactional_id;   // exactly_once; default "pgcdc-<slot_name>"
   std::string offsets_topic;      // exactly_once; default "<topic_prefix>._offsets" (compacted)
-  std::chrono::milliseconds transaction_interval{100};  // exactly_once: longest a transaction stays open
+  // exactly_once: how long a transaction stays open at least (stretched after slow commits).
+  std::chrono::milliseconds transaction_interval{100};
 
   bool operator==(const KafkaSinkConfig&) const = default;
 };

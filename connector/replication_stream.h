@@ -43,8 +43,8 @@
 // pile up and leave together (113-118k single rows a second). Large messages (TOAST values) are
 // not held: they travel in large segments anyway, and holding them back made the reader the limit.
 // Once changes stop arriving, the waits between naps read the socket down to half the reserve and
-// the rest is read at once: by that count (one 16 KiB read every 2 ms or so, then 5 ms without an
-// arrival) the last change of a burst waits about 20 ms more at most.
+// the rest is read at once. Measured, the last change of a burst did not arrive later than
+// without a reserve (docs/benchmarks.md, "What the reserve costs the end of a burst").
 #include <libpq-fe.h>
 
 #include <chrono>
