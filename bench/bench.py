@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import json
 import os
 import platform
@@ -272,6 +273,19 @@ class Env:
         env = dict(os.environ, PGCDC_DEV_DIR=str(self.dev_dir))
         p = run([REPO / "scripts" / "dev-env", *args], env=env, timeout=timeout)
         return p.stdout
+
+    def take_lock(self):
+        """Two benches on one environment pull it down under each other: one's `dev-env up`
+        reuses or replaces the servers the other is measuring. The lock sits beside the
+        environment's directory (`down` deletes the directory) and lasts as long as this
+        process."""
+        path = Path(str(self.dev_dir) + ".lock")
+        self._lock = open(path, "a")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BenchError(f"another bench/run is using the environment in {self.dev_dir} "
+                             f"(it holds {path}): wait for it, or give this one its own --dev-dir")
 
     def up(self):
         log(f"starting PostgreSQL and Kafka in {self.dev_dir}")
@@ -1731,6 +1745,10 @@ def main():
 
     load_start = open("/proc/loadavg").read().split()[:3]
     env = Env(Path(args.dev_dir), args.keep_env)
+    try:
+        env.take_lock()  # before the try below: its teardown would take the other bench's servers
+    except BenchError as e:
+        raise SystemExit(f"bench: {e}")
     results = []
     bench = None
     try:
