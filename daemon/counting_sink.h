@@ -4,7 +4,9 @@
 // records are counted from the delivery reports (Metrics::record_delivery).
 //
 // Threads: like every Sink, called on the sink thread only; the counting runs there too.
+#include <cstddef>
 #include <memory>
+#include <span>
 
 #include "daemon/metrics.h"
 #include "sinks/sink.h"
@@ -23,7 +25,7 @@ class CountingSink : public Sink {
   }
   std::size_t send_batch(std::span<Record> records) override {
     const std::size_t taken = inner_->send_batch(records);
-    for (std::size_t i = 0; i < taken; ++i) count(records[i]);
+    count_runs(records.first(taken));
     return taken;
   }
   void poll(std::chrono::milliseconds timeout) override { inner_->poll(timeout); }
@@ -40,10 +42,26 @@ class CountingSink : public Sink {
   std::string fatal_error() const override { return inner_->fatal_error(); }
 
  private:
-  void count(const Record& record) {
-    Metrics::ProducedCounters counters = metrics_.produced_counters(record.table, record.op);
-    counters.records->Increment();
-    counters.bytes->Increment(static_cast<double>(record.payload_bytes()));
+  void count(const Record& record) { count_runs(std::span<const Record>(&record, 1)); }
+
+  // A snapshot chunk or a large transaction arrives as runs of one table and operation: each run
+  // is counted with one add per counter, not one per record (two atomic adds per record were a
+  // percent of a snapshot's CPU).
+  void count_runs(std::span<const Record> records) {
+    std::size_t i = 0;
+    while (i < records.size()) {
+      const Record& first = records[i];
+      std::size_t count = 0;
+      std::size_t bytes = 0;
+      for (; i < records.size() && records[i].op == first.op && records[i].table == first.table;
+           ++i) {
+        ++count;
+        bytes += records[i].payload_bytes();
+      }
+      Metrics::ProducedCounters counters = metrics_.produced_counters(first.table, first.op);
+      counters.records->Increment(static_cast<double>(count));
+      counters.bytes->Increment(static_cast<double>(bytes));
+    }
   }
 
   std::unique_ptr<Sink> inner_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -39,7 +40,7 @@ double series_value(const std::string& text, const std::string& series) {
 class AcceptingSink : public Sink {
  public:
   SendResult send(Record& record) override {
-    if (full) return SendResult::kQueueFull;
+    if (full || sent.size() >= room) return SendResult::kQueueFull;
     sent.push_back(record);  // a sink leaves the record as it was (Sink::send)
     return SendResult::kAccepted;
   }
@@ -49,6 +50,7 @@ class AcceptingSink : public Sink {
   std::string name() const override { return "fake"; }
   bool fatal() const override { return is_fatal; }
   bool full = false;
+  std::size_t room = SIZE_MAX;  // records it takes before its queue is full
   bool is_fatal = false;
   std::vector<Record> sent;
 };
@@ -185,6 +187,36 @@ TEST_F(DaemonMetrics, CountsReadProducedDeliveredAndFailedByTableAndOperation) {
   t = text();
   t = text();
   EXPECT_EQ(series_value(t, R"(pgcdc_records_read_total{op="insert",table="public.orders"})"), 4);
+}
+
+// Batches are counted a run of one table and operation at a time, and only as far as the sink took
+// them: runs that change table or operation mid-batch, and a queue that fills mid-run.
+TEST_F(DaemonMetrics, CountingSinkCountsABatchByRunsAndOnlyWhatTheSinkTook) {
+  auto inner = std::make_unique<AcceptingSink>();
+  inner->room = 7;
+  CountingSink counting(std::move(inner), metrics_);
+  std::vector<Record> batch;
+  for (int i = 0; i < 3; ++i) batch.push_back(record_of(Operation::kCreate, "{\"after\":{}}"));
+  for (int i = 0; i < 2; ++i) batch.push_back(record_of(Operation::kDelete, "{\"before\":{}}"));
+  Record items = record_of(Operation::kCreate, "{\"after\":{\"n\":1}}");
+  items.table = "public.items";
+  batch.push_back(items);
+  for (int i = 0; i < 3; ++i) batch.push_back(record_of(Operation::kCreate, "{\"after\":{\"x\":2}}"));
+
+  ASSERT_EQ(counting.send_batch(batch), 7u);  // the queue filled after the first of the last three
+  std::size_t orders_bytes = 0;
+  for (std::size_t i : {0, 1, 2, 3, 4, 6}) orders_bytes += batch[i].payload_bytes();
+
+  std::string t = text();
+  EXPECT_EQ(series_value(t, R"(pgcdc_records_produced_total{op="insert",table="public.orders"})"),
+            4);
+  EXPECT_EQ(series_value(t, R"(pgcdc_records_produced_total{op="delete",table="public.orders"})"),
+            2);
+  EXPECT_EQ(series_value(t, R"(pgcdc_records_produced_total{op="insert",table="public.items"})"), 1);
+  EXPECT_EQ(series_value(t, R"(pgcdc_produced_bytes_total{table="public.orders"})"),
+            static_cast<double>(orders_bytes));
+  EXPECT_EQ(series_value(t, R"(pgcdc_produced_bytes_total{table="public.items"})"),
+            static_cast<double>(batch[5].payload_bytes()));
 }
 
 TEST_F(DaemonMetrics, CountingListenerMergesAlikeReportsInsideABatchOnly) {
