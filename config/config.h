@@ -99,10 +99,9 @@ struct SinkConfig {
 
 struct BufferConfig {
   std::size_t max_records = 100000;  // PGCDC_BUFFER_SIZE overrides
-  // 1 MiB: with librdkafka's 2 MiB queue, about 10 ms of a full-speed stream. 8 MiB (with a
-  // 4 MiB queue) held 15-20 MiB more at full speed for no measured throughput
-  // (docs/benchmarks.md, "How much to buffer").
-  std::size_t max_bytes = 1u << 20;
+  // 8 MiB: a 1 MiB buffer with a 2 MiB librdkafka queue kept streaming RSS flat (26-29 MiB) but
+  // cost a snapshot about 15% of its rate (docs/benchmarks.md, "How much to buffer").
+  std::size_t max_bytes = 8u << 20;
 
   bool operator==(const BufferConfig&) const = default;
 };

@@ -102,11 +102,12 @@ std::vector<std::pair<std::string, std::string>> KafkaSink::default_properties()
       // deployments see keys where they expect them. librdkafka's own default is crc32-based.
       {"partitioner", "murmur2_random"},
       // Bound what librdkafka itself holds (invariant 4): its default of 1 GiB would dwarf the
-      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss. 2 MiB holds
-      // more than a linger's worth (5 ms) of a full-speed snapshot; 4 MiB with an 8 MiB buffer
-      // kept 15-20 MiB more at full speed and 16 or 64 MiB only memory, not throughput
-      // (docs/benchmarks.md, "How much to buffer"). It must also hold a message.max.bytes record.
-      {"queue.buffering.max.kbytes", "2048"},
+      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss. 4 MiB (with
+      // the buffer's 8 MiB) keeps a full-speed snapshot near 45 MiB of RSS; 16 or 64 MiB did
+      // not move the benchmark's throughput, only its memory, and 2 MiB (with a 1 MiB buffer)
+      // cost a snapshot about 15% (docs/benchmarks.md, "How much to buffer"). It must also hold
+      // a message.max.bytes record.
+      {"queue.buffering.max.kbytes", "4096"},
       {"client.id", "pgcdc"},
   };
 }
