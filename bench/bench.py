@@ -1734,6 +1734,16 @@ def main():
             raise SystemExit(f"unknown system {s}; known: {', '.join(ALL_SYSTEMS)}")
     workloads = make_workloads([w.strip() for w in args.workloads.split(",") if w.strip()], sz)
 
+    # The environment's lock before anything is made (the run's directory) or checked, and before
+    # the try below: its teardown would take the other bench's servers. Canonical, as bench/run's:
+    # both name the lock after it (a trailing slash or a relative path must not give the two of
+    # them different lock files).
+    env = Env(Path(os.path.realpath(args.dev_dir)), args.keep_env)
+    try:
+        env.take_lock()
+    except BenchError as e:
+        raise SystemExit(f"bench: {e}")
+
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
     # A fresh directory per run: pgcdc's offsets file lives there, and a left-over one would make
     # pgcdc resume (and skip a finished snapshot).
@@ -1746,11 +1756,6 @@ def main():
         raise SystemExit("kbench is missing: run bench/install-peers")
 
     load_start = open("/proc/loadavg").read().split()[:3]
-    env = Env(Path(args.dev_dir), args.keep_env)
-    try:
-        env.take_lock()  # before the try below: its teardown would take the other bench's servers
-    except BenchError as e:
-        raise SystemExit(f"bench: {e}")
     results = []
     bench = None
     try:
