@@ -387,7 +387,7 @@ int cmd_produce(const Args& a) {
       {"enable.idempotence", "true"}, {"acks", "all"},
       {"linger.ms", "5"},             {"compression.type", "lz4"},
       {"message.timeout.ms", "300000"}, {"partitioner", "murmur2_random"},
-      {"queue.buffering.max.kbytes", "4096"}, {"client.id", "kbench"}};
+      {"queue.buffering.max.kbytes", "2048"}, {"client.id", "kbench"}};
   for (const auto& [k, v] : defaults) set(conf, k, v);
   for (const auto& [k, v] : a.props) set(conf, k, v);
   rd_kafka_conf_set_opaque(conf, &st);

@@ -45,7 +45,9 @@ struct SourceConfig {
   bool alter_publication = false;
   // Drop slot and publication on a clean stop (for throw-away pipelines; off by default).
   bool drop_slot_on_stop = false;
-  std::uint32_t snapshot_chunk_rows = 10000;
+  // 50,000: a chunk's query, its transaction and the wait at its end are paid per chunk; against
+  // 10,000 a snapshot ran about 8% faster (docs/benchmarks.md, "How much to buffer").
+  std::uint32_t snapshot_chunk_rows = 50000;
   // A chunk's rows are also bounded by their size: wide rows (TOASTed text, large JSONB) make a
   // chunk read fewer than snapshot_chunk_rows so its result stays near this many bytes.
   std::size_t snapshot_chunk_bytes = 8u << 20;
@@ -99,9 +101,12 @@ struct SinkConfig {
 
 struct BufferConfig {
   std::size_t max_records = 100000;  // PGCDC_BUFFER_SIZE overrides
-  // 8 MiB: a 1 MiB buffer with a 2 MiB librdkafka queue kept streaming RSS flat (26-29 MiB) but
-  // cost a snapshot about 15% of its rate (docs/benchmarks.md, "How much to buffer").
-  std::size_t max_bytes = 8u << 20;
+  // 1 MiB: with librdkafka's 2 MiB queue, streaming RSS stays flat (26-29 MiB) at full speed. It
+  // cost a snapshot of 10,000-row chunks about 15%: the buffer was what kept the sink busy while
+  // the source waited at each chunk's end. With 50,000-row chunks there are a fifth as many waits,
+  // and a 1 MiB buffer snapshots faster than 8 MiB did with the old chunks (docs/benchmarks.md,
+  // "How much to buffer").
+  std::size_t max_bytes = 1u << 20;
 
   bool operator==(const BufferConfig&) const = default;
 };

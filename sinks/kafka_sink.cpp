@@ -102,12 +102,11 @@ std::vector<std::pair<std::string, std::string>> KafkaSink::default_properties()
       // deployments see keys where they expect them. librdkafka's own default is crc32-based.
       {"partitioner", "murmur2_random"},
       // Bound what librdkafka itself holds (invariant 4): its default of 1 GiB would dwarf the
-      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss. 4 MiB (with
-      // the buffer's 8 MiB) keeps a full-speed snapshot near 45 MiB of RSS; 16 or 64 MiB did
-      // not move the benchmark's throughput, only its memory, and 2 MiB (with a 1 MiB buffer)
-      // cost a snapshot about 15% (docs/benchmarks.md, "How much to buffer"). It must also hold
-      // a message.max.bytes record.
-      {"queue.buffering.max.kbytes", "4096"},
+      // pgcdc buffer. A full queue is backpressure (ERR__QUEUE_FULL), never loss. 2 MiB (with
+      // the buffer's 1 MiB) keeps streaming RSS flat near 28 MiB at full speed; 4 MiB with an
+      // 8 MiB buffer held 10-20 MiB more, and 16 or 64 MiB only memory, not throughput
+      // (docs/benchmarks.md, "How much to buffer"). It must also hold a message.max.bytes record.
+      {"queue.buffering.max.kbytes", "2048"},
       {"client.id", "pgcdc"},
   };
 }

@@ -638,7 +638,7 @@ TEST(KafkaSinkConfigTest, RefusesRecordsLargerThanTheQueueCouldEverHold) {
   RecordingListener listener;
   KafkaSinkConfig config;
   config.brokers = "127.0.0.1:1";
-  config.properties = {{"message.max.bytes", "8000000"}};  // above the 4 MiB default queue
+  config.properties = {{"message.max.bytes", "8000000"}};  // above the 2 MiB default queue
   try {
     KafkaSink sink(config, listener);
     FAIL() << "accepted a maximum message larger than the queue";
