@@ -349,7 +349,8 @@ void PipelineMore::stream_a_million_row_transaction(bool exactly_once) {
     if (line.rfind("VmHWM:", 0) == 0) peak_kb = std::stol(line.substr(6));
   }
   EXPECT_GT(peak_kb, 0);
-  EXPECT_LT(peak_kb, 100 * 1024) << "peak RSS " << peak_kb << " kB";
+  // Issue 7's bound for the defaults; the benchmark's million-row transaction peaks near 30 MiB.
+  EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB";
   auto messages = consume_all(test_env().kafka_brokers, topic(name), rows, 300s);
   EXPECT_EQ(messages.size(), static_cast<std::size_t>(rows));
   EXPECT_EQ(messages.back().key, "{\"id\":" + std::to_string(rows) + "}");
