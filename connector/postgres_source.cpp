@@ -102,45 +102,12 @@ PostgresSource::Outcome PostgresSource::run(const std::atomic<bool>& stop) {
   connect_and_prepare();
   try {
     Outcome outcome = config_.source.cdc ? stream_loop(stop) : snapshot_only_loop(stop);
-    abandon_chunk_query();
+    if (reader_) reader_->abandon();
     return outcome;
   } catch (const StopRequested&) {
-    abandon_chunk_query();
+    if (reader_) reader_->abandon();
     return ledger_.failed() ? Outcome::kDeliveryFailed : Outcome::kStopped;
   }
-}
-
-void PostgresSource::abandon_chunk_query() {
-  PGconn* conn = query_ ? query_->raw() : nullptr;
-  if (!conn) return;
-  // A watermark chunk's query runs in its own transaction: end it too, so the connection is
-  // usable (drop_replication_objects) and the snapshot is not held.
-  struct RollBack {
-    PGconn* conn;
-    ~RollBack() {
-      const PGTransactionStatusType status = PQtransactionStatus(conn);
-      if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR) PQclear(PQexec(conn, "ROLLBACK"));
-    }
-  } roll_back{conn};
-  if (!chunk_query_in_flight_) return;
-  // Stopped with the next chunk's query still running: cancel it so the connection is usable
-  // (drop_replication_objects) and PostgreSQL stops reading for nobody.
-  if (PGcancel* cancel = PQgetCancel(query_->raw())) {
-    char error[256];
-    PQcancel(cancel, error, sizeof error);
-    PQfreeCancel(cancel);
-  }
-  while (PGresult* result = PQgetResult(conn)) {
-    const bool copying = PQresultStatus(result) == PGRES_COPY_OUT;
-    PQclear(result);
-    if (!copying) continue;
-    // The COPY had begun: read its rows to the end (the cancel ends them) before the next result.
-    char* line = nullptr;
-    int length = 0;
-    while ((length = PQgetCopyData(conn, &line, 0)) > 0) PQfreemem(line);
-    if (length == -2) break;  // the connection failed; nothing more will come
-  }
-  chunk_query_in_flight_ = false;
 }
 
 void PostgresSource::connect_and_prepare() {
@@ -296,7 +263,6 @@ void PostgresSource::maybe_heartbeat() {
   // keepalive that follows lets the idle ledger advance the flush position past that WAL.
   const auto interval = config_.source.heartbeat_interval;
   if (interval.count() <= 0) return;
-  if (chunk_query_in_flight_) return;  // the connection is busy with the next chunk: later
   auto now = Clock::now();
   if (now < next_heartbeat_) return;
   next_heartbeat_ = now + interval;
@@ -310,10 +276,16 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
   // ledger entry whose position is the snapshot progress after it. The next chunk's query runs in
   // PostgreSQL (sent with libpq's asynchronous API) while this thread turns the current chunk into
   // records, so reading and publishing overlap instead of taking turns.
-  auto plan = [&](TableInfo* table, const std::optional<std::vector<std::string>>& after) {
-    refresh_columns(*query_, *table);  // each chunk reads the columns the table has now
+  // Each chunk is a transaction of its own that locks its table and reads its current columns
+  // first (ChunkReader::open); nullopt when a stop came while DDL held the table.
+  auto plan = [&](TableInfo* table, const std::optional<std::vector<std::string>>& after)
+      -> std::optional<PlannedChunk> {
+    while (!reader().open(*table, ChunkReader::Isolation::kReadCommitted)) {
+      stats_.note_loop_turn();  // waiting out DDL is not wedged
+      if (stop) return std::nullopt;
+    }
     PlannedChunk chunk{table, snapshot_layout(*table), chunk_query(*table, after)};
-    send_chunk_query(chunk.query.sql);
+    reader().send(chunk.query.sql);
     return chunk;
   };
   std::optional<PlannedChunk> next;
@@ -330,7 +302,8 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     next.reset();
     hand_over();  // receiving may wait for PostgreSQL
     ChunkRows& rows = spare_rows_;
-    receive_chunk_rows(current.query.columns, rows);
+    reader().receive(current.query.columns, rows);
+    reader().commit();
     learn_row_width(*current.table, rows);
     if (auto start = chunk_after(*current.table, current.query, rows)) {
       next = plan(start->table, start->after);
@@ -347,6 +320,7 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
     ledger_.seal(token, std::move(position));
     maybe_commit(false);
   }
+  if (stop) return Outcome::kStopped;  // plan() gave up on a chunk: the snapshot is not done
   stats_.snapshotting = false;
   hand_over();
   while (ledger_.entries_in_flight() > 0) {
@@ -618,10 +592,10 @@ std::uint32_t PostgresSource::chunk_rows_for(const TableInfo& table) {
     // Before a table's first chunk, a few of its rows tell how wide they are: one row may be
     // megabytes (a large JSONB document, a TOASTed text), and a first chunk of snapshot_chunk_rows
     // such rows would be the whole memory bound many times over.
-    send_chunk_query("COPY (SELECT " + select_list(table) + " FROM " + table.quoted +
-                     " LIMIT 16) TO STDOUT");
     ChunkRows sample;
-    receive_chunk_rows(table.published.size(), sample);
+    reader().read("COPY (SELECT " + select_list(table) + " FROM " + table.quoted +
+                      " LIMIT 16) TO STDOUT",
+                  table.published.size(), sample);
     learn_row_width(table, sample);
     known = row_bytes_.find(&table);
   }
@@ -640,30 +614,30 @@ void PostgresSource::learn_row_width(const TableInfo& table, const ChunkRows& ro
 
 std::unique_ptr<PostgresSource::PendingChunk> PostgresSource::begin_chunk(
     TableInfo& table, const std::optional<std::vector<std::string>>& after) {
-  refresh_columns(*query_, table);  // the chunk reads the columns the table has now
   auto chunk = std::make_unique<PendingChunk>();
   chunk->table = &table;
   chunk->id = ++chunk_sequence_;
-  chunk->layout = snapshot_layout(table);
-  chunk->query = chunk_query(table, after);  // may read a sample of the table's rows first
+  // The low watermark comes before the chunk's snapshot is taken (in open()).
   query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
                       {std::string(kWatermarkPrefix), "low " + session_id_ + " " +
                                                           std::to_string(chunk->id)});
-  // One REPEATABLE READ transaction so the snapshot we check is the one the rows come from.
-  query_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  // A DDL statement holds the table: try again on a later turn of the stream loop (the low
+  // watermark just written matches no chunk and is ignored).
+  if (!reader().open(table, ChunkReader::Isolation::kRepeatableRead)) return nullptr;
   try {
-    auto snapshot = query_->exec("SELECT pg_catalog.pg_current_snapshot()::text");
+    chunk->layout = snapshot_layout(table);  // the columns open() read
+    chunk->query = chunk_query(table, after);  // may read a sample of the table's rows first
     // A transaction running when the chunk's snapshot was taken, but decoded before the low
     // watermark, committed in WAL order before the chunk yet was invisible to it: the chunk could
     // then overwrite its change with an older row. Rare (a commit racing the snapshot); the chunk
     // is simply read again. Decoded already: recent_xids_; decoded later: on_begin.
-    chunk->in_progress = in_progress_xids(std::string(field(snapshot.get(), 0, 0)));
+    chunk->in_progress = in_progress_xids(reader().snapshot());
     for (std::uint32_t xid : recent_xids_) {
       if (xid != 0 && chunk->in_progress.count(xid)) chunk->invalid = true;
     }
-    send_chunk_query(chunk->query.sql);
+    reader().send(chunk->query.sql);
   } catch (...) {
-    abandon_chunk_query();  // and rolls the chunk's transaction back
+    reader().abandon();  // cancels the COPY and rolls the chunk's transaction back
     throw;
   }
   return chunk;
@@ -672,10 +646,10 @@ std::unique_ptr<PostgresSource::PendingChunk> PostgresSource::begin_chunk(
 void PostgresSource::finish_chunk(PendingChunk& chunk) {
   chunk.rows = std::move(spare_rows_);  // the memory of the chunk before
   try {
-    receive_chunk_rows(chunk.query.columns, chunk.rows);
-    query_->exec("COMMIT");
+    reader().receive(chunk.query.columns, chunk.rows);
+    reader().commit();
   } catch (...) {
-    abandon_chunk_query();  // and rolls the chunk's transaction back
+    reader().abandon();
     throw;
   }
   learn_row_width(*chunk.table, chunk.rows);
@@ -687,6 +661,7 @@ void PostgresSource::finish_chunk(PendingChunk& chunk) {
 
 void PostgresSource::start_chunk(TableInfo& table) {
   auto chunk = begin_chunk(table, resume_point(table).after);
+  if (!chunk) return;  // the table is locked by DDL: the next turn tries again
   finish_chunk(*chunk);
   chunk_ = std::move(chunk);
 }
@@ -700,7 +675,7 @@ void PostgresSource::begin_next_chunk() {
 
 void PostgresSource::drop_next_chunk() {
   if (!next_chunk_) return;
-  abandon_chunk_query();  // cancels the COPY and rolls its transaction back
+  reader().abandon();  // cancels the COPY and rolls its transaction back
   next_chunk_.reset();
 }
 
@@ -727,40 +702,9 @@ std::vector<std::string> PostgresSource::last_key_of(
   return last_key;
 }
 
-void PostgresSource::send_chunk_query(const std::string& copy_sql) {
-  if (!PQsendQuery(query_->raw(), copy_sql.c_str())) {
-    throw make_pg_error(nullptr, query_->raw(), "sending a snapshot chunk query failed");
-  }
-  chunk_query_in_flight_ = true;
-}
-
-void PostgresSource::receive_chunk_rows(std::size_t columns, ChunkRows& rows) {
-  PGconn* conn = query_->raw();
-  rows.reset(columns);  // keeps its memory: a chunk's rows fill the space of the one before
-  PgResult copying(PQgetResult(conn));
-  if (!copying || PQresultStatus(copying.get()) != PGRES_COPY_OUT) {
-    // The query failed before sending a row (its error is in this result).
-    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
-    chunk_query_in_flight_ = false;
-    throw make_pg_error(copying.get(), conn, "reading a snapshot chunk failed");
-  }
-  for (;;) {
-    char* line = nullptr;
-    const int length = PQgetCopyData(conn, &line, 0);  // blocks until a row or the end
-    if (length == -1) break;                            // the end: the final result follows
-    if (length < 0) {
-      chunk_query_in_flight_ = false;  // the connection failed: the session ends
-      throw make_pg_error(nullptr, conn, "reading a snapshot chunk failed");
-    }
-    std::unique_ptr<char, decltype(&PQfreemem)> owned(line, &PQfreemem);
-    rows.add_line(std::string_view(line, static_cast<std::size_t>(length)));
-  }
-  PgResult end(PQgetResult(conn));
-  while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
-  chunk_query_in_flight_ = false;
-  if (!end || PQresultStatus(end.get()) != PGRES_COMMAND_OK) {
-    throw make_pg_error(end.get(), conn, "reading a snapshot chunk failed");
-  }
+ChunkReader& PostgresSource::reader() {
+  if (!reader_) reader_.emplace(config_.source.url);
+  return *reader_;
 }
 
 void PostgresSource::advance_snapshot_progress(const TableInfo& table, const ChunkQuery& query,
@@ -799,9 +743,7 @@ std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayo
   for (std::size_t row = 0; row < count; ++row) {
     // Take in what the next chunk's query has sent so far, so PostgreSQL never waits on a full
     // socket while this loop works (non-blocking; the rows wait in libpq until received).
-    if (chunk_query_in_flight_ && row % 1024 == 0 && PQconsumeInput(query_->raw()) == 0) {
-      throw make_pg_error(nullptr, query_->raw(), "reading a snapshot chunk failed");
-    }
+    if (reader_ && row % 1024 == 0) reader_->consume_input();
     if (dropped && (*dropped)[static_cast<std::size_t>(row)]) continue;
     rows.fill(row, tuple);
     Record& record = stage_slot();
@@ -849,9 +791,23 @@ void PostgresSource::on_commit(const pgoutput::Commit& commit) {
 
 void PostgresSource::on_relation(const pgoutput::Relation& relation) {
   RelationState state;
+  // By OID, not by name: a renamed table is the same table, and its changes must not be dropped
+  // (the publication follows it by OID too).
   for (const auto& table : tables_) {
-    if (table.schema == relation.schema && table.name == relation.name) state.table = &table;
+    if (table.oid == relation.id) state.table = &table;
   }
+  auto known = relations_.find(relation.id);
+  const bool seen = known != relations_.end();
+  if (state.table && relation.name != state.table->name &&
+      (!seen || known->second.name != relation.name)) {
+    spdlog::warn("table {} is now named {}.{}; its changes keep going to topic {}",
+                 state.table->qualified, relation.schema, relation.name, state.table->topic);
+  } else if (!state.table && !seen) {
+    spdlog::info("changes of {}.{} (oid {}) are not captured: it is in publication {} but not in "
+                 "source.tables", relation.schema, relation.name, relation.id,
+                 config_.source.publication_name);
+  }
+  state.name = relation.name;
   if (state.table) {
     std::vector<std::string> names;
     std::vector<ColumnType> types;

@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "connector/catalog.h"
+#include "connector/chunk_reader.h"
 #include "connector/chunk_rows.h"
 #include "connector/pg_connection.h"
 #include "connector/pgoutput.h"
@@ -101,6 +102,7 @@ class PostgresSource : private pgoutput::Handler {
   struct RelationState {
     const TableInfo* table = nullptr;  // nullptr: not configured, changes ignored
     RowLayout layout;
+    std::string name;  // as the last Relation message named it (renames are logged once)
   };
 
   void connect_and_prepare();
@@ -146,16 +148,15 @@ class PostgresSource : private pgoutput::Handler {
   std::string select_list(const TableInfo& table) const;  // the published columns, quoted
   ChunkQuery chunk_query(const TableInfo& table,
                          const std::optional<std::vector<std::string>>& after);
-  // Asynchronous: receive_chunk_rows() next, while this thread does other work.
-  void send_chunk_query(const std::string& copy_sql);
-  void receive_chunk_rows(std::size_t columns, ChunkRows& rows);
-  void abandon_chunk_query();
+  // The snapshot's own connection, opened at the first chunk.
+  ChunkReader& reader();
   std::vector<std::string> last_key_of(const ChunkRows& rows,
                                        const std::vector<std::size_t>& key_positions) const;
   // A watermark chunk in two steps, so PostgreSQL can read the next chunk while this thread
   // publishes the current one: begin_chunk() emits the low watermark, opens the chunk's
-  // REPEATABLE READ transaction, takes its snapshot and sends its COPY (asynchronous);
-  // finish_chunk() receives the rows, commits and emits the high watermark.
+  // REPEATABLE READ transaction (ChunkReader::open), takes its snapshot and sends its COPY
+  // (asynchronous); finish_chunk() receives the rows, commits and emits the high watermark.
+  // begin_chunk() returns nullptr when DDL holds the table: the stream loop tries again later.
   std::unique_ptr<PendingChunk> begin_chunk(TableInfo& table,
                                             const std::optional<std::vector<std::string>>& after);
   void finish_chunk(PendingChunk& chunk);
@@ -226,6 +227,7 @@ class PostgresSource : private pgoutput::Handler {
 
   std::optional<PgConnection> query_;
   std::optional<PgConnection> replication_;
+  std::optional<ChunkReader> reader_;  // snapshot chunks only; see reader()
   std::optional<ReplicationStream> stream_;  // reads replication_ once it streams
   std::unique_ptr<TypeCache> types_;
   ValueConverter converter_;
@@ -256,7 +258,6 @@ class PostgresSource : private pgoutput::Handler {
   std::unique_ptr<PendingChunk> next_chunk_;
   // Bytes per row of each table's last chunk, as ChunkRows holds them (see chunk_rows_for).
   std::unordered_map<const TableInfo*, std::size_t> row_bytes_;
-  bool chunk_query_in_flight_ = false;  // sent by send_chunk_query(), not yet received
   // The rows of the snapshot-only chunk being published, and a pending chunk's rows once it is
   // done: reused so a chunk's memory is allocated once, not per chunk.
   ChunkRows spare_rows_;
