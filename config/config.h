@@ -57,6 +57,11 @@ struct SourceConfig {
   // changes were lost): stop with an error, or drop it, create a new one and read the tables again.
   enum class OnSlotLost { kFail, kResnapshot };
   OnSlotLost on_slot_lost = OnSlotLost::kFail;
+  // What to do when a captured table left the publication (or left and came back) while its
+  // changes were being streamed: the changes in between were never decoded. Read the table again
+  // with watermark chunks, or stop with an error.
+  enum class OnPublicationGap { kResnapshot, kFail };
+  OnPublicationGap on_publication_gap = OnPublicationGap::kResnapshot;
   // A second instance finding the slot in use waits as a standby and checks this often.
   std::chrono::milliseconds standby_interval{5000};
 

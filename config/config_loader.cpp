@@ -702,6 +702,7 @@ const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 const char* const kLogFormats[] = {"text", "json"};
 const char* const kDeliveryModes[] = {"at_least_once", "exactly_once"};
 const char* const kOnSlotLost[] = {"fail", "resnapshot"};
+const char* const kOnPublicationGap[] = {"resnapshot", "fail"};
 // [format] choices; the first of each is the default.
 const char* const kNumericFormats[] = {"string", "number"};
 const char* const kByteaFormats[] = {"base64", "hex"};
@@ -983,7 +984,7 @@ class Loader {
         with_file_keys(
             {"table", "tables", "columns", "key", "cdc", "snapshot", "alter_publication",
              "drop_slot_on_stop", "snapshot_chunk_rows", "snapshot_chunk_bytes", "status_interval",
-             "heartbeat_interval", "standby_interval", "on_slot_lost"},
+             "heartbeat_interval", "standby_interval", "on_slot_lost", "on_publication_gap"},
             {"url", "replication_url", "publication_name", "slot_name"}));
 
     std::optional<Text> url = string_or_file(section, "url");
@@ -1058,6 +1059,12 @@ class Loader {
       source.on_slot_lost = one_of(*value, section.path_of("on_slot_lost"), kOnSlotLost) == "resnapshot"
                                 ? SourceConfig::OnSlotLost::kResnapshot
                                 : SourceConfig::OnSlotLost::kFail;
+    }
+    if (const Node* value = section.get("on_publication_gap")) {
+      source.on_publication_gap =
+          one_of(*value, section.path_of("on_publication_gap"), kOnPublicationGap) == "fail"
+              ? SourceConfig::OnPublicationGap::kFail
+              : SourceConfig::OnPublicationGap::kResnapshot;
     }
     if (const Node* value = section.get("standby_interval")) {
       source.standby_interval = duration(*value, section.path_of("standby_interval"));

@@ -258,6 +258,11 @@ std::string describe_config(const Config& config) {
  out << "on_slot_lost = "
       << toml_string(source.on_slot_lost == SourceConfig::OnSlotLost::kResnapshot ? "resnapshot" : "fail")
       << "\n";
+  out << "on_publication_gap = "
+      << toml_string(source.on_publication_gap == SourceConfig::OnPublicationGap::kFail
+                         ? "fail"
+                         : "resnapshot")
+      << "\n";
   out << "standby_interval = " << toml_string(duration_text(source.standby_interval)) << "\n";
 
   if (config.sink.kind == SinkConfig::Kind::kKafka) {

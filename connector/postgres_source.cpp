@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "connector/publication_watch.h"
 #include "connector/replication_protocol.h"
 #include "connector/replication_setup.h"
 
@@ -20,11 +21,13 @@ constexpr auto kPushWait = std::chrono::milliseconds(100);
 // While changes flow (a message arrived within kFlowingWindow), read_from_server waits for a
 // batch (ReplicationStream::wait_for_batch) instead of any byte.
 constexpr auto kFlowingWindow = std::chrono::milliseconds(20);
-constexpr std::size_t kStagedRecords = 64;         // snapshot records per buffer push
+constexpr std::size_t kStagedRecords = 64;        // snapshot records per buffer push
 constexpr std::size_t kStagedBytes = 256u << 10;  // ... or fewer when they are this large
 constexpr std::size_t kRecentXids = 4096;
 constexpr const char* kWatermarkPrefix = "pgcdc";
 constexpr const char* kHeartbeatPrefix = "pgcdc_heartbeat";
+// How often the stream loop checks that every captured table is still in the publication.
+constexpr auto kPublicationCheckInterval = std::chrono::seconds(5);
 
 // Unwinds the decoder when a stop is requested while the buffer is full. The transaction being
 // decoded is not sealed, so its position is never committed and it is read again next time.
@@ -125,7 +128,8 @@ void PostgresSource::connect_and_prepare() {
     for (std::size_t j = 0; j < i; ++j) {
       if (tables_[i].topic == tables_[j].topic || tables_[i].qualified == tables_[j].qualified) {
         throw SetupError("tables " + tables_[j].quoted + " and " + tables_[i].quoted +
-                         " would share the topic " + tables_[i].topic + " (names are written "
+                         " would share the topic " + tables_[i].topic +
+                         " (names are written "
                          "schema.table with characters Kafka does not allow replaced by '_'): "
                          "capture them in separate pipelines with different topic_prefix values");
       }
@@ -153,11 +157,12 @@ void PostgresSource::connect_and_prepare() {
     }
     if (slot->wal_status == "lost" &&
         source.on_slot_lost == SourceConfig::OnSlotLost::kResnapshot) {
-      spdlog::error("replication slot {} was invalidated (wal_status lost): PostgreSQL removed WAL "
-                    "it still needed and the changes in it are lost. source.on_slot_lost = "
-                    "resnapshot: dropping the slot, creating a new one and reading every table "
-                    "again",
-                    source.slot_name);
+      spdlog::error(
+          "replication slot {} was invalidated (wal_status lost): PostgreSQL removed WAL "
+          "it still needed and the changes in it are lost. source.on_slot_lost = "
+          "resnapshot: dropping the slot, creating a new one and reading every table "
+          "again",
+          source.slot_name);
       drop_slot(*query_, source.slot_name);
       slot.reset();
       resume_lsn_ = 0;
@@ -168,7 +173,8 @@ void PostgresSource::connect_and_prepare() {
       saver_->save_now(last_saved_);
       last_sent_flush_ = 0;
     } else if (slot->wal_status == "lost") {
-      throw SetupError("replication slot " + source.slot_name + " was invalidated (wal_status "
+      throw SetupError("replication slot " + source.slot_name +
+                       " was invalidated (wal_status "
                        "lost): PostgreSQL removed WAL it still needed, changes were lost. Drop the "
                        "slot and the offsets file to start over with a new snapshot");
     }
@@ -178,18 +184,20 @@ void PostgresSource::connect_and_prepare() {
                     "55006", true);
     }
   }
-  if (slot && resume_lsn_ != 0 &&
-      !find_publication(*query_, source.publication_name, tables_)) {
+  if (slot && resume_lsn_ != 0 && !find_publication(*query_, source.publication_name, tables_)) {
     // pgoutput looks publications up in the catalog as of each change: one created again now
     // cannot publish the changes in between, so the stream would fail on them forever.
-    throw SetupError("publication " + source.publication_name + " was dropped while the slot "
+    throw SetupError("publication " + source.publication_name +
+                     " was dropped while the slot "
                      "still has changes to stream: they cannot be decoded any more. Drop the slot "
                      "and the offsets file to start over with a new snapshot");
   }
   if (!slot && resume_lsn_ != 0) {
-    throw SetupError("replication slot " + source.slot_name + " does not exist, but the offsets "
-                     "file " + config_.offsets.path + " says streaming reached " +
-                     format_lsn(resume_lsn_) + ": changes since then cannot be recovered. Remove "
+    throw SetupError("replication slot " + source.slot_name +
+                     " does not exist, but the offsets "
+                     "file " +
+                     config_.offsets.path + " says streaming reached " + format_lsn(resume_lsn_) +
+                     ": changes since then cannot be recovered. Remove "
                      "the offsets file to start over with a new snapshot");
   }
 
@@ -209,15 +217,16 @@ void PostgresSource::connect_and_prepare() {
     }
     throw;
   }
+  check_publication();
   start_streaming(resume_lsn_);
 }
 
 void PostgresSource::start_streaming(Lsn start) {
   const SourceConfig& source = config_.source;
   std::string publications = replication_->quote_identifier(source.publication_name);
-  std::string command = "START_REPLICATION SLOT " + replication_->quote_identifier(source.slot_name) +
-                        " LOGICAL " + format_lsn(start) +
-                        " (proto_version '1', publication_names " +
+  std::string command = "START_REPLICATION SLOT " +
+                        replication_->quote_identifier(source.slot_name) + " LOGICAL " +
+                        format_lsn(start) + " (proto_version '1', publication_names " +
                         quote_replication_literal(publications) + ", messages 'true')";
   replication_->exec(command);  // PGRES_COPY_BOTH
   stream_.emplace(replication_->raw());
@@ -254,7 +263,66 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
     read_from_server(std::chrono::milliseconds(100));
     maybe_commit(false);
     maybe_heartbeat();
+    if (Clock::now() >= next_publication_check_) check_publication();
   }
+}
+
+void PostgresSource::check_publication() {
+  next_publication_check_ = Clock::now() + kPublicationCheckInterval;
+  const SourceConfig& source = config_.source;
+  PublicationMembership membership =
+      read_publication_membership(*query_, source.publication_name, tables_);
+  if (!membership.publication_exists) {
+    throw SetupError("publication " + source.publication_name +
+                     " was dropped while pgcdc "
+                     "streams from it: changes since then cannot be decoded. Drop the slot " +
+                     source.slot_name + " and the offsets file to start over with a new snapshot");
+  }
+  bool missing = false;
+  for (const auto& [table, how] : membership.by_table) missing = missing || how.empty();
+  if (missing) {
+    // Adds them back when source.alter_publication allows it; otherwise throws naming the fix.
+    ensure_publication(*query_, source, tables_);
+    membership = read_publication_membership(*query_, source.publication_name, tables_);
+  }
+  auto next = std::make_shared<SnapshotProgress>(*progress_);
+  for (const PublicationGap& gap : find_publication_gaps(*progress_, membership.by_table)) {
+    const std::string what = "table " + gap.table + " left publication " + source.publication_name +
+                             (gap.current.empty() ? "" : " and was added back") +
+                             " while its changes were streamed: changes made meanwhile were "
+                             "not decoded";
+    ++stats_.publication_gaps;
+    if (source.on_publication_gap == SourceConfig::OnPublicationGap::kFail) {
+      throw SetupError(what +
+                       " (source.on_publication_gap = fail). Set on_publication_gap = "
+                       "\"resnapshot\" to read the table again, or start over with a new "
+                       "snapshot");
+    }
+    spdlog::error(
+        "{}; reading it again with watermark chunks while streaming goes on "
+        "(source.on_publication_gap = resnapshot)",
+        what);
+    TableSnapshotProgress again;
+    again.publication = gap.current;
+    (*next)[gap.table] = std::move(again);
+    reread_after_gap_.insert(gap.table);
+    // A chunk of it that is read or being read would resume the old pass: read it again.
+    for (PendingChunk* chunk : {chunk_.get(), next_chunk_.get()}) {
+      if (chunk && chunk->table->qualified == gap.table) chunk->invalid = true;
+    }
+  }
+  for (const auto& table : tables_) {
+    auto entry = next->find(table.qualified);
+    if (entry == next->end()) {
+      TableSnapshotProgress fresh;
+      fresh.done = !source.snapshot;  // no snapshot wanted: streamed from now on only
+      entry = next->emplace(table.qualified, std::move(fresh)).first;
+    }
+    if (entry->second.publication.empty())
+      entry->second.publication = membership.by_table[table.qualified];
+  }
+  if (!(*next == *progress_)) progress_ = std::move(next);
+  stats_.tables_reread_after_gap = static_cast<std::uint32_t>(reread_after_gap_.size());
 }
 
 void PostgresSource::maybe_heartbeat() {
@@ -278,8 +346,9 @@ PostgresSource::Outcome PostgresSource::snapshot_only_loop(const std::atomic<boo
   // records, so reading and publishing overlap instead of taking turns.
   // Each chunk is a transaction of its own that locks its table and reads its current columns
   // first (ChunkReader::open); nullopt when a stop came while DDL held the table.
-  auto plan = [&](TableInfo* table, const std::optional<std::vector<std::string>>& after)
-      -> std::optional<PlannedChunk> {
+  auto plan =
+      [&](TableInfo* table,
+          const std::optional<std::vector<std::string>>& after) -> std::optional<PlannedChunk> {
     while (!reader().open(*table, ChunkReader::Isolation::kReadCommitted)) {
       stats_.note_loop_turn();  // waiting out DDL is not wedged
       if (stop) return std::nullopt;
@@ -509,11 +578,16 @@ void PostgresSource::drop_replication_objects() {
 // ---------------------------------------------------------------------------------------------
 // Snapshot chunks
 
+bool PostgresSource::wants_snapshot(const TableInfo& table) const {
+  auto it = progress_->find(table.qualified);
+  // A table without progress is new to the pipeline; one with progress was begun, or is read
+  // again after a publication gap even when source.snapshot is off.
+  return it == progress_->end() ? config_.source.snapshot : !it->second.done;
+}
+
 TableInfo* PostgresSource::next_table_to_snapshot() {
-  if (!config_.source.snapshot) return nullptr;
   for (auto& table : tables_) {
-    auto it = progress_->find(table.qualified);
-    if (it == progress_->end() || !it->second.done) return &table;
+    if (wants_snapshot(table)) return &table;
   }
   return nullptr;
 }
@@ -530,8 +604,7 @@ std::optional<PostgresSource::ChunkStart> PostgresSource::chunk_after(TableInfo&
                                                                       const ChunkRows& rows) {
   if (rows.size() >= query.limit) return ChunkStart{&table, last_key_of(rows, query.key_positions)};
   for (auto& other : tables_) {  // `table` is done with this chunk
-    auto progress = progress_->find(other.qualified);
-    if (&other == &table || (progress != progress_->end() && progress->second.done)) continue;
+    if (&other == &table || !wants_snapshot(other)) continue;
     return resume_point(other);
   }
   return std::nullopt;
@@ -573,8 +646,8 @@ PostgresSource::ChunkQuery PostgresSource::chunk_query(
     // COPY takes no parameters: the last key is a literal, cast to exactly the column's type
     // (with its typmod), which compares as the typed parameter of a SELECT would.
     if (after) {
-      bound += (bound.empty() ? "CAST(" : ", CAST(") + query_->quote_literal((*after)[k]) +
-               " AS " + column->type_name + ")";
+      bound += (bound.empty() ? "CAST(" : ", CAST(") + query_->quote_literal((*after)[k]) + " AS " +
+               column->type_name + ")";
     }
   }
   // Keyset pagination: the row comparison uses the same btree order as ORDER BY.
@@ -593,9 +666,9 @@ std::uint32_t PostgresSource::chunk_rows_for(const TableInfo& table) {
     // megabytes (a large JSONB document, a TOASTed text), and a first chunk of snapshot_chunk_rows
     // such rows would be the whole memory bound many times over.
     ChunkRows sample;
-    reader().read("COPY (SELECT " + select_list(table) + " FROM " + table.quoted +
-                      " LIMIT 16) TO STDOUT",
-                  table.published.size(), sample);
+    reader().read(
+        "COPY (SELECT " + select_list(table) + " FROM " + table.quoted + " LIMIT 16) TO STDOUT",
+        table.published.size(), sample);
     learn_row_width(table, sample);
     known = row_bytes_.find(&table);
   }
@@ -618,14 +691,14 @@ std::unique_ptr<PostgresSource::PendingChunk> PostgresSource::begin_chunk(
   chunk->table = &table;
   chunk->id = ++chunk_sequence_;
   // The low watermark comes before the chunk's snapshot is taken (in open()).
-  query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
-                      {std::string(kWatermarkPrefix), "low " + session_id_ + " " +
-                                                          std::to_string(chunk->id)});
+  query_->exec_params(
+      "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
+      {std::string(kWatermarkPrefix), "low " + session_id_ + " " + std::to_string(chunk->id)});
   // A DDL statement holds the table: try again on a later turn of the stream loop (the low
   // watermark just written matches no chunk and is ignored).
   if (!reader().open(table, ChunkReader::Isolation::kRepeatableRead)) return nullptr;
   try {
-    chunk->layout = snapshot_layout(table);  // the columns open() read
+    chunk->layout = snapshot_layout(table);    // the columns open() read
     chunk->query = chunk_query(table, after);  // may read a sample of the table's rows first
     // A transaction running when the chunk's snapshot was taken, but decoded before the low
     // watermark, committed in WAL order before the chunk yet was invisible to it: the chunk could
@@ -653,9 +726,9 @@ void PostgresSource::finish_chunk(PendingChunk& chunk) {
     throw;
   }
   learn_row_width(*chunk.table, chunk.rows);
-  query_->exec_params("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
-                      {std::string(kWatermarkPrefix), "high " + session_id_ + " " +
-                                                           std::to_string(chunk.id)});
+  query_->exec_params(
+      "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
+      {std::string(kWatermarkPrefix), "high " + session_id_ + " " + std::to_string(chunk.id)});
   chunk.dropped.assign(chunk.rows.size(), false);
 }
 
@@ -716,7 +789,10 @@ void PostgresSource::advance_snapshot_progress(const TableInfo& table, const Chu
   if (rows.size() > 0) entry.last_key = last_key_of(rows, query.key_positions);
   if (rows.size() < query.limit) {
     entry.done = true;
-    spdlog::info("snapshot of {} complete: {} rows", table.qualified, entry.rows);
+    const bool reread = reread_after_gap_.erase(table.qualified) > 0;
+    stats_.tables_reread_after_gap = static_cast<std::uint32_t>(reread_after_gap_.size());
+    spdlog::info("snapshot of {} complete: {} rows{}", table.qualified, entry.rows,
+                 reread ? " (read again after a publication gap)" : "");
   }
   progress_ = std::move(next);
   stats_.snapshot_rows += published;
@@ -725,8 +801,8 @@ void PostgresSource::advance_snapshot_progress(const TableInfo& table, const Chu
 }
 
 std::uint64_t PostgresSource::publish_rows(const TableInfo& table, const RowLayout& layout,
-                                          const ChunkRows& rows, const std::vector<bool>* dropped,
-                                          DeliveryToken token, const ChangeSource& source) {
+                                           const ChunkRows& rows, const std::vector<bool>* dropped,
+                                           DeliveryToken token, const ChangeSource& source) {
   pgoutput::Tuple tuple;
   // The chunk's rows are announced to the ledger and counted at once, not one lock per row. (If
   // the session stops half-way, the entry simply never completes: nothing of it is committed.)
@@ -803,9 +879,10 @@ void PostgresSource::on_relation(const pgoutput::Relation& relation) {
     spdlog::warn("table {} is now named {}.{}; its changes keep going to topic {}",
                  state.table->qualified, relation.schema, relation.name, state.table->topic);
   } else if (!state.table && !seen) {
-    spdlog::info("changes of {}.{} (oid {}) are not captured: it is in publication {} but not in "
-                 "source.tables", relation.schema, relation.name, relation.id,
-                 config_.source.publication_name);
+    spdlog::info(
+        "changes of {}.{} (oid {}) are not captured: it is in publication {} but not in "
+        "source.tables",
+        relation.schema, relation.name, relation.id, config_.source.publication_name);
   }
   state.name = relation.name;
   if (state.table) {
@@ -820,7 +897,8 @@ void PostgresSource::on_relation(const pgoutput::Relation& relation) {
   relations_[relation.id] = std::move(state);
 }
 
-const PostgresSource::RelationState* PostgresSource::relation_for_change(std::uint32_t relation_id) {
+const PostgresSource::RelationState* PostgresSource::relation_for_change(
+    std::uint32_t relation_id) {
   if (!txn_.open) throw pgoutput::DecodeError("change outside a transaction");
   if (txn_.skip) return nullptr;
   auto it = relations_.find(relation_id);
@@ -860,8 +938,8 @@ void PostgresSource::on_update(std::uint32_t relation_id, char old_kind,
       // The key changed: for a compacted topic that is a delete of the old key and a create of
       // the new one (as Debezium does), not an update under the new key.
       emit(*relation, Operation::kDelete, old_tuple, old_kind, nullptr);
-      if (config_.sink.kafka.tombstones) emit_tombstone(relation->table->topic, old_key,
-                                                        relation->table->qualified);
+      if (config_.sink.kafka.tombstones)
+        emit_tombstone(relation->table->topic, old_key, relation->table->qualified);
       // The create has no `before` to take unchanged TOASTed values from: fill them here from
       // the old row when it carries them (a FULL identity), as an update's `after` would be.
       created_row_ = new_tuple;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -47,6 +48,10 @@ struct SourceStats {
   std::atomic<std::uint64_t> snapshot_rows{0};
   std::atomic<std::uint64_t> snapshot_chunks{0};
   std::atomic<std::uint64_t> snapshot_chunk_retries{0};
+  // Tables found to have left the publication while captured (publication_watch.h), and how many
+  // of them are being read again now.
+  std::atomic<std::uint64_t> publication_gaps{0};
+  std::atomic<std::uint32_t> tables_reread_after_gap{0};
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> unknown_type_values{0};
   std::atomic<Lsn> received_lsn{0};
@@ -109,7 +114,7 @@ class PostgresSource : private pgoutput::Handler {
   void start_streaming(Lsn start);
   Outcome stream_loop(const std::atomic<bool>& stop);
   Outcome snapshot_only_loop(const std::atomic<bool>& stop);
-  bool read_from_server(std::chrono::milliseconds wait);  // false when nothing arrived
+  bool read_from_server(std::chrono::milliseconds wait);          // false when nothing arrived
   void sample_socket(std::chrono::steady_clock::time_point now);  // into stats_, once a second
   void handle_copy_data(std::string_view data);
   // Hands the committable position to the saver (when due, or at once with `force`) and sends
@@ -124,15 +129,20 @@ class PostgresSource : private pgoutput::Handler {
   // Snapshot chunks: each is read with `COPY (SELECT ...) TO STDOUT` into ChunkRows.
   struct ChunkQuery {
     std::string sql;  // the COPY statement; the previous chunk's last key inlined as literals
-    std::size_t columns = 0;  // values per row
+    std::size_t columns = 0;                 // values per row
     std::vector<std::size_t> key_positions;  // where the key columns are among them
-    std::uint32_t limit = 0;  // LIMIT: fewer rows back means the table is done
+    std::uint32_t limit = 0;                 // LIMIT: fewer rows back means the table is done
   };
   struct PlannedChunk {  // a chunk whose query was sent (snapshot-only mode)
     TableInfo* table = nullptr;
     RowLayout layout;
     ChunkQuery query;
   };
+  // Source thread, at start and every few seconds while streaming: every captured table is still
+  // in the publication as its offsets recorded (publication_watch.h); a gap is read again or fails
+  // (source.on_publication_gap). Also records the membership of tables that have none yet.
+  void check_publication();
+  bool wants_snapshot(const TableInfo& table) const;
   TableInfo* next_table_to_snapshot();
   // Where a chunk starts reading: a table and the key after which it reads (none: the start).
   struct ChunkStart {
@@ -227,7 +237,7 @@ class PostgresSource : private pgoutput::Handler {
 
   std::optional<PgConnection> query_;
   std::optional<PgConnection> replication_;
-  std::optional<ChunkReader> reader_;  // snapshot chunks only; see reader()
+  std::optional<ChunkReader> reader_;        // snapshot chunks only; see reader()
   std::optional<ReplicationStream> stream_;  // reads replication_ once it streams
   std::unique_ptr<TypeCache> types_;
   ValueConverter converter_;
@@ -277,11 +287,13 @@ class PostgresSource : private pgoutput::Handler {
   std::chrono::steady_clock::time_point next_commit_{};
   std::chrono::steady_clock::time_point next_status_{};
   std::chrono::steady_clock::time_point next_heartbeat_{};
+  std::chrono::steady_clock::time_point next_publication_check_{};
+  std::set<std::string> reread_after_gap_;  // tables read again after a publication gap
   std::chrono::steady_clock::time_point last_message_at_{};  // read_from_server's coalescing
   std::chrono::steady_clock::time_point next_socket_sample_{};
   ReplicationStream::SocketReceived socket_counted_;  // of this session's stream, in stats_
   std::uint64_t naps_counted_ = 0;                    // the same, of its reserve naps
-  Record scratch_;  // reused for every record built
+  Record scratch_;                                    // reused for every record built
   // The new row of a key-changing update with the values the WAL left out (unchanged TOAST)
   // taken from the old row where it has them (REPLICA IDENTITY FULL); reused.
   pgoutput::Tuple created_row_;

@@ -23,6 +23,11 @@ std::string offset_to_json(const SourceOffset& offset) {
     writer.Bool(progress.done);
     writer.Key("rows");
     writer.Uint64(progress.rows);
+    if (!progress.publication.empty()) {
+      writer.Key("publication");
+      writer.String(progress.publication.c_str(),
+                    static_cast<rapidjson::SizeType>(progress.publication.size()));
+    }
     if (progress.last_key) {
       writer.Key("last_key");
       writer.StartArray();
@@ -63,6 +68,12 @@ SourceOffset offset_from_json(const std::string& json) {
       TableSnapshotProgress p;
       p.done = t["done"].GetBool();
       p.rows = t["rows"].GetUint64();
+      if (t.HasMember("publication")) {
+        if (!t["publication"].IsString()) {
+          throw std::runtime_error("offset snapshot entry '" + name + "' has a bad publication");
+        }
+        p.publication.assign(t["publication"].GetString(), t["publication"].GetStringLength());
+      }
       if (t.HasMember("last_key")) {
         if (!t["last_key"].IsArray()) {
           throw std::runtime_error("offset snapshot entry '" + name + "' has a bad last_key");

@@ -18,6 +18,10 @@ struct TableSnapshotProgress {
   bool done = false;
   std::optional<std::vector<std::string>> last_key;  // nullopt: no chunk delivered yet
   std::uint64_t rows = 0;                             // rows published so far
+  // How the table is in the publication since its changes are streamed (replication_setup.h,
+  // publication_membership): if that changes, the table left the publication meanwhile and
+  // changes were missed. Empty: not known yet.
+  std::string publication;
 
   bool operator==(const TableSnapshotProgress&) const = default;
 };

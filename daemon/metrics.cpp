@@ -147,6 +147,11 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
                                         "the rate times 0.001 is the share of time it held")),
       chunk_retries_(counter(*registry_, "pgcdc_snapshot_chunk_retries_total",
                              "Snapshot chunks read again because a concurrent commit raced them")),
+      publication_gaps_(counter(*registry_, "pgcdc_publication_gaps_total",
+                                "Captured tables found to have left the publication (changes "
+                                "were missed; see source.on_publication_gap)")),
+      tables_reread_(gauge(*registry_, "pgcdc_tables_reread_after_gap",
+                           "Tables being read again after a publication gap")),
       unknown_types_(counter(*registry_, "pgcdc_unknown_type_values_total",
                              "Values of types without a specific JSON mapping, written as their "
                              "PostgreSQL text form")),
@@ -384,6 +389,7 @@ HealthInputs Metrics::health_inputs_locked() const {
   if (view_.source) {
     in.streaming = view_.source->streaming.load();
     in.snapshotting = view_.source->snapshotting.load();
+    in.tables_reread_after_gap = view_.source->tables_reread_after_gap.load();
     in.since_loop_turn = std::chrono::nanoseconds(now - view_.source->loop_turn_ns.load());
   }
   if (view_.sink) in.sink_fatal = view_.sink->fatal();
@@ -567,6 +573,8 @@ void Metrics::sample() {
     advance(replication_reserve_naps_, replication_reserve_naps_seen_,
             s.replication_reserve_naps.load());
     advance(chunk_retries_, chunk_retries_seen_, s.snapshot_chunk_retries.load());
+    advance(publication_gaps_, publication_gaps_seen_, s.publication_gaps.load());
+    tables_reread_.Set(s.tables_reread_after_gap.load());
     advance(unknown_types_, unknown_types_seen_, s.unknown_type_values.load());
     streaming_.Set(s.streaming ? 1 : 0);
     snapshotting_.Set(s.snapshotting ? 1 : 0);

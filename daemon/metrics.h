@@ -143,6 +143,8 @@ class Metrics {
   prometheus::Counter& replication_segments_;
   prometheus::Counter& replication_reserve_naps_;
   prometheus::Counter& chunk_retries_;
+  prometheus::Counter& publication_gaps_;
+  prometheus::Gauge& tables_reread_;
   prometheus::Counter& unknown_types_;
   prometheus::Gauge& buffer_records_;
   prometheus::Gauge& buffer_bytes_;
@@ -192,6 +194,7 @@ class Metrics {
   std::uint64_t replication_segments_seen_ = 0;
   std::uint64_t replication_reserve_naps_seen_ = 0;
   std::uint64_t chunk_retries_seen_ = 0;
+  std::uint64_t publication_gaps_seen_ = 0;
   std::uint64_t unknown_types_seen_ = 0;
   std::int64_t next_progress_log_ns_ = 0;
   std::int64_t last_progress_log_ns_ = 0;

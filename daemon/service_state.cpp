@@ -78,6 +78,10 @@ HealthAnswer evaluate_readiness(const HealthInputs& in, const HealthLimits& limi
   if (!in.session_attached) return {false, "starting a session"};
   if (!in.streaming && !in.snapshotting) return {false, "connecting to PostgreSQL"};
   if (in.sink_fatal) return {false, "the " + in.sink_name + " sink failed; restarting"};
+  if (in.tables_reread_after_gap > 0) {
+    return {false, "reading " + std::to_string(in.tables_reread_after_gap) +
+                       " table(s) again after a publication gap (changes were missed; see the log)"};
+  }
   if (in.since_loop_turn >= limits.loop_stall) {
     return {false, "the source loop has not turned for " + seconds_text(in.since_loop_turn)};
   }

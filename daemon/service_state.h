@@ -63,6 +63,7 @@ struct HealthInputs {
   bool session_attached = false;  // a session's buffer, ledger and sink are visible
   bool streaming = false;
   bool snapshotting = false;
+  std::uint32_t tables_reread_after_gap = 0;  // after a publication gap: Kafka is incomplete
   bool sink_fatal = false;
   std::string sink_name;
   std::uint64_t records_in_flight = 0;

@@ -185,3 +185,89 @@ TEST_F(CorePath, ATableRenamedMidSnapshotIsReadToTheEnd) {
 
 }  // namespace
 }  // namespace pgcdc::test
+
+namespace pgcdc::test {
+namespace {
+
+// A table that leaves the publication while captured loses the changes made until it is back, and
+// nothing in the stream says so: pgcdc notices from the catalog (at start from its offsets, and
+// periodically while streaming), says so, and reads the table again.
+class PublicationGap : public CorePath {
+ protected:
+  void create_table() {
+    sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, t text)");
+    sql("INSERT INTO " + name_ + " VALUES (1, 'snapshot')");
+  }
+  // Every row of the table is the last record of its key.
+  void expect_topic_matches_table(std::size_t at_least) {
+    ASSERT_TRUE(wait_for_slot_to_catch_up(60s)) << daemon_->log();
+    auto expected = table_keys(int_key("id"), name_);
+    std::vector<ChangeEvent> events;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      events = read_topic(topic(name_), at_least, 10s, 500ms);
+      if (live_keys(events) == expected) break;
+    }
+    EXPECT_EQ(live_keys(events), expected) << daemon_->log();
+  }
+  std::string publication() const { return name_; }
+};
+
+TEST_F(PublicationGap, DroppedWhileStreamingIsAddedBackAndReadAgain) {
+  create_table();
+  start_daemon(write_config(toml_config({name_}, "alter_publication = true\n")));
+  ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u) << daemon_->log();
+  sql("ALTER PUBLICATION " + publication() + " DROP TABLE " + name_);
+  sql("INSERT INTO " + name_ + " VALUES (2, 'while out of the publication')");
+  sql("UPDATE " + name_ + " SET t = 'changed while out' WHERE id = 1");
+  expect_topic_matches_table(3);
+  auto events = read_topic(topic(name_), 3, 10s, 500ms);
+  EXPECT_EQ(last_per_key(events)[R"({"id":1})"], R"({"id":1,"t":"changed while out"})");
+  EXPECT_NE(daemon_->log().find("left publication " + publication()), std::string::npos)
+      << daemon_->log();
+  EXPECT_NE(daemon_->log().find("(read again after a publication gap)"), std::string::npos);
+  sql("INSERT INTO " + name_ + " VALUES (3, 'streamed again')");
+  expect_topic_matches_table(4);
+  stop_daemon();
+}
+
+TEST_F(PublicationGap, DroppedAndAddedBackBetweenTwoChecksIsNoticed) {
+  create_table();
+  start_daemon(write_config(toml_config({name_})));
+  ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u) << daemon_->log();
+  sql("BEGIN; ALTER PUBLICATION " + publication() + " DROP TABLE " + name_ + "; COMMIT");
+  sql("INSERT INTO " + name_ + " VALUES (2, 'missed by the stream')");
+  sql("ALTER PUBLICATION " + publication() + " ADD TABLE " + name_);
+  expect_topic_matches_table(2);
+  EXPECT_NE(daemon_->log().find("and was added back"), std::string::npos) << daemon_->log();
+  stop_daemon();
+}
+
+TEST_F(PublicationGap, ALeaveWhileStoppedIsNoticedAtStart) {
+  create_table();
+  std::string config = write_config(toml_config({name_}, "alter_publication = true\n"));
+  start_daemon(config);
+  ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u) << daemon_->log();
+  ASSERT_TRUE(wait_for_slot_to_catch_up(60s)) << daemon_->log();
+  stop_daemon();
+  sql("ALTER PUBLICATION " + publication() + " DROP TABLE " + name_);
+  sql("INSERT INTO " + name_ + " VALUES (2, 'while stopped and out')");
+  start_daemon(config);
+  expect_topic_matches_table(2);
+  EXPECT_NE(daemon_->log().find("left publication"), std::string::npos) << daemon_->log();
+  stop_daemon();
+}
+
+TEST_F(PublicationGap, FailModeStopsWithTheReason) {
+  create_table();
+  start_daemon(write_config(toml_config({name_}, "on_publication_gap = 'fail'\n")));
+  ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u) << daemon_->log();
+  sql("ALTER PUBLICATION " + publication() + " DROP TABLE " + name_);
+  sql("INSERT INTO " + name_ + " VALUES (2, 'missed')");
+  sql("ALTER PUBLICATION " + publication() + " ADD TABLE " + name_);
+  EXPECT_EQ(daemon_->wait(30s), 1) << daemon_->log();
+  EXPECT_NE(daemon_->log().find("on_publication_gap = fail"), std::string::npos) << daemon_->log();
+}
+
+}  // namespace
+}  // namespace pgcdc::test

@@ -1,0 +1,42 @@
+#pragma once
+// Publication gaps: a captured table that leaves the publication while its changes are streamed
+// (ALTER PUBLICATION ... DROP TABLE), even if it is added back later, has changes that pgoutput
+// never sends. Nothing in the stream says so. What does tell: the catalog row that makes the table
+// a member (pg_publication_rel, pg_publication_namespace) is a new row with a new OID after a drop
+// and an add. pgcdc records that "membership" per table in its offsets and compares it at start
+// and periodically while streaming.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "connector/catalog.h"
+#include "connector/pg_connection.h"
+#include "core/source_offset.h"
+
+namespace pgcdc {
+
+struct PublicationMembership {
+  bool publication_exists = false;
+  // Table ("schema.table" as configured) -> "all" (FOR ALL TABLES), "table <oid>" (its
+  // pg_publication_rel row), "schema <oid>" (its schema's pg_publication_namespace row), or ""
+  // when the publication does not publish it.
+  std::map<std::string, std::string> by_table;
+};
+
+// Source thread (the query connection).
+PublicationMembership read_publication_membership(PgConnection& connection,
+                                                  const std::string& publication_name,
+                                                  const std::vector<TableInfo>& tables);
+
+struct PublicationGap {
+  std::string table;
+  std::string recorded;  // the membership its streamed changes were read under
+  std::string current;   // "" when it is not in the publication now
+};
+
+// The tables whose membership is recorded in `progress` and differs from `current`. Tables with
+// nothing recorded yet are not gaps: their membership is simply taken.
+std::vector<PublicationGap> find_publication_gaps(
+    const SnapshotProgress& progress, const std::map<std::string, std::string>& current);
+
+}  // namespace pgcdc
