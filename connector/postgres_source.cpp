@@ -158,14 +158,16 @@ void PostgresSource::connect_and_prepare() {
                     "resnapshot: dropping the slot, creating a new one and reading every table "
                     "again",
                     source.slot_name);
-      drop_slot(*query_, source.slot_name);
+      // Another instance may have dropped it and made a new one meanwhile: that one stays, and
+      // the instance that dropped the slot resets the offsets.
+      const bool dropped = drop_lost_slot(*query_, source.slot_name);
       slot.reset();
       resume_lsn_ = 0;
       progress_ = std::make_shared<SnapshotProgress>();
       ledger_.reset(SourceOffset{});
       last_saved_ = SourceOffset{};
       last_requested_ = SourceOffset{};
-      saver_->save_now(last_saved_);
+      if (dropped) saver_->save_now(last_saved_);
       last_sent_flush_ = 0;
     } else if (slot->wal_status == "lost") {
       throw SetupError("replication slot " + source.slot_name + " was invalidated (wal_status "
@@ -173,9 +175,8 @@ void PostgresSource::connect_and_prepare() {
                        "slot and the offsets file to start over with a new snapshot");
     }
     if (slot && slot->active) {
-      // Another process (a second pgcdc instance) streams from it: wait and try again.
-      throw PgError("replication slot " + source.slot_name + " is in use by another process",
-                    "55006", true);
+      // Another process (a second pgcdc instance) streams from it: stand by.
+      throw SlotInUse("replication slot " + source.slot_name + " is in use by another process");
     }
   }
   if (slot && resume_lsn_ != 0 &&
@@ -197,11 +198,16 @@ void PostgresSource::connect_and_prepare() {
   try {
     replication_.emplace(source.replication_url, PgConnection::Kind::kReplication);
     if (!slot) create_slot(*replication_, source.slot_name);
+  } catch (const SlotInUse&) {
+    throw;  // the instance that made the slot streams with this publication: it stays
   } catch (...) {
     // Leave nothing half-made: a publication without its slot is the residue of a failed start.
+    // With a slot, another instance created it meanwhile and uses the publication.
     if (created_publication) {
       try {
-        drop_publication(*query_, source.publication_name);
+        if (!find_slot(*query_, source.slot_name)) {
+          drop_publication(*query_, source.publication_name);
+        }
       } catch (const std::exception& e) {
         spdlog::error("could not drop publication {} after a failed start: {}",
                       source.publication_name, e.what());
@@ -219,7 +225,20 @@ void PostgresSource::start_streaming(Lsn start) {
                         " LOGICAL " + format_lsn(start) +
                         " (proto_version '1', publication_names " +
                         quote_replication_literal(publications) + ", messages 'true')";
-  replication_->exec(command);  // PGRES_COPY_BOTH
+  try {
+    replication_->exec(command);  // PGRES_COPY_BOTH
+  } catch (const PgError& e) {
+    // "replication slot ... is active for PID ...": another instance acquired it after this one
+    // found it free.
+    if (e.sqlstate() == "55006") {
+      std::string reason = e.what();  // the command, then PostgreSQL's words (naming the PID)
+      const std::string command_part = command.substr(0, 120) + ": ";
+      if (reason.starts_with(command_part)) reason.erase(0, command_part.size());
+      throw SlotInUse("replication slot " + source.slot_name + " is in use by another process (" +
+                      reason + ")");
+    }
+    throw;
+  }
   stream_.emplace(replication_->raw());
   socket_counted_ = {};
   naps_counted_ = 0;
@@ -470,14 +489,12 @@ void PostgresSource::commit_positions() {
     if (replication_ && PQstatus(replication_->raw()) == CONNECTION_OK &&
         PQtransactionStatus(replication_->raw()) == PQTRANS_ACTIVE) {
       commit_durably();
-    } else {
+    } else if (saver_) {
+      // Without a saver the session ended before it was set up: it read nothing, and writing
+      // back the position it loaded could undo a newer one another instance saved meanwhile.
       SourceOffset offset = ledger_.committable();
       if (!(offset == last_saved_)) {
-        if (saver_) {
-          saver_->save_now(offset);
-        } else {
-          offsets_.save(offset);  // the session ended before it was set up
-        }
+        saver_->save_now(offset);
         last_saved_ = offset;
       }
     }
