@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -120,17 +121,7 @@ void PostgresSource::connect_and_prepare() {
   for (const auto& table : source.tables) {
     tables_.push_back(describe_table(*query_, table, config_.sink.kafka.topic_prefix));
   }
-  // Offsets, metric labels and topics are keyed by these names: two tables must never share one.
-  for (std::size_t i = 0; i < tables_.size(); ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      if (tables_[i].topic == tables_[j].topic || tables_[i].qualified == tables_[j].qualified) {
-        throw SetupError("tables " + tables_[j].quoted + " and " + tables_[i].quoted +
-                         " would share the topic " + tables_[i].topic + " (names are written "
-                         "schema.table with characters Kafka does not allow replaced by '_'): "
-                         "capture them in separate pipelines with different topic_prefix values");
-      }
-    }
-  }
+  check_distinct_names(tables_);
 
   SourceOffset start = ledger_.committable();
   resume_lsn_ = start.lsn;
@@ -178,6 +169,21 @@ void PostgresSource::connect_and_prepare() {
       // Another process (a second pgcdc instance) streams from it: stand by.
       throw SlotInUse("replication slot " + source.slot_name + " is in use by another process");
     }
+  }
+  if (slot && resume_lsn_ == 0 && progress_->empty()) {
+    // The slot has streamed (or was made) before, but where its changes were delivered to is
+    // unknown: the whole state again, then the stream from where the slot stands.
+    const std::string store =
+        exactly_once_ ? "the offsets topic " + config_.sink.kafka.offsets_topic +
+                            " holds no position for this pipeline"
+        : std::filesystem::exists(config_.offsets.path)
+            ? "the offsets file " + config_.offsets.path + " holds no position"
+            : "the offsets file " + config_.offsets.path + " is missing";
+    spdlog::warn(
+        "{}, but replication slot {} exists (confirmed flush {}): snapshotting every "
+        "table again and streaming from the slot's position. Records delivered before "
+        "are sent again (duplicates); none is lost",
+        store, source.slot_name, format_lsn(slot->confirmed_flush));
   }
   if (slot && resume_lsn_ != 0 &&
       !find_publication(*query_, source.publication_name, tables_)) {
