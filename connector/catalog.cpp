@@ -307,6 +307,24 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
                        "index of them)");
     }
   }
+  // The snapshot reads in key order (ORDER BY, and a row comparison with the last key read): a
+  // key column needs a btree ordering, which a chosen key (source.key with REPLICA IDENTITY FULL)
+  // may lack (json, xml, point, an array or composite of them). PostgreSQL's own look-up decides.
+  for (const auto& name : info.key_columns) {
+    const ColumnInfo* column = find_column(name);
+    if (!column) continue;  // refused above or below
+    try {
+      connection.exec("SELECT 1 FROM (SELECT CAST(NULL AS " + column->type_name +
+                      ")) AS k(value) ORDER BY value");
+    } catch (const PgError& e) {
+      if (e.sqlstate() != "42883") throw;  // undefined_function: no ordering operator
+      throw SetupError("key column " + name + " of " + info.qualified + " has type " +
+                       column->type_name +
+                       ", which PostgreSQL cannot sort (no btree ordering); the snapshot reads a "
+                       "table in key order: choose key columns whose types can be sorted "
+                       "(source.key)");
+    }
+  }
   // Deletes carry only the replica identity: the key must be inside it, or the identity FULL.
   if (info.replica_identity != 'f') {
     for (const auto& name : info.key_columns) {

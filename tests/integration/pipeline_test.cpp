@@ -235,6 +235,10 @@ TEST_F(Pipeline, WhatALaterStepWouldRefuseCheckAndStartRefuseFirst) {
   const std::string generated_key = name_ + "_gkey";
   sql("CREATE TABLE " + generated_key +
       " (id int PRIMARY KEY, x int NOT NULL, g int GENERATED ALWAYS AS (x * 2) STORED NOT NULL)");
+  const std::string json_key = name_ + "_jkey";
+  sql("CREATE TABLE " + json_key + " (id json NOT NULL, v text)");
+  sql("ALTER TABLE " + json_key + " REPLICA IDENTITY FULL");
+  sql("INSERT INTO " + json_key + R"( VALUES ('{"a": 1}', 'x'))");
   const std::string unlogged = name_ + "_unlogged";
   sql("CREATE UNLOGGED TABLE " + unlogged + " (id int PRIMARY KEY)");
   sql("CREATE TABLE \"" + name_ + " x\" (id int PRIMARY KEY)");
@@ -254,6 +258,10 @@ TEST_F(Pipeline, WhatALaterStepWouldRefuseCheckAndStartRefuseFirst) {
        "key = 'g'\n",
        "FAIL  table public." + generated_key + ": ",
        "key column g of public." + generated_key + " is a generated column"},
+      {{json_key},
+       "key = 'id'\n",
+       "FAIL  table public." + json_key + ": ",
+       "key column id of public." + json_key + " has type json, which PostgreSQL cannot sort"},
       {{unlogged},
        "",
        "FAIL  table public." + unlogged + ": ",
