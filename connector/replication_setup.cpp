@@ -97,9 +97,34 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
     present.emplace(field(published.get(), row, 0), field(published.get(), row, 1));
   }
   for (const auto& table : tables) {
-    if (!present.count({table.schema, table.name})) state.missing_tables.push_back(table.qualified);
+    if (!present.count({table.schema, table.name})) {
+      state.missing_tables.push_back(table.qualified);
+      continue;
+    }
+    for (const auto& key : table.key_columns) {
+      auto missing = connection.exec_params(
+          "SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 "
+          "AND tablename = $3 AND NOT ($4::name = ANY (attnames))",
+          {publication_name, table.schema, table.name, key});
+      if (PQntuples(missing.get()) > 0) {
+        state.tables_without_key.push_back(table.qualified + " (key column " + key + ")");
+      }
+    }
   }
   return state;
+}
+
+std::string publication_key_problem(const std::string& publication_name,
+                                    const PublicationState& state) {
+  if (state.tables_without_key.empty()) return "";
+  std::string tables;
+  for (const auto& table : state.tables_without_key) {
+    tables += (tables.empty() ? "" : ", ") + table;
+  }
+  return "publication " + publication_name + " publishes " + tables +
+         " through a column list without the key, so changes would carry no key: add the key "
+         "columns to its column list (ALTER PUBLICATION ... SET TABLE), or drop the publication "
+         "and let pgcdc create it";
 }
 
 bool ensure_publication(PgConnection& connection, const SourceConfig& config,
@@ -124,6 +149,10 @@ bool ensure_publication(PgConnection& connection, const SourceConfig& config,
       state = find_publication(connection, config.publication_name, tables);
       if (!state) throw;  // created and dropped again meanwhile: report what failed
     }
+  }
+  if (std::string problem = publication_key_problem(config.publication_name, *state);
+      !problem.empty()) {
+    throw SetupError(problem);
   }
   if (!state->publishes_all_operations) {
     spdlog::warn("publication {} does not publish every one of insert, update, delete: those "

@@ -41,12 +41,20 @@ struct PublicationState {
   bool all_tables = false;                // FOR ALL TABLES
   bool publishes_all_operations = false;  // insert, update and delete
   std::vector<std::string> missing_tables;  // configured tables it does not publish
+  // Configured tables it publishes through a column list without one of their key columns, as
+  // "schema.table (key column c)": their changes would carry no key (and PostgreSQL refuses the
+  // application's UPDATEs when the list misses the replica identity).
+  std::vector<std::string> tables_without_key;
 };
 
 // nullopt when the publication does not exist.
 std::optional<PublicationState> find_publication(PgConnection& connection,
                                                  const std::string& publication_name,
                                                  const std::vector<TableInfo>& tables);
+
+// Why `state` cannot be used for its tables (tables_without_key); empty when it can.
+std::string publication_key_problem(const std::string& publication_name,
+                                    const PublicationState& state);
 
 // Creates the publication for `tables` if missing; checks (or, when allowed, alters) an existing
 // one. Returns true when this call created it. Another process creating it, or adding the same

@@ -222,6 +222,10 @@ int run_checks(const Config& config) {
     if (config.source.cdc) {
       check("publication " + config.source.publication_name, [&] {
         auto state = find_publication(*connection, config.source.publication_name, tables);
+        if (state) {
+          std::string problem = publication_key_problem(config.source.publication_name, *state);
+          if (!problem.empty()) throw SetupError(problem);
+        }
         if (!state || (!state->missing_tables.empty() && config.source.alter_publication)) {
           // Creating it, or adding tables to it, needs CREATE on the database (to create), the
           // publication's ownership (to alter) and the ownership of every table it adds.

@@ -319,6 +319,23 @@ TEST_F(Pipeline, ColumnsSubsetUsesAPublicationColumnListAndKeepsTheKey) {
   stop_daemon();
 }
 
+// A publication made beforehand whose column list leaves out the key: the first change would stop
+// the daemon (its Relation message lacks the key) after the slot was made. Refused before.
+TEST_F(Pipeline, AnExistingPublicationWhoseColumnListLacksTheKeyIsRefusedBeforeTheSlot) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
+  sql("CREATE PUBLICATION " + name_ + " FOR TABLE " + name_ + " (v)");
+  const std::string config = write_config(toml_config({name_}));
+  const std::string problem = "publication " + name_ + " publishes public." + name_ +
+                              " (key column id) through a column list without the key";
+  std::string output;
+  EXPECT_EQ(run_pgcdc({"check", "-c", config}, output), 1) << output;
+  EXPECT_NE(output.find("FAIL  publication " + name_ + ": " + problem), std::string::npos)
+      << output;
+  EXPECT_EQ(run_pgcdc({"run", "-c", config}, output), 1) << output;
+  EXPECT_NE(output.find(problem), std::string::npos) << output;
+  EXPECT_FALSE(slot_exists());
+}
+
 // A publication column list cannot hold a generated column, so it cannot cover a replica identity
 // with one: such a column list made the application's own UPDATEs fail ("Column list used by the
 // publication does not cover the replica identity"). Every column is published instead, and
