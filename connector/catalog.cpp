@@ -119,6 +119,9 @@ std::string topic_for(const std::string& prefix, const std::string& schema,
 
 namespace {
 
+// OIDs below this were assigned by initdb: the system catalogs (pg_catalog, information_schema).
+constexpr Oid kFirstNormalObjectId = 16384;
+
 bool contains(const std::vector<std::string>& items, const std::string& item) {
   return std::find(items.begin(), items.end(), item) != items.end();
 }
@@ -177,7 +180,7 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
 
   auto table = connection.exec_params(
       "SELECT c.oid, c.relkind, c.relreplident, "
-      "       has_table_privilege(c.oid, 'SELECT') "
+      "       has_table_privilege(c.oid, 'SELECT'), c.relpersistence "
       "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
       "WHERE n.nspname = $1 AND c.relname = $2",
       {config.schema, config.name});
@@ -190,6 +193,19 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
   if (relkind != 'r' && relkind != 'p') {
     throw SetupError(info.qualified + " is not a table (relkind '" + std::string(1, relkind) +
                      "'); only ordinary and partitioned tables can be captured");
+  }
+  // What CREATE PUBLICATION refuses: refused here, before any object is made.
+  const char persistence = field(table.get(), 0, 4)[0];
+  if (persistence != 'p') {
+    throw SetupError("table " + info.qualified + " is " +
+                     (persistence == 'u' ? "unlogged" : "temporary") +
+                     ": its changes are not written to the WAL, so logical replication cannot "
+                     "capture them" +
+                     (persistence == 'u' ? ": ALTER TABLE " + info.quoted + " SET LOGGED" : ""));
+  }
+  if (info.oid < kFirstNormalObjectId) {
+    throw SetupError("table " + info.qualified +
+                     " is a system table, which PostgreSQL does not publish");
   }
   info.replica_identity = field(table.get(), 0, 2)[0];
   if (field(table.get(), 0, 3) != "t") {
@@ -251,6 +267,11 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
   if (!config.key.empty()) {
     for (const auto& name : config.key) {
       const ColumnInfo* column = find_column(name);
+      if (!column && contains(generated, name)) {
+        throw SetupError("key column " + name + " of " + info.qualified +
+                         " is a generated column, which pgoutput does not send (PostgreSQL 15), "
+                         "so changes would carry no key: choose other columns in source.key");
+      }
       if (!column) {
         throw SetupError("key column " + name + " does not exist in table " + info.qualified +
                          " (source.key)");
@@ -271,6 +292,39 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
                      "index: add a primary key, or set source.key to columns that identify a row "
                      "(with REPLICA IDENTITY FULL so deletes carry them)");
   }
+  // pgoutput leaves generated columns out of every tuple: a key taken from the catalog that holds
+  // one could never be built, neither from the stream nor from the snapshot (which reads what
+  // pgoutput sends).
+  for (const auto& name : info.key_columns) {
+    if (contains(generated, name)) {
+      const std::string source = primary_key.empty() ? "replica identity index" : "primary key";
+      throw SetupError("key column " + name + " of " + info.qualified + " (its " + source +
+                       ") is a generated column, which pgoutput does not send (PostgreSQL 15), "
+                       "so changes would carry no key: set source.key to columns that are not "
+                       "generated and identify a row, with ALTER TABLE " +
+                       info.quoted +
+                       " REPLICA IDENTITY FULL (or REPLICA IDENTITY USING INDEX on a unique "
+                       "index of them)");
+    }
+  }
+  // The snapshot reads in key order (ORDER BY, and a row comparison with the last key read): a
+  // key column needs a btree ordering, which a chosen key (source.key with REPLICA IDENTITY FULL)
+  // may lack (json, xml, point, an array or composite of them). PostgreSQL's own look-up decides.
+  for (const auto& name : info.key_columns) {
+    const ColumnInfo* column = find_column(name);
+    if (!column) continue;  // refused above or below
+    try {
+      connection.exec("SELECT 1 FROM (SELECT CAST(NULL AS " + column->type_name +
+                      ")) AS k(value) ORDER BY value");
+    } catch (const PgError& e) {
+      if (e.sqlstate() != "42883") throw;  // undefined_function: no ordering operator
+      throw SetupError("key column " + name + " of " + info.qualified + " has type " +
+                       column->type_name +
+                       ", which PostgreSQL cannot sort (no btree ordering); the snapshot reads a "
+                       "table in key order: choose key columns whose types can be sorted "
+                       "(source.key)");
+    }
+  }
   // Deletes carry only the replica identity: the key must be inside it, or the identity FULL.
   if (info.replica_identity != 'f') {
     for (const auto& name : info.key_columns) {
@@ -290,7 +344,12 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
   // The publication column list must cover the replica identity, or PostgreSQL rejects the
   // application's UPDATEs and DELETEs on the table; the key must be there to build record keys.
   // With REPLICA IDENTITY FULL every column is identity, so no column list is possible.
-  info.column_list = !config.columns.empty() && info.replica_identity != 'f';
+  // A column list cannot hold a generated column, so it cannot cover a replica identity that
+  // has one either: publish every column then, as with FULL (`after` still holds `columns`).
+  const bool generated_identity =
+      std::any_of(replica_identity_columns.begin(), replica_identity_columns.end(),
+                  [&](const std::string& name) { return contains(generated, name); });
+  info.column_list = !config.columns.empty() && info.replica_identity != 'f' && !generated_identity;
   std::set<std::string> wanted(info.output_columns.begin(), info.output_columns.end());
   wanted.insert(info.key_columns.begin(), info.key_columns.end());
   wanted.insert(replica_identity_columns.begin(), replica_identity_columns.end());
@@ -299,6 +358,20 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
   }
   if (info.column_list && info.published.size() == all.size()) info.column_list = false;
   return info;
+}
+
+void check_distinct_names(const std::vector<TableInfo>& tables) {
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (tables[i].topic == tables[j].topic || tables[i].qualified == tables[j].qualified) {
+        throw SetupError("tables " + tables[j].quoted + " and " + tables[i].quoted +
+                         " would share the topic " + tables[i].topic +
+                         " (names are written schema.table with characters Kafka does not allow "
+                         "replaced by '_'): capture them in separate pipelines with different "
+                         "topic_prefix values");
+      }
+    }
+  }
 }
 
 }  // namespace pgcdc

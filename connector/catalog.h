@@ -70,9 +70,15 @@ struct TableInfo {
   bool column_list = false;  // publish only `published` (a PG15 publication column list)
 };
 
-// Looks the table up and checks it can be captured. Throws SetupError naming the problem.
+// Looks the table up and checks it can be captured: everything a later step (the publication,
+// the snapshot's key order, the records' keys) would refuse is refused here, before the daemon
+// creates any object and by `pgcdc check`. Throws SetupError naming the table, the column and why.
 TableInfo describe_table(PgConnection& connection, const TableConfig& config,
                          const std::string& topic_prefix);
+
+// Offsets, metric labels and topics are keyed by a table's names: throws SetupError when two of
+// `tables` would share one.
+void check_distinct_names(const std::vector<TableInfo>& tables);
 
 // Reads the table's current columns again (after ALTER TABLE) into `table.published`: every
 // non-generated column, or with a column list those of its columns that still exist.

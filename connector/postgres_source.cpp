@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -123,18 +124,7 @@ void PostgresSource::connect_and_prepare() {
   for (const auto& table : source.tables) {
     tables_.push_back(describe_table(*query_, table, config_.sink.kafka.topic_prefix));
   }
-  // Offsets, metric labels and topics are keyed by these names: two tables must never share one.
-  for (std::size_t i = 0; i < tables_.size(); ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      if (tables_[i].topic == tables_[j].topic || tables_[i].qualified == tables_[j].qualified) {
-        throw SetupError("tables " + tables_[j].quoted + " and " + tables_[i].quoted +
-                         " would share the topic " + tables_[i].topic +
-                         " (names are written "
-                         "schema.table with characters Kafka does not allow replaced by '_'): "
-                         "capture them in separate pipelines with different topic_prefix values");
-      }
-    }
-  }
+  check_distinct_names(tables_);
 
   SourceOffset start = ledger_.committable();
   resume_lsn_ = start.lsn;
@@ -157,20 +147,21 @@ void PostgresSource::connect_and_prepare() {
     }
     if (slot->wal_status == "lost" &&
         source.on_slot_lost == SourceConfig::OnSlotLost::kResnapshot) {
-      spdlog::error(
-          "replication slot {} was invalidated (wal_status lost): PostgreSQL removed WAL "
-          "it still needed and the changes in it are lost. source.on_slot_lost = "
-          "resnapshot: dropping the slot, creating a new one and reading every table "
-          "again",
-          source.slot_name);
-      drop_slot(*query_, source.slot_name);
+      spdlog::error("replication slot {} was invalidated (wal_status lost): PostgreSQL removed WAL "
+                    "it still needed and the changes in it are lost. source.on_slot_lost = "
+                    "resnapshot: dropping the slot, creating a new one and reading every table "
+                    "again",
+                    source.slot_name);
+      // Another instance may have dropped it and made a new one meanwhile: that one stays, and
+      // the instance that dropped the slot resets the offsets.
+      const bool dropped = drop_lost_slot(*query_, source.slot_name);
       slot.reset();
       resume_lsn_ = 0;
       progress_ = std::make_shared<SnapshotProgress>();
       ledger_.reset(SourceOffset{});
       last_saved_ = SourceOffset{};
       last_requested_ = SourceOffset{};
-      saver_->save_now(last_saved_);
+      if (dropped) saver_->save_now(last_saved_);
       last_sent_flush_ = 0;
     } else if (slot->wal_status == "lost") {
       throw SetupError("replication slot " + source.slot_name +
@@ -179,12 +170,27 @@ void PostgresSource::connect_and_prepare() {
                        "slot and the offsets file to start over with a new snapshot");
     }
     if (slot && slot->active) {
-      // Another process (a second pgcdc instance) streams from it: wait and try again.
-      throw PgError("replication slot " + source.slot_name + " is in use by another process",
-                    "55006", true);
+      // Another process (a second pgcdc instance) streams from it: stand by.
+      throw SlotInUse("replication slot " + source.slot_name + " is in use by another process");
     }
   }
-  if (slot && resume_lsn_ != 0 && !find_publication(*query_, source.publication_name, tables_)) {
+  if (slot && resume_lsn_ == 0 && progress_->empty()) {
+    // The slot has streamed (or was made) before, but where its changes were delivered to is
+    // unknown: the whole state again, then the stream from where the slot stands.
+    const std::string store =
+        exactly_once_ ? "the offsets topic " + config_.sink.kafka.offsets_topic +
+                            " holds no position for this pipeline"
+        : std::filesystem::exists(config_.offsets.path)
+            ? "the offsets file " + config_.offsets.path + " holds no position"
+            : "the offsets file " + config_.offsets.path + " is missing";
+    spdlog::warn(
+        "{}, but replication slot {} exists (confirmed flush {}): snapshotting every "
+        "table again and streaming from the slot's position. Records delivered before "
+        "are sent again (duplicates); none is lost",
+        store, source.slot_name, format_lsn(slot->confirmed_flush));
+  }
+  if (slot && resume_lsn_ != 0 &&
+      !find_publication(*query_, source.publication_name, tables_)) {
     // pgoutput looks publications up in the catalog as of each change: one created again now
     // cannot publish the changes in between, so the stream would fail on them forever.
     throw SetupError("publication " + source.publication_name +
@@ -205,11 +211,16 @@ void PostgresSource::connect_and_prepare() {
   try {
     replication_.emplace(source.replication_url, PgConnection::Kind::kReplication);
     if (!slot) create_slot(*replication_, source.slot_name);
+  } catch (const SlotInUse&) {
+    throw;  // the instance that made the slot streams with this publication: it stays
   } catch (...) {
     // Leave nothing half-made: a publication without its slot is the residue of a failed start.
+    // With a slot, another instance created it meanwhile and uses the publication.
     if (created_publication) {
       try {
-        drop_publication(*query_, source.publication_name);
+        if (!find_slot(*query_, source.slot_name)) {
+          drop_publication(*query_, source.publication_name);
+        }
       } catch (const std::exception& e) {
         spdlog::error("could not drop publication {} after a failed start: {}",
                       source.publication_name, e.what());
@@ -228,7 +239,20 @@ void PostgresSource::start_streaming(Lsn start) {
                         replication_->quote_identifier(source.slot_name) + " LOGICAL " +
                         format_lsn(start) + " (proto_version '1', publication_names " +
                         quote_replication_literal(publications) + ", messages 'true')";
-  replication_->exec(command);  // PGRES_COPY_BOTH
+  try {
+    replication_->exec(command);  // PGRES_COPY_BOTH
+  } catch (const PgError& e) {
+    // "replication slot ... is active for PID ...": another instance acquired it after this one
+    // found it free.
+    if (e.sqlstate() == "55006") {
+      std::string reason = e.what();  // the command, then PostgreSQL's words (naming the PID)
+      const std::string command_part = command.substr(0, 120) + ": ";
+      if (reason.starts_with(command_part)) reason.erase(0, command_part.size());
+      throw SlotInUse("replication slot " + source.slot_name + " is in use by another process (" +
+                      reason + ")");
+    }
+    throw;
+  }
   stream_.emplace(replication_->raw());
   socket_counted_ = {};
   naps_counted_ = 0;
@@ -539,14 +563,12 @@ void PostgresSource::commit_positions() {
     if (replication_ && PQstatus(replication_->raw()) == CONNECTION_OK &&
         PQtransactionStatus(replication_->raw()) == PQTRANS_ACTIVE) {
       commit_durably();
-    } else {
+    } else if (saver_) {
+      // Without a saver the session ended before it was set up: it read nothing, and writing
+      // back the position it loaded could undo a newer one another instance saved meanwhile.
       SourceOffset offset = ledger_.committable();
       if (!(offset == last_saved_)) {
-        if (saver_) {
-          saver_->save_now(offset);
-        } else {
-          offsets_.save(offset);  // the session ended before it was set up
-        }
+        saver_->save_now(offset);
         last_saved_ = offset;
       }
     }

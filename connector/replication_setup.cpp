@@ -66,6 +66,12 @@ std::string table_clause(PgConnection& connection, const TableInfo& table) {
   return clause;
 }
 
+// A catalog entry another session created between our look-up and our CREATE (or ADD TABLE):
+// "already exists" once it committed, a unique violation on the catalog's index while both ran.
+bool created_concurrently(const PgError& e) {
+  return e.sqlstate() == "42710" || e.sqlstate() == "23505";
+}
+
 }  // namespace
 
 std::optional<PublicationState> find_publication(PgConnection& connection,
@@ -91,9 +97,34 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
     present.emplace(field(published.get(), row, 0), field(published.get(), row, 1));
   }
   for (const auto& table : tables) {
-    if (!present.count({table.schema, table.name})) state.missing_tables.push_back(table.qualified);
+    if (!present.count({table.schema, table.name})) {
+      state.missing_tables.push_back(table.qualified);
+      continue;
+    }
+    for (const auto& key : table.key_columns) {
+      auto missing = connection.exec_params(
+          "SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 "
+          "AND tablename = $3 AND NOT ($4::name = ANY (attnames))",
+          {publication_name, table.schema, table.name, key});
+      if (PQntuples(missing.get()) > 0) {
+        state.tables_without_key.push_back(table.qualified + " (key column " + key + ")");
+      }
+    }
   }
   return state;
+}
+
+std::string publication_key_problem(const std::string& publication_name,
+                                    const PublicationState& state) {
+  if (state.tables_without_key.empty()) return "";
+  std::string tables;
+  for (const auto& table : state.tables_without_key) {
+    tables += (tables.empty() ? "" : ", ") + table;
+  }
+  return "publication " + publication_name + " publishes " + tables +
+         " through a column list without the key, so changes would carry no key: add the key "
+         "columns to its column list (ALTER PUBLICATION ... SET TABLE), or drop the publication "
+         "and let pgcdc create it";
 }
 
 bool ensure_publication(PgConnection& connection, const SourceConfig& config,
@@ -105,9 +136,23 @@ bool ensure_publication(PgConnection& connection, const SourceConfig& config,
     for (std::size_t i = 0; i < tables.size(); ++i) {
       sql += (i ? ", " : "") + table_clause(connection, tables[i]);
     }
-    connection.exec(sql);
-    spdlog::info("created publication {} for {} table(s)", config.publication_name, tables.size());
-    return true;
+    try {
+      connection.exec(sql);
+      spdlog::info("created publication {} for {} table(s)", config.publication_name,
+                   tables.size());
+      return true;
+    } catch (const PgError& e) {
+      if (!created_concurrently(e)) throw;
+      // Another instance created it first: it is an existing publication now, checked as one.
+      spdlog::info("publication {} was created by another process meanwhile",
+                   config.publication_name);
+      state = find_publication(connection, config.publication_name, tables);
+      if (!state) throw;  // created and dropped again meanwhile: report what failed
+    }
+  }
+  if (std::string problem = publication_key_problem(config.publication_name, *state);
+      !problem.empty()) {
+    throw SetupError(problem);
   }
   if (!state->publishes_all_operations) {
     spdlog::warn("publication {} does not publish every one of insert, update, delete: those "
@@ -126,8 +171,15 @@ bool ensure_publication(PgConnection& connection, const SourceConfig& config,
         state->missing_tables.end()) {
       continue;
     }
-    connection.exec("ALTER PUBLICATION " + name + " ADD TABLE " + table_clause(connection, table));
-    spdlog::info("added {} to publication {}", table.qualified, config.publication_name);
+    try {
+      connection.exec("ALTER PUBLICATION " + name + " ADD TABLE " +
+                      table_clause(connection, table));
+      spdlog::info("added {} to publication {}", table.qualified, config.publication_name);
+    } catch (const PgError& e) {
+      if (!created_concurrently(e)) throw;
+      spdlog::info("{} was added to publication {} by another process meanwhile", table.qualified,
+                   config.publication_name);
+    }
   }
   return false;
 }
@@ -137,9 +189,19 @@ void drop_publication(PgConnection& connection, const std::string& publication_n
 }
 
 Lsn create_slot(PgConnection& replication, const std::string& slot_name) {
-  auto result = replication.exec("CREATE_REPLICATION_SLOT " +
-                                 replication.quote_identifier(slot_name) +
-                                 " LOGICAL pgoutput (SNAPSHOT 'nothing')");
+  PgResult result;
+  try {
+    result = replication.exec("CREATE_REPLICATION_SLOT " + replication.quote_identifier(slot_name) +
+                              " LOGICAL pgoutput (SNAPSHOT 'nothing')");
+  } catch (const PgError& e) {
+    // The caller found no slot a moment ago: another process created it since.
+    if (e.sqlstate() == "42710") {
+      throw SlotInUse("replication slot " + slot_name +
+                      " was created by another process at the same time (another instance with "
+                      "this configuration)");
+    }
+    throw;
+  }
   // Columns: slot_name, consistent_point, snapshot_name, output_plugin.
   auto lsn = parse_lsn(field(result.get(), 0, 1));
   if (!lsn) throw SetupError("CREATE_REPLICATION_SLOT returned no consistent point");
@@ -152,6 +214,14 @@ void drop_slot(PgConnection& connection, const std::string& slot_name) {
       "SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
       "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
       {slot_name});
+}
+
+bool drop_lost_slot(PgConnection& connection, const std::string& slot_name) {
+  auto result = connection.exec_params(
+      "SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+      "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND wal_status = 'lost'",
+      {slot_name});
+  return PQntuples(result.get()) == 1;
 }
 
 }  // namespace pgcdc

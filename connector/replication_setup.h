@@ -4,6 +4,7 @@
 // Order matters for "nothing half-made": every check that can fail runs before anything is created;
 // if the slot cannot be created after this run created the publication, the publication is dropped.
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,14 @@
 #include "core/lsn.h"
 
 namespace pgcdc {
+
+// Another process streams from the slot, or created it a moment ago: a second pgcdc instance with
+// this configuration won the race for it. Not a failure: the daemon stands by and checks again.
+// The message names the slot and, where PostgreSQL said, the process.
+class SlotInUse : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct SlotState {
   std::string plugin;
@@ -32,6 +41,10 @@ struct PublicationState {
   bool all_tables = false;                // FOR ALL TABLES
   bool publishes_all_operations = false;  // insert, update and delete
   std::vector<std::string> missing_tables;  // configured tables it does not publish
+  // Configured tables it publishes through a column list without one of their key columns, as
+  // "schema.table (key column c)": their changes would carry no key (and PostgreSQL refuses the
+  // application's UPDATEs when the list misses the replica identity).
+  std::vector<std::string> tables_without_key;
 };
 
 // nullopt when the publication does not exist.
@@ -39,17 +52,26 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
                                                  const std::string& publication_name,
                                                  const std::vector<TableInfo>& tables);
 
+// Why `state` cannot be used for its tables (tables_without_key); empty when it can.
+std::string publication_key_problem(const std::string& publication_name,
+                                    const PublicationState& state);
+
 // Creates the publication for `tables` if missing; checks (or, when allowed, alters) an existing
-// one. Returns true when this call created it.
+// one. Returns true when this call created it. Another process creating it, or adding the same
+// table, at the same moment is not an error: it exists then, and is checked as an existing one.
 bool ensure_publication(PgConnection& connection, const SourceConfig& config,
                         const std::vector<TableInfo>& tables);
 
 void drop_publication(PgConnection& connection, const std::string& publication_name);
 
 // CREATE_REPLICATION_SLOT ... LOGICAL pgoutput on a replication connection; returns the slot's
-// consistent point.
+// consistent point. Throws SlotInUse when another process created the slot meanwhile.
 Lsn create_slot(PgConnection& replication, const std::string& slot_name);
 
 void drop_slot(PgConnection& connection, const std::string& slot_name);
+
+// Drops the slot only while it is invalidated (wal_status lost): a slot another instance created
+// again meanwhile is left alone. Returns whether this call dropped it.
+bool drop_lost_slot(PgConnection& connection, const std::string& slot_name);
 
 }  // namespace pgcdc

@@ -7,6 +7,7 @@
 #include "connector/catalog.h"
 #include "connector/pg_connection.h"
 #include "connector/replication_setup.h"
+#include "core/offset_store.h"
 #include "core/position_ledger.h"
 #include "sinks/kafka_sink.h"
 #include "sinks/sink_factory.h"
@@ -196,6 +197,8 @@ int run_checks(const Config& config) {
            connection->database();
   });
   std::vector<TableInfo> tables;
+  std::optional<SlotState> slot;
+  bool slot_checked = false;
   if (connected) {
     check("server settings and privileges", [&] {
       check_server(*connection, config.source.cdc);
@@ -210,9 +213,19 @@ int run_checks(const Config& config) {
                " column(s)";
       });
     }
+    if (tables.size() > 1) {
+      check("topics of the tables", [&] {
+        check_distinct_names(tables);
+        return std::string("one per table");
+      });
+    }
     if (config.source.cdc) {
       check("publication " + config.source.publication_name, [&] {
         auto state = find_publication(*connection, config.source.publication_name, tables);
+        if (state) {
+          std::string problem = publication_key_problem(config.source.publication_name, *state);
+          if (!problem.empty()) throw SetupError(problem);
+        }
         if (!state || (!state->missing_tables.empty() && config.source.alter_publication)) {
           // Creating it, or adding tables to it, needs CREATE on the database (to create), the
           // publication's ownership (to alter) and the ownership of every table it adds.
@@ -230,13 +243,36 @@ int run_checks(const Config& config) {
         }
         return std::string("exists");
       });
-      check("replication slot " + config.source.slot_name, [&] {
-        auto slot = find_slot(*connection, config.source.slot_name);
+      slot_checked = check("replication slot " + config.source.slot_name, [&] {
+        slot = find_slot(*connection, config.source.slot_name);
         if (!slot) return std::string("does not exist; it will be created");
         if (slot->plugin != "pgoutput") throw SetupError("uses plugin " + slot->plugin);
         if (slot->wal_status == "lost") throw SetupError("invalidated (wal_status lost)");
         return "exists, confirmed flush " + format_lsn(slot->confirmed_flush) +
                (slot->active ? ", in use by another process" : "");
+      });
+    }
+    // The position run() resumes from, and what it would refuse about it. With exactly-once it
+    // is in Kafka (read only by a run: reading it fences the running producer).
+    if (config.sink.kind != SinkConfig::Kind::kKafka ||
+        config.sink.kafka.delivery != KafkaSinkConfig::Delivery::kExactlyOnce) {
+      check("offsets file " + config.offsets.path, [&] {
+        std::optional<SourceOffset> offset = FileOffsetStore(config.offsets.path).load();
+        const bool cdc = config.source.cdc && slot_checked;
+        if (cdc && !slot && offset && offset->lsn != 0) {
+          throw SetupError("says streaming reached " + format_lsn(offset->lsn) +
+                           ", but replication slot " + config.source.slot_name +
+                           " does not exist: changes since then cannot be recovered. Remove the "
+                           "offsets file to start over with a new snapshot");
+        }
+        if (offset) {
+          return offset->lsn != 0 ? "streaming reached " + format_lsn(offset->lsn)
+                                  : std::string("holds snapshot progress");
+        }
+        return std::string(cdc && slot ? "missing, but the slot exists: run reads every table "
+                                         "again and streams from the slot's position "
+                                         "(duplicates, no loss)"
+                                       : "missing; it will be created");
       });
     }
   }

@@ -7,6 +7,7 @@
 
 #include "connector/catalog.h"
 #include "connector/pgoutput.h"
+#include "connector/replication_setup.h"
 #include "core/offset_store.h"
 #include "daemon/counting_listener.h"
 #include "daemon/counting_sink.h"
@@ -91,6 +92,8 @@ namespace {
 // Another instance with this configuration streams from the slot: say which process, or nullopt.
 // Checked before the sink is created, so a standby never touches Kafka (with exactly-once it
 // would fence the active instance's producer). Errors are left to the session to report.
+// Two instances that start at the same moment both find the slot free here; PostgreSQL then
+// gives the slot to one of them and the other's session ends with SlotInUse (standby as well).
 std::optional<std::string> slot_holder(const SourceConfig& source) {
   try {
     PgConnection connection(source.url, PgConnection::Kind::kQuery);
@@ -176,6 +179,11 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
         metrics_.count_error("sink");
         break;
     }
+  } catch (const SlotInUse& e) {
+    // Two instances started together: the other one won the slot after slot_holder() found it
+    // free. Not an error.
+    error = e.what();
+    end = SessionEnd::kStandby;
   } catch (const PgError& e) {
     error = e.what();
     end = e.transient() ? SessionEnd::kRetry : SessionEnd::kFatal;
@@ -199,6 +207,8 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   source_stats_.snapshotting = false;
   if (end == SessionEnd::kStopped || end == SessionEnd::kFinished) {
     metrics_.state().set_phase(Phase::kStopping);
+  } else if (end == SessionEnd::kStandby) {
+    metrics_.state().set_phase(Phase::kBackoff, "standby: " + error);
   } else {
     metrics_.state().set_phase(end == SessionEnd::kFatal ? Phase::kFailed : Phase::kBackoff, error);
   }
@@ -212,7 +222,9 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
     spdlog::warn("{} record(s) were not confirmed by the {} sink before the deadline; they will "
                  "be read again on restart", sink->in_flight(), sink->name());
   }
-  source.commit_positions();
+  // A session that lost the slot read nothing, and the offsets file (shared by instances with the
+  // same configuration) belongs to the instance that holds the slot.
+  if (end != SessionEnd::kStandby) source.commit_positions();
   if (end == SessionEnd::kStopped && config_.source.drop_slot_on_stop && config_.source.cdc) {
     try {
       source.drop_replication_objects();

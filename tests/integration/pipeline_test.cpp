@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -222,6 +224,75 @@ TEST_F(Pipeline, BadStartsFailClearlyAndCreateNothing) {
   EXPECT_EQ(output.find("secret-password"), std::string::npos) << output;
 }
 
+// What a later step would refuse (the snapshot's key order, the records' keys, CREATE
+// PUBLICATION) is refused by `pgcdc check` and by the start, before the publication or the slot
+// exists, naming the table, the column and why.
+TEST_F(Pipeline, WhatALaterStepWouldRefuseCheckAndStartRefuseFirst) {
+  const std::string generated_pk = name_ + "_gpk";
+  sql("CREATE TABLE " + generated_pk +
+      " (x int NOT NULL, id int GENERATED ALWAYS AS (x * 2) STORED PRIMARY KEY, v text)");
+  sql("INSERT INTO " + generated_pk + " (x, v) SELECT g, 'a' FROM generate_series(1, 10) g");
+  const std::string generated_key = name_ + "_gkey";
+  sql("CREATE TABLE " + generated_key +
+      " (id int PRIMARY KEY, x int NOT NULL, g int GENERATED ALWAYS AS (x * 2) STORED NOT NULL)");
+  const std::string json_key = name_ + "_jkey";
+  sql("CREATE TABLE " + json_key + " (id json NOT NULL, v text)");
+  sql("ALTER TABLE " + json_key + " REPLICA IDENTITY FULL");
+  sql("INSERT INTO " + json_key + R"( VALUES ('{"a": 1}', 'x'))");
+  const std::string unlogged = name_ + "_unlogged";
+  sql("CREATE UNLOGGED TABLE " + unlogged + " (id int PRIMARY KEY)");
+  sql("CREATE TABLE \"" + name_ + " x\" (id int PRIMARY KEY)");
+  sql("CREATE TABLE " + name_ + "_x (id int PRIMARY KEY)");
+  struct Case {
+    std::vector<std::string> tables;
+    std::string extra;
+    std::string check_line;  // the FAIL line of `pgcdc check`
+    std::string error;       // in the check's line and in the start's error
+  };
+  std::vector<Case> cases = {
+      {{generated_pk},
+       "",
+       "FAIL  table public." + generated_pk + ": ",
+       "key column id of public." + generated_pk + " (its primary key) is a generated column"},
+      {{generated_key},
+       "key = 'g'\n",
+       "FAIL  table public." + generated_key + ": ",
+       "key column g of public." + generated_key + " is a generated column"},
+      {{json_key},
+       "key = 'id'\n",
+       "FAIL  table public." + json_key + ": ",
+       "key column id of public." + json_key + " has type json, which PostgreSQL cannot sort"},
+      {{unlogged},
+       "",
+       "FAIL  table public." + unlogged + ": ",
+       "table public." + unlogged + " is unlogged: its changes are not written to the WAL"},
+      {{"\"" + name_ + " x\"", name_ + "_x"},
+       "",
+       "FAIL  topics of the tables: ",
+       "would share the topic " + name_ + ".public." + name_ + "_x"},
+  };
+  // Why, for the generated key columns: the column is not sent.
+  const std::string why = ", which pgoutput does not send (PostgreSQL 15)";
+  for (const auto& c : cases) {
+    const std::string config = write_config(toml_config(c.tables, c.extra));
+    std::string output;
+    EXPECT_EQ(run_pgcdc({"check", "-c", config}, output), 1) << output;
+    auto line = output.find(c.check_line);
+    ASSERT_NE(line, std::string::npos) << c.check_line << "\n" << output;
+    EXPECT_NE(output.substr(line, output.find('\n', line) - line).find(c.error), std::string::npos)
+        << c.error << "\n"
+        << output;
+
+    EXPECT_EQ(run_pgcdc({"run", "-c", config}, output), 1) << output;
+    EXPECT_NE(output.find(c.error), std::string::npos) << c.error << "\n" << output;
+    if (c.error.ends_with("generated column")) {
+      EXPECT_NE(output.find(c.error + why), std::string::npos) << output;
+    }
+    EXPECT_FALSE(slot_exists()) << c.error;
+    EXPECT_FALSE(publication_exists()) << c.error;
+  }
+}
+
 TEST_F(Pipeline, ColumnsSubsetUsesAPublicationColumnListAndKeepsTheKey) {
   sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, keep text, secret text)");
   sql("INSERT INTO " + name_ + " VALUES (1, 'a', 'hidden')");
@@ -248,10 +319,96 @@ TEST_F(Pipeline, ColumnsSubsetUsesAPublicationColumnListAndKeepsTheKey) {
   stop_daemon();
 }
 
+// A publication made beforehand whose column list leaves out the key: the first change would stop
+// the daemon (its Relation message lacks the key) after the slot was made. Refused before.
+TEST_F(Pipeline, AnExistingPublicationWhoseColumnListLacksTheKeyIsRefusedBeforeTheSlot) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
+  sql("CREATE PUBLICATION " + name_ + " FOR TABLE " + name_ + " (v)");
+  const std::string config = write_config(toml_config({name_}));
+  const std::string problem = "publication " + name_ + " publishes public." + name_ +
+                              " (key column id) through a column list without the key";
+  std::string output;
+  EXPECT_EQ(run_pgcdc({"check", "-c", config}, output), 1) << output;
+  EXPECT_NE(output.find("FAIL  publication " + name_ + ": " + problem), std::string::npos)
+      << output;
+  EXPECT_EQ(run_pgcdc({"run", "-c", config}, output), 1) << output;
+  EXPECT_NE(output.find(problem), std::string::npos) << output;
+  EXPECT_FALSE(slot_exists());
+}
+
+// A publication column list cannot hold a generated column, so it cannot cover a replica identity
+// with one: such a column list made the application's own UPDATEs fail ("Column list used by the
+// publication does not cover the replica identity"). Every column is published instead, and
+// `after` still holds only the configured columns.
+TEST_F(Pipeline, ColumnsOfATableWhoseReplicaIdentityHasAGeneratedColumnLeaveUpdatesWorking) {
+  sql("CREATE TABLE " + name_ +
+      " (id int PRIMARY KEY, x int NOT NULL, v text, secret text, "
+      "g int GENERATED ALWAYS AS (x * 2) STORED NOT NULL)");
+  sql("CREATE UNIQUE INDEX " + name_ + "_xg ON " + name_ + " (x, g)");
+  sql("ALTER TABLE " + name_ + " REPLICA IDENTITY USING INDEX " + name_ + "_xg");
+  sql("INSERT INTO " + name_ + " (id, x, v, secret) VALUES (1, 1, 'a', 'hidden')");
+  start_daemon(write_config(toml_config({name_}, "columns = 'x, v'\nkey = 'x'\n")));
+  ASSERT_EQ(read_topic(topic(name_), 1).size(), 1u) << daemon_->log();  // the snapshot's row
+  sql("UPDATE " + name_ + " SET v = 'b' WHERE id = 1");  // threw with the column list
+  auto events = read_topic(topic(name_), 2);
+  ASSERT_EQ(events.size(), 2u) << daemon_->log();
+  EXPECT_EQ(events[0].key, R"({"x":1})");
+  EXPECT_EQ(events[1].op, "u");
+  EXPECT_EQ(events[1].after, R"({"x":1,"v":"b"})");
+  stop_daemon();
+}
+
 class PipelineMore : public PipelineTest {
  protected:
   void stream_a_million_row_transaction(bool exactly_once);
 };
+
+// The offsets file deleted while the slot stays: every table is read again and the stream goes on
+// from the slot's position (duplicates, no loss), and the log says so.
+TEST_F(PipelineMore, ADeletedOffsetsFileIsLoggedAndEveryTableIsReadAgain) {
+  sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, v text)");
+  sql("INSERT INTO " + name_ + " SELECT g, 'first' FROM generate_series(1, 100) g");
+  const std::string config = write_config(toml_config({name_}));
+  start_daemon(config);
+  ASSERT_EQ(read_topic(topic(name_), 100).size(), 100u) << daemon_->log();
+  ASSERT_TRUE(wait_for_slot_to_catch_up(60s)) << daemon_->log();
+  stop_daemon();
+  EXPECT_EQ(daemon_->log().find("offsets file"), std::string::npos) << daemon_->log();
+
+  const std::string offsets = dir_ + "/offsets.json";
+  ASSERT_EQ(std::remove(offsets.c_str()), 0);
+  std::string output;
+  run_pgcdc({"check", "-c", config}, output);
+  EXPECT_NE(output.find("ok    offsets file " + offsets +
+                        ": missing, but the slot exists: run "
+                        "reads every table again and streams from the slot's position "
+                        "(duplicates, no loss)"),
+            std::string::npos)
+      << output;
+  sql("INSERT INTO " + name_ + " VALUES (101, 'while stopped')");
+  start_daemon(config);
+  auto events = read_topic(topic(name_), 100 + 101 + 1, 60s, 1s);
+  const std::string log = daemon_->log();
+  EXPECT_NE(log.find("warning the offsets file " + offsets + " is missing, but replication slot " +
+                     name_ + " exists (confirmed flush "),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("snapshotting every table again and streaming from the slot's position. "
+                     "Records delivered before are sent again (duplicates); none is lost"),
+            std::string::npos)
+      << log;
+  std::map<std::string, int> reads;
+  bool inserted = false;
+  for (const auto& e : events) {
+    if (e.op == "r") ++reads[e.key];
+    if (e.op == "c" && e.key == R"({"id":101})") inserted = true;
+  }
+  EXPECT_TRUE(inserted) << "the change made while pgcdc was stopped was lost";
+  for (int id = 1; id <= 100; ++id) {
+    EXPECT_EQ(reads["{\"id\":" + std::to_string(id) + "}"], 2) << id;
+  }
+  stop_daemon();
+}
 
 TEST_F(PipelineMore, FollowsAlterTableAddedDroppedAndRetypedColumns) {
   sql("CREATE TABLE " + name_ + " (id int PRIMARY KEY, a text)");
