@@ -143,6 +143,89 @@ std::vector<ConsumedMessage> consume_all(const std::string& brokers, const std::
   return out;
 }
 
+std::vector<ConsumedMessage> consume_to_end(const std::string& brokers, const std::string& topic,
+                                            std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  ConfPtr conf(rd_kafka_conf_new());
+  set(conf.get(), "bootstrap.servers", brokers);
+  set(conf.get(), "group.id", unique_name("pgcdc_test_consumer"));  // required, never joined
+  set(conf.get(), "enable.auto.commit", "false");
+  set(conf.get(), "enable.auto.offset.store", "false");
+  set(conf.get(), "isolation.level", "read_committed");
+  set(conf.get(), "enable.partition.eof", "true");
+  HandlePtr rk = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
+
+  // Does the topic exist? (Metadata for all topics: asking for one would create it.)
+  const rd_kafka_metadata_t* raw = nullptr;
+  if (rd_kafka_metadata(rk.get(), 1, nullptr, &raw, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("test kafka client: no metadata from " + brokers);
+  }
+  std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> md(raw);
+  int partitions = 0;
+  for (int t = 0; t < md->topic_cnt; ++t) {
+    if (topic == md->topics[t].topic) partitions = md->topics[t].partition_cnt;
+  }
+  if (partitions == 0) return {};
+  std::vector<std::int64_t> high(static_cast<std::size_t>(partitions), 0);
+  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> assignment(
+      rd_kafka_topic_partition_list_new(partitions));
+  int remaining = 0;
+  for (int p = 0; p < partitions; ++p) {
+    std::int64_t low = 0;
+    if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            rk.get(), topic.c_str(), p, &low, &high[static_cast<std::size_t>(p)], 10000)) {
+      throw std::runtime_error("test kafka client: watermarks of " + topic + ": " +
+                               rd_kafka_err2str(err));
+    }
+    if (high[static_cast<std::size_t>(p)] > low) ++remaining;
+    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  std::vector<ConsumedMessage> out;
+  if (remaining == 0) return out;
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), assignment.get())) {
+    throw std::runtime_error(std::string("test kafka client: assign: ") + rd_kafka_err2str(err));
+  }
+  std::vector<bool> done(static_cast<std::size_t>(partitions), false);
+  for (int p = 0; p < partitions; ++p) done[static_cast<std::size_t>(p)] = high[static_cast<std::size_t>(p)] == 0;
+  while (remaining > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw std::runtime_error("test kafka client: " + topic + " not read to its end in time");
+    }
+    std::unique_ptr<rd_kafka_message_t, MessageDeleter> message(
+        rd_kafka_consumer_poll(rk.get(), 200));
+    if (!message) continue;
+    const auto p = static_cast<std::size_t>(message->partition);
+    // Control records of transactions are skipped: the end of a partition comes as an EOF event
+    // at its high watermark, or a message at or past the watermark's last offset.
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (message->offset >= high[p] && !done[p]) {
+        done[p] = true;
+        --remaining;
+      }
+      continue;
+    }
+    if (message->err) continue;
+    if (message->offset < high[p]) {
+      ConsumedMessage consumed;
+      if (message->key) consumed.key.assign(static_cast<const char*>(message->key), message->key_len);
+      if (message->payload) {
+        consumed.value.emplace(static_cast<const char*>(message->payload), message->len);
+      }
+      consumed.partition = message->partition;
+      consumed.offset = message->offset;
+      out.push_back(std::move(consumed));
+    }
+    if (message->offset + 1 >= high[p] && !done[p]) {
+      done[p] = true;
+      --remaining;
+    }
+  }
+  rd_kafka_assign(rk.get(), nullptr);
+  rd_kafka_consumer_close(rk.get());
+  return out;
+}
+
 void create_topic(const std::string& brokers, const std::string& topic, int partitions,
                   std::chrono::milliseconds timeout) {
   ConfPtr conf(rd_kafka_conf_new());

@@ -27,6 +27,12 @@ std::vector<ConsumedMessage> consume_all(
     std::chrono::milliseconds timeout,
     std::chrono::milliseconds linger = std::chrono::milliseconds(0));
 
+// Reads `topic` from the beginning to the end it has now (its high watermarks when called), as a
+// read_committed consumer; an empty list when the topic does not exist. Throws when the end is not
+// reached within `timeout`.
+std::vector<ConsumedMessage> consume_to_end(const std::string& brokers, const std::string& topic,
+                                            std::chrono::milliseconds timeout);
+
 // Creates `topic` with `partitions` partitions and replication factor 1 (the dev broker has one
 // node). Throws std::runtime_error with the broker's error.
 void create_topic(const std::string& brokers, const std::string& topic, int partitions,
