@@ -349,7 +349,8 @@ DeliveryStatus KafkaSink::explain_failure(const FailedRecord& record, std::strin
     return DeliveryStatus::kRejected;
   }
   error = std::string(record.local ? "kafka produce to " : "kafka delivery to ") +
-          std::string(record.topic) + " failed: " + rd_kafka_err2str(record.err);
+          std::string(record.topic) + " failed: " + rd_kafka_err2str(record.err) + " (table " +
+          std::string(record.table) + ")";
   return DeliveryStatus::kFailed;
 }
 
