@@ -16,12 +16,12 @@
 // short form, other bytes below 0x20 as \u00XX with upper-case hex, every other byte (UTF-8
 // included, not validated) as is; integers in plain decimal. tests/unit/json_writer_test.cpp
 // compares the two on every byte value and on nested documents.
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -47,17 +47,29 @@ class JsonWriter {
     first_ = true;
     after_key_ = false;
     if (capacity_ > kKeptCapacity) [[unlikely]] {
-      data_.reset();
-      capacity_ = 0;
+      release();
     }
   }
   std::size_t capacity() const { return capacity_; }
   std::size_t size() const { return size_; }  // bytes written since clear()
   // What was written since clear(); valid until the next write.
-  std::string_view view() const { return {data_.get(), size_}; }
+  std::string_view view() const { return {data_, size_}; }
   std::string str() const { return std::string(view()); }
   // Replaces `out`'s content with the document (keeping `out`'s capacity when it suffices).
-  void copy_to(std::string& out) const { out.assign(data_.get(), size_); }
+  void copy_to(std::string& out) const { out.assign(data_, size_); }
+  // As copy_to(), but a document above kKeptCapacity hands its buffer to `out` instead of being
+  // copied, and the writer starts empty (as clear() would leave it): a wide row's envelope is
+  // then held once, not twice, while its record is made.
+  void move_to(std::string& out) {
+    if (capacity_ <= kKeptCapacity) {
+      copy_to(out);
+      return;
+    }
+    buffer_.resize(size_);  // shrinks the length only: no allocation, no copy
+    out.swap(buffer_);
+    release();
+    clear();
+  }
 
   void start_object() {
     before_value();
@@ -155,13 +167,22 @@ class JsonWriter {
   void reserve(std::size_t more) {
     if (capacity_ - size_ < more) [[unlikely]] grow(more);
   }
+  // Doubles, so appends cost O(1) amortized; but one large reservation (a wide value) gets what
+  // it needs and an eighth more rather than the next power of two: the buffer may become the
+  // record's value (move_to), and its spare room would be held, zeroed, as long as the record.
   void grow(std::size_t more) {
-    std::size_t capacity = capacity_ < 256 ? 256 : capacity_ * 2;
-    while (capacity - size_ < more) capacity *= 2;
-    auto data = std::make_unique<char[]>(capacity);
-    if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
-    data_ = std::move(data);
+    const std::size_t needed = size_ + more;
+    const std::size_t capacity = std::max({std::size_t{256}, capacity_ * 2, needed + needed / 8});
+    std::string bigger(capacity, '\0');
+    if (size_ > 0) std::memcpy(bigger.data(), data_, size_);
+    buffer_.swap(bigger);
+    data_ = buffer_.data();
     capacity_ = capacity;
+  }
+  void release() {
+    std::string().swap(buffer_);
+    data_ = buffer_.data();
+    capacity_ = 0;
   }
   void put(char c) {
     reserve(1);
@@ -172,7 +193,7 @@ class JsonWriter {
   void append_unchecked(std::string_view text) {
     const std::size_t n = text.size();
     const char* from = text.data();
-    char* to = data_.get() + size_;
+    char* to = data_ + size_;
     if (n >= 8 && n <= 16) {
       std::uint64_t head;
       std::uint64_t tail;
@@ -203,9 +224,9 @@ class JsonWriter {
   void number(Integer value) {
     before_value();
     reserve(24);  // any 64-bit integer
-    auto [end, error] = std::to_chars(data_.get() + size_, data_.get() + capacity_, value);
+    auto [end, error] = std::to_chars(data_ + size_, data_ + capacity_, value);
     (void)error;
-    size_ = static_cast<std::size_t>(end - data_.get());
+    size_ = static_cast<std::size_t>(end - data_);
   }
 
   // The first byte in [p, end) that needs escaping, or end. 16 bytes at a time where SSE2 is
@@ -250,7 +271,7 @@ class JsonWriter {
       reserve(static_cast<std::size_t>(end - special) + 6);
       const auto c = static_cast<unsigned char>(*special);
       const char escape = kEscapes[c];
-      char* out = data_.get() + size_;
+      char* out = data_ + size_;
       out[0] = '\\';
       if (escape == 'u') {
         out[1] = 'u';
@@ -268,7 +289,11 @@ class JsonWriter {
     data_[size_++] = '"';
   }
 
-  std::unique_ptr<char[]> data_;
+  // The bytes live in a std::string (buffer_.size() is the capacity) so that move_to() can hand
+  // them over; they are written through data_, never with the string's own appends, which were
+  // not inlined and showed in profiles.
+  std::string buffer_;
+  char* data_ = buffer_.data();
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
   bool first_ = true;       // the current container (or the document) has no value yet

@@ -257,7 +257,8 @@ bool RecordBuilder::build(const TableInfo& table, const RowLayout& layout, Opera
   writer.end_object();
 
   if (!out.value) out.value.emplace();
-  writer.copy_to(*out.value);  // assignments keep the (recycled) record's capacity
+  // A small envelope is copied into the (recycled) record's capacity; a wide one is handed over.
+  writer.move_to(*out.value);
   out.topic = table.topic;
   out.op = op;
   out.table = table.qualified;

@@ -13,7 +13,10 @@ namespace pgcdc {
 
 enum class DeliveryStatus {
   kDelivered,  // the destination confirmed it (Kafka: acks=all delivery report without error)
-  kFailed,     // it will not be delivered by this session (timeout, fatal error, rejected)
+  kFailed,     // not delivered by this session (timeout, broker down, fatal producer error);
+               // another session, from the last committed position, may deliver it
+  kRejected,   // the destination refuses this record for good (too large, not authorized): no
+               // retry can deliver it, a person must change a setting. `error` says which.
 };
 
 struct DeliveryReport {

@@ -62,9 +62,21 @@ void PositionLedger::on_delivery(const DeliveryReport& report) {
   }
   entry->pending -= report.records;
   in_flight_ -= report.records;
-  if (report.status != DeliveryStatus::kDelivered && !failed_) {
+  if (report.status != DeliveryStatus::kDelivered) {
+    // A rejection takes the place of a failure's reason: a timeout mends itself, a record the
+    // destination refuses does not, and that is what the person reading the error must fix.
+    // Among rejections, the largest record's: a broker refuses a whole batch as too large, and
+    // its first record is seldom the one that made it so.
+    const bool rejection = report.status == DeliveryStatus::kRejected;
+    const std::size_t bytes = report.payload_bytes / report.records;
+    if (!failed_ || (rejection && (!rejected_ || bytes > rejected_bytes_))) {
+      failure_ =
+          std::string(report.error.empty() ? (rejection ? "delivery rejected" : "delivery failed")
+                                           : report.error);
+      if (rejection) rejected_bytes_ = bytes;
+    }
     failed_ = true;
-    failure_ = std::string(report.error.empty() ? "delivery failed" : report.error);
+    if (rejection) rejected_ = true;
   }
   pop_completed();
 }
@@ -95,6 +107,11 @@ SourceOffset PositionLedger::committable() const {
 bool PositionLedger::failed() const {
   std::lock_guard lock(mutex_);
   return failed_;
+}
+
+bool PositionLedger::rejected() const {
+  std::lock_guard lock(mutex_);
+  return rejected_;
 }
 
 std::string PositionLedger::failure() const {

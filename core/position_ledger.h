@@ -6,6 +6,7 @@
 // flight), and a 1,000,000-row transaction is one counter. Delivery reports may arrive out of order
 // across partitions; the committable position is the end of the longest fully delivered prefix.
 // A failed report freezes the committable position before that entry for the rest of the session.
+// A rejected report does the same and also says that no later session can get past it either.
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -53,7 +54,12 @@ class PositionLedger : public DeliveryListener {
   // Any thread.
   SourceOffset committable() const;
   bool failed() const;
-  std::string failure() const;         // first delivery error, empty if none
+  // A record was rejected (DeliveryStatus::kRejected): restarting from the committed position
+  // would meet it again, so the session's owner stops instead of retrying.
+  bool rejected() const;
+  // Why the session failed: if any record was rejected, the error of the largest rejected record
+  // (it is what a person must act on), otherwise the first failure's; empty if none.
+  std::string failure() const;
   std::uint64_t records_in_flight() const;
   std::size_t entries_in_flight() const;
 
@@ -73,6 +79,8 @@ class PositionLedger : public DeliveryListener {
   SourceOffset committed_;
   std::uint64_t in_flight_ = 0;
   bool failed_ = false;
+  bool rejected_ = false;
+  std::size_t rejected_bytes_ = 0;  // payload of the record whose rejection failure_ holds
   std::string failure_;
 };
 

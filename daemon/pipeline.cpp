@@ -174,6 +174,8 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
       case PostgresSource::Outcome::kStopped: end = SessionEnd::kStopped; break;
       case PostgresSource::Outcome::kFinished: end = SessionEnd::kFinished; break;
       case PostgresSource::Outcome::kDeliveryFailed:
+        // A rejected record would be rejected again by every next session: a person must act
+        // (decided once the reports are drained, below).
         end = SessionEnd::kRetry;
         error = "delivery failed: " + ledger.failure();
         metrics_.count_error("sink");
@@ -225,6 +227,14 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   // A session that lost the slot read nothing, and the offsets file (shared by instances with the
   // same configuration) belongs to the instance that holds the slot.
   if (end != SessionEnd::kStandby) source.commit_positions();
+  if (end == SessionEnd::kRetry && ledger.rejected()) {
+    // Decided now that every report is in: the drain may have brought the rejection (after an
+    // earlier, transient failure ended the session), or a larger record of the refused batch
+    // whose error says more. Retrying would meet the record again.
+    end = SessionEnd::kFatal;
+    error = "a record cannot be delivered: " + ledger.failure();
+    metrics_.state().set_phase(Phase::kFailed, error);
+  }
   if (end == SessionEnd::kStopped && config_.source.drop_slot_on_stop && config_.source.cdc) {
     try {
       source.drop_replication_objects();

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "sinks/kafka_record_error.h"
+
 namespace pgcdc {
 namespace {
 
@@ -147,6 +149,7 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
   // A record larger than librdkafka's queue can never be queued (it would be refused as "queue
   // full" forever: a wedged pipeline, not an error). Records up to message.max.bytes must fit.
   const long long max_message = std::stoll(conf_value(conf.get(), "message.max.bytes"));
+  max_message_bytes_ = max_message;
   const long long queue_kbytes = std::stoll(conf_value(conf.get(), "queue.buffering.max.kbytes"));
   if (max_message > queue_kbytes * 1024) {
     throw std::runtime_error("kafka property message.max.bytes=" + std::to_string(max_message) +
@@ -327,11 +330,31 @@ Sink::SendResult KafkaSink::send(Record& record) {
     release_slot(slot);
     return SendResult::kQueueFull;
   }
-  refuse(slot, record.topic, err);
+  refuse(slot, record, err);
   return SendResult::kAccepted;
 }
 
-void KafkaSink::refuse(InFlight* slot, const std::string& topic, rd_kafka_resp_err_t err) {
+DeliveryStatus KafkaSink::explain_failure(const FailedRecord& record, std::string& error) const {
+  if (is_permanent_record_error(record.err)) {
+    RefusedRecord refused;
+    refused.table = record.table;
+    refused.topic = record.topic;
+    refused.key = record.key;
+    refused.key_bytes = record.key.size();
+    refused.value_bytes = record.value_bytes;
+    refused.err = record.err;
+    refused.local = record.local;
+    refused.producer_max_bytes = max_message_bytes_;
+    error = describe_refused_record(refused);
+    return DeliveryStatus::kRejected;
+  }
+  error = std::string(record.local ? "kafka produce to " : "kafka delivery to ") +
+          std::string(record.topic) + " failed: " + rd_kafka_err2str(record.err) + " (table " +
+          std::string(record.table) + ")";
+  return DeliveryStatus::kFailed;
+}
+
+void KafkaSink::refuse(InFlight* slot, const Record& record, rd_kafka_resp_err_t err) {
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char reason[512];
     rd_kafka_fatal_error(producer_.get(), reason, sizeof(reason));
@@ -339,13 +362,18 @@ void KafkaSink::refuse(InFlight* slot, const std::string& topic, rd_kafka_resp_e
   }
   // Report it now so the "one report per accepted record" contract holds and positions stop
   // before it.
-  const std::string error = "kafka produce to " + topic + ": " + rd_kafka_err2str(err);
-  logger_->error("{}", error);
+  std::string error;
+  const DeliveryStatus status =
+      explain_failure({record.table, record.topic, record.key,
+                       record.value ? record.value->size() : 0, err, /*local=*/true},
+                      error);
+  logger_->error("{} (ledger entry {})", error, slot->token);
   if (transactional_) {
-    txn_failed_ = true;  // the transaction misses a record: it must never commit
-    txn_error_ = error;
+    // The transaction misses a record: it must never commit.
+    if (!txn_failed_) txn_error_ = error;
+    txn_failed_ = true;
   }
-  report(slot, DeliveryStatus::kFailed, error);
+  report(slot, status, error);
 }
 
 std::size_t KafkaSink::send_batch(std::span<Record> records) {
@@ -412,7 +440,7 @@ std::size_t KafkaSink::produce_run(std::span<Record> run) {
       continue;
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      refuse(slot, run[i].topic, err);
+      refuse(slot, run[i], err);
     } else if (transactional_) {
       ++records_since_marker_;
     }
@@ -603,7 +631,7 @@ void KafkaSink::abort_transaction(const std::string& why) {
   txn_failed_ = false;
 }
 
-void KafkaSink::hold(const InFlight& slot, bool failed) {
+void KafkaSink::hold(const InFlight& slot) {
   // The records of one PostgreSQL transaction arrive together: look back over the last few
   // groups of the same entry only (a miss just starts another group).
   HeldGroup* group = nullptr;
@@ -624,7 +652,6 @@ void KafkaSink::hold(const InFlight& slot, bool failed) {
     group->commit_time_us = slot.commit_time_us;
   }
   ++group->records;
-  if (failed) ++group->failed;
   group->payload_bytes += slot.payload_bytes;
 }
 
@@ -644,11 +671,9 @@ void KafkaSink::release_held_reports(DeliveryStatus status, std::string_view err
     report.commit_time_us = group.commit_time_us;
     report.payload_bytes = group.payload_bytes / group.records;
     report.reported_at_us = now_us;
+    report.status = status;
+    report.error = error;
     for (std::uint64_t i = 0; i < group.records; ++i) {
-      const bool failed = i < group.failed;
-      report.status = failed ? DeliveryStatus::kFailed : status;
-      report.error =
-          failed ? std::string_view("kafka delivery failed inside the transaction") : error;
       in_flight_.fetch_sub(1);
       listener_.on_delivery(report);
     }
@@ -761,39 +786,49 @@ void KafkaSink::on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* mes
                                    void* opaque) {
   auto* sink = static_cast<KafkaSink*>(opaque);
   auto* slot = static_cast<InFlight*>(message->_private);
-  if (sink->transactional_) {
-    // Acknowledged is not yet committed: hold the report until the transaction's outcome.
-    bool failed = message->err != RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (failed) {
-      if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
-        char reason[512];
-        rd_kafka_fatal_error(rk, reason, sizeof(reason));
-        sink->remember_fatal(reason);
-      }
-      sink->txn_failed_ = true;
-      sink->txn_error_ = std::string("kafka delivery to ") + rd_kafka_topic_name(message->rkt) +
-                         " failed: " + rd_kafka_err2str(message->err);
-    }
-    if (slot) {  // null: the offsets record
-      sink->hold(*slot, failed);
-      sink->release_slot(slot);
-    }
-    return;
-  }
-  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    // With idempotence and acks=all, no error means every in-sync replica has the message.
-    sink->report(slot, DeliveryStatus::kDelivered, {});
-    return;
-  }
-  if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+  const bool failed = message->err != RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (failed && message->err == RD_KAFKA_RESP_ERR__FATAL) {
     char reason[512];
     rd_kafka_fatal_error(rk, reason, sizeof(reason));
     sink->remember_fatal(reason);
   }
-  const std::string error = std::string("kafka delivery to ") + rd_kafka_topic_name(message->rkt) +
-                            " failed: " + rd_kafka_err2str(message->err);
-  sink->logger_->error("{} (table {}, ledger entry {})", error, slot->table, slot->token);
-  sink->report(slot, DeliveryStatus::kFailed, error);
+  if (!failed) {
+    if (sink->transactional_) {
+      // Acknowledged is not yet committed: hold the report until the transaction's outcome.
+      if (slot) {  // null: the offsets record
+        sink->hold(*slot);
+        sink->release_slot(slot);
+      }
+      return;
+    }
+    // With idempotence and acks=all, no error means every in-sync replica has the message.
+    sink->report(slot, DeliveryStatus::kDelivered, {});
+    return;
+  }
+  // librdkafka still holds the key and the payload's length here (its copies are freed after
+  // this callback), so the report can name the record.
+  const std::string_view topic = rd_kafka_topic_name(message->rkt);
+  std::string error;
+  DeliveryStatus status = DeliveryStatus::kFailed;
+  if (slot) {
+    const std::string_view key(static_cast<const char*>(message->key),
+                               message->key ? message->key_len : 0);
+    status = sink->explain_failure({slot->table, topic, key, message->len, message->err,
+                                    /*local=*/false},
+                                   error);
+    sink->logger_->error("{} (ledger entry {})", error, slot->token);
+  } else {
+    error = "kafka delivery to offsets topic " + std::string(topic) +
+            " failed: " + rd_kafka_err2str(message->err);
+    sink->logger_->error("{}", error);
+  }
+  if (sink->transactional_) {
+    // The transaction can only abort now. The failed record is reported at once, with its own
+    // reason; the acknowledged ones are held and fail with the abort.
+    if (!sink->txn_failed_) sink->txn_error_ = error;
+    sink->txn_failed_ = true;
+  }
+  if (slot) sink->report(slot, status, error);
 }
 
 // Sink thread (error events are served by rd_kafka_poll).

@@ -3,8 +3,10 @@
 //
 // A record is reported kDelivered only from a delivery report without error; with
 // enable.idempotence=true (which implies acks=all) that means every in-sync replica has it.
-// Everything else (message timeout, broker rejection, fatal producer error, purge at destruction)
-// is reported kFailed, once, with librdkafka's error text.
+// A record Kafka refuses for good (too large, not authorized, an invalid topic:
+// sinks/kafka_record_error.h decides) is reported kRejected, naming the table, key, size and
+// the setting to change. Everything else (message timeout, brokers down, fatal producer error,
+// purge at destruction) is reported kFailed. Either once, with the reason.
 //
 // Threads: the constructor, send(), poll(), flush(), ping() and the destructor run on the sink
 // thread (SinkRunner) or, before it starts and after it stopped, on its owner. Delivery reports and
@@ -142,8 +144,21 @@ class KafkaSink : public Sink {
   // Produces `run` (batchable_run()) in one call; returns how many librdkafka took (it stops at the
   // first record that meets a full queue). A record it refuses for good is reported failed.
   std::size_t produce_run(std::span<Record> run);
-  // Reports a record librdkafka refused for good (too large, unknown topic, fatal state...).
-  void refuse(InFlight* slot, const std::string& topic, rd_kafka_resp_err_t err);
+  // Reports a record librdkafka refused when it was produced (too large, fatal state...).
+  void refuse(InFlight* slot, const Record& record, rd_kafka_resp_err_t err);
+  // A record that failed, as its report describes it.
+  struct FailedRecord {
+    std::string_view table;
+    std::string_view topic;
+    std::string_view key;
+    std::size_t value_bytes = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    bool local = false;  // refused by librdkafka when produced, not by a broker
+  };
+  // The report's status and error for a failed record: kRejected, naming the table, key, size
+  // and the setting to change, when no retry can deliver it (is_permanent_record_error);
+  // kFailed otherwise.
+  DeliveryStatus explain_failure(const FailedRecord& record, std::string& error) const;
   InFlight* acquire_slot(const Record& record);
   void release_slot(InFlight* slot);
   void report(InFlight* slot, DeliveryStatus status, std::string_view error);
@@ -159,6 +174,7 @@ class KafkaSink : public Sink {
   // Declared before producer_ so it outlives it: librdkafka logs while being destroyed.
   std::shared_ptr<spdlog::logger> logger_;
   std::string brokers_;
+  long long max_message_bytes_ = 0;  // the producer's message.max.bytes, for error messages
   std::string scram_note_;  // scram_compatibility_note() for this producer's settings
 
   // Sink thread only.
@@ -203,10 +219,10 @@ class KafkaSink : public Sink {
     std::string table;
     std::int64_t commit_time_us = 0;
     std::uint64_t records = 0;
-    std::uint64_t failed = 0;  // of `records`, those librdkafka failed
     std::size_t payload_bytes = 0;
   };
-  void hold(const InFlight& slot, bool failed);
+  // A failed record is never held: it is reported at once (on_delivery_report).
+  void hold(const InFlight& slot);
   std::vector<HeldGroup> held_;
   bool txn_failed_ = false;
   std::string txn_error_;

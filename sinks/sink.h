@@ -5,9 +5,11 @@
 // DeliveryListener whether the destination confirmed it. "Delivered" means durable at the
 // destination (Kafka: acknowledged by all in-sync replicas; file: written and flushed), never
 // merely queued. All methods run on the sink thread (see SinkRunner) unless they say otherwise;
-// reports are issued from send() (a record refused at once is reported kFailed there), poll() or
-// flush() on that same thread. The listener must outlive the sink: a sink destroyed with records
-// still in flight reports them kFailed from its destructor.
+// reports are issued from send() (a record refused at once is reported kFailed or kRejected
+// there), poll() or flush() on that same thread. kRejected is for a record the destination will
+// never take (see DeliveryStatus): the daemon then stops rather than retrying it forever. The
+// listener must outlive the sink: a sink destroyed with records still in flight reports them
+// kFailed from its destructor.
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -22,7 +24,7 @@ namespace pgcdc {
 class Sink {
  public:
   enum class SendResult {
-    kAccepted,   // taken: a report will follow (possibly kFailed)
+    kAccepted,   // taken: a report will follow (possibly kFailed or kRejected)
     kQueueFull,  // not taken, nothing will be reported: poll() and send it again (backpressure)
   };
 

@@ -42,6 +42,11 @@ struct AdminOptionsDeleter {
     rd_kafka_AdminOptions_destroy(options);
   }
 };
+struct ConfigResourceDeleter {
+  void operator()(rd_kafka_ConfigResource_t* resource) const {
+    rd_kafka_ConfigResource_destroy(resource);
+  }
+};
 struct NewTopicDeleter {
   void operator()(rd_kafka_NewTopic_t* topic) const { rd_kafka_NewTopic_destroy(topic); }
 };
@@ -227,7 +232,8 @@ std::vector<ConsumedMessage> consume_to_end(const std::string& brokers, const st
 }
 
 void create_topic(const std::string& brokers, const std::string& topic, int partitions,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout,
+                  const std::map<std::string, std::string>& configs) {
   ConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", brokers);
   HandlePtr rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
@@ -236,6 +242,12 @@ void create_topic(const std::string& brokers, const std::string& topic, int part
   std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter> new_topic(
       rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof(errstr)));
   if (!new_topic) throw std::runtime_error(std::string("test kafka client: ") + errstr);
+  for (const auto& [name, value] : configs) {
+    if (rd_kafka_NewTopic_set_config(new_topic.get(), name.c_str(), value.c_str()) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("test kafka client: topic config " + name + "=" + value);
+    }
+  }
   std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> options(
       rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
   rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
@@ -262,6 +274,48 @@ void create_topic(const std::string& brokers, const std::string& topic, int part
   }
   // Metadata of the new topic reaches every broker shortly after: wait until it has leaders.
   wait_for_partitions(rk.get(), topic, std::chrono::steady_clock::now() + timeout);
+}
+
+void alter_topic_configs(const std::string& brokers, const std::string& topic,
+                         const std::map<std::string, std::string>& configs,
+                         std::chrono::milliseconds timeout) {
+  ConfPtr conf(rd_kafka_conf_new());
+  set(conf.get(), "bootstrap.servers", brokers);
+  HandlePtr rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
+
+  std::unique_ptr<rd_kafka_ConfigResource_t, ConfigResourceDeleter> resource(
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str()));
+  for (const auto& [name, value] : configs) {
+    if (rd_kafka_ConfigResource_set_config(resource.get(), name.c_str(), value.c_str()) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("test kafka client: topic config " + name + "=" + value);
+    }
+  }
+  char errstr[512];
+  std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> options(
+      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_ALTERCONFIGS));
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()),
+                                            errstr, sizeof(errstr));
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk.get()));
+  rd_kafka_ConfigResource_t* resources[] = {resource.get()};
+  rd_kafka_AlterConfigs(rk.get(), resources, 1, options.get(), queue.get());
+  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(
+      rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000));
+  if (!event) throw std::runtime_error("test kafka client: AlterConfigs timed out for " + topic);
+  if (rd_kafka_event_error(event.get())) {
+    throw std::runtime_error(std::string("test kafka client: AlterConfigs: ") +
+                             rd_kafka_event_error_string(event.get()));
+  }
+  const rd_kafka_AlterConfigs_result_t* result = rd_kafka_event_AlterConfigs_result(event.get());
+  size_t count = 0;
+  const rd_kafka_ConfigResource_t** results =
+      rd_kafka_AlterConfigs_result_resources(result, &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (rd_kafka_ConfigResource_error(results[i])) {
+      throw std::runtime_error("test kafka client: alter " + topic + ": " +
+                               rd_kafka_ConfigResource_error_string(results[i]));
+    }
+  }
 }
 
 }  // namespace pgcdc::test

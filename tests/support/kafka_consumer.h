@@ -3,6 +3,7 @@
 // Not used by pgcdc itself.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,8 +35,16 @@ std::vector<ConsumedMessage> consume_to_end(const std::string& brokers, const st
                                             std::chrono::milliseconds timeout);
 
 // Creates `topic` with `partitions` partitions and replication factor 1 (the dev broker has one
-// node). Throws std::runtime_error with the broker's error.
+// node), and the given topic configs (e.g. {"max.message.bytes", "20000"}). Throws
+// std::runtime_error with the broker's error.
 void create_topic(const std::string& brokers, const std::string& topic, int partitions,
-                  std::chrono::milliseconds timeout);
+                  std::chrono::milliseconds timeout,
+                  const std::map<std::string, std::string>& configs = {});
+
+// Sets topic configs (AlterConfigs: every dynamic config not named goes back to its default), as
+// kafka-configs.sh --alter does. Throws std::runtime_error with the broker's error.
+void alter_topic_configs(const std::string& brokers, const std::string& topic,
+                         const std::map<std::string, std::string>& configs,
+                         std::chrono::milliseconds timeout);
 
 }  // namespace pgcdc::test

@@ -215,9 +215,14 @@ TEST_F(KafkaMockSinkTest, RejectedProduceIsAFailedReportAndStopsThePosition) {
   sink.flush(milliseconds(10000));
   ASSERT_EQ(listener.reports.size(), 2u);
   EXPECT_EQ(listener.reports[1].token, second);
-  EXPECT_EQ(listener.reports[1].status, DeliveryStatus::kFailed);
+  // No retry mends it: rejected, so the daemon stops instead of restarting forever.
+  EXPECT_EQ(listener.reports[1].status, DeliveryStatus::kRejected);
   EXPECT_NE(listener.reports[1].error.find(topic_), std::string::npos) << listener.reports[1].error;
   EXPECT_NE(listener.reports[1].error.find("uthoriz"), std::string::npos)
+      << listener.reports[1].error;
+  EXPECT_NE(listener.reports[1].error.find("public.items"), std::string::npos)
+      << listener.reports[1].error;
+  EXPECT_NE(listener.reports[1].error.find(R"({"id":2})"), std::string::npos)
       << listener.reports[1].error;
 
   // Later records may well be delivered, but the position never passes the failed one.
@@ -229,6 +234,65 @@ TEST_F(KafkaMockSinkTest, RejectedProduceIsAFailedReportAndStopsThePosition) {
   sink.flush(milliseconds(10000));
   EXPECT_EQ(listener.reports.size(), 3u);
   EXPECT_TRUE(ledger.failed());
+  EXPECT_TRUE(ledger.rejected());
+  EXPECT_EQ(ledger.committable().lsn, 100u);
+}
+
+TEST_F(KafkaMockSinkTest, ARecordTheBrokerRefusesAsTooLargeIsRejectedNamingTheTopicsLimit) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSink sink(config(), listener);
+  std::string error;
+  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+
+  DeliveryToken first = ledger.open();
+  Record a = make_record(first, topic_, 1);
+  ledger.add_record(first);
+  ASSERT_EQ(sink.send(a), Sink::SendResult::kAccepted);
+  ledger.seal(first, at(100));
+  ASSERT_TRUE(sink.flush(milliseconds(10000)));
+
+  // What a broker answers for a record above the topic's max.message.bytes.
+  rd_kafka_mock_push_request_errors(cluster_.get(), kProduceApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  DeliveryToken second = ledger.open();
+  Record b = make_record(second, topic_, 2);
+  ledger.add_record(second);
+  ASSERT_EQ(sink.send(b), Sink::SendResult::kAccepted);
+  ledger.seal(second, at(200));
+  sink.flush(milliseconds(10000));
+  ASSERT_EQ(listener.reports.size(), 2u);
+  const SavedReport& refused = listener.reports[1];
+  EXPECT_EQ(refused.status, DeliveryStatus::kRejected) << refused.error;
+  for (const std::string& part :
+       {std::string("public.items"), std::string(R"({"id":2})"),
+        std::string("refused by the broker"), topic_, std::string("max.message.bytes"),
+        std::to_string(b.payload_bytes() - b.topic.size()) + " bytes"}) {
+    EXPECT_NE(refused.error.find(part), std::string::npos) << part << " in " << refused.error;
+  }
+  EXPECT_TRUE(ledger.rejected());
+  EXPECT_EQ(ledger.committable().lsn, 100u);
+}
+
+TEST_F(KafkaMockSinkTest, NotEnoughReplicasIsRetriedAndDelivered) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSink sink(config({{"retry.backoff.ms", "10"}}), listener);
+  std::string error;
+  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+  // Transient: librdkafka retries these itself, and the record makes it.
+  rd_kafka_mock_push_request_errors(
+      cluster_.get(), kProduceApiKey, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  DeliveryToken token = ledger.open();
+  Record r = make_record(token, topic_, 1);
+  ledger.add_record(token);
+  ASSERT_EQ(sink.send(r), Sink::SendResult::kAccepted);
+  ledger.seal(token, at(100));
+  ASSERT_TRUE(sink.flush(milliseconds(10000)));
+  ASSERT_EQ(listener.reports.size(), 1u);
+  EXPECT_EQ(listener.reports[0].status, DeliveryStatus::kDelivered) << listener.reports[0].error;
+  EXPECT_FALSE(ledger.failed());
   EXPECT_EQ(ledger.committable().lsn, 100u);
 }
 
@@ -257,13 +321,14 @@ TEST_F(KafkaMockSinkTest, BrokerDownPastTheMessageTimeoutFailsTheRecords) {
   EXPECT_TRUE(sink.flush(milliseconds(15000)));
 
   ASSERT_EQ(listener.reports.size(), 6u);
-  EXPECT_EQ(listener.count(DeliveryStatus::kFailed), 5u);
+  EXPECT_EQ(listener.count(DeliveryStatus::kFailed), 5u);  // transient: retried, not rejected
   for (std::size_t i = 1; i < 6; ++i) {
     EXPECT_EQ(listener.reports[i].token, second);
     EXPECT_NE(listener.reports[i].error.find("timed out"), std::string::npos)
         << listener.reports[i].error;
   }
   EXPECT_TRUE(ledger.failed());
+  EXPECT_FALSE(ledger.rejected());
   EXPECT_EQ(ledger.committable().lsn, 100u);
 }
 
@@ -367,7 +432,7 @@ TEST_F(KafkaMockSinkTest, ABatchAcrossTopicsFailsOnlyTheRecordKafkaRefuses) {
   ASSERT_TRUE(sink.flush(milliseconds(15000)));
   ASSERT_EQ(listener.reports.size(), 5u);
   for (const auto& r : listener.reports) {
-    EXPECT_EQ(r.status, r.token == 4 ? DeliveryStatus::kFailed : DeliveryStatus::kDelivered)
+    EXPECT_EQ(r.status, r.token == 4 ? DeliveryStatus::kRejected : DeliveryStatus::kDelivered)
         << "token " << r.token << ": " << r.error;
     if (r.token == 4) {
       EXPECT_NE(r.error.find(topic_), std::string::npos) << r.error;
@@ -433,8 +498,13 @@ TEST_F(KafkaMockSinkTest, OversizedRecordIsFailedAtOnce) {
   EXPECT_EQ(sink.send(r), Sink::SendResult::kAccepted);
   ASSERT_EQ(listener.reports.size(), 1u);
   EXPECT_EQ(listener.reports[0].token, 5u);
-  EXPECT_EQ(listener.reports[0].status, DeliveryStatus::kFailed);
-  EXPECT_NE(listener.reports[0].error.find(topic_), std::string::npos) << listener.reports[0].error;
+  EXPECT_EQ(listener.reports[0].status, DeliveryStatus::kRejected);
+  const std::string& error = listener.reports[0].error;
+  EXPECT_NE(error.find(topic_), std::string::npos) << error;
+  EXPECT_NE(error.find("public.items"), std::string::npos) << error;
+  EXPECT_NE(error.find(R"({"id":1})"), std::string::npos) << error;
+  EXPECT_NE(error.find("5008 bytes"), std::string::npos) << error;  // key 8, value 5000
+  EXPECT_NE(error.find("message.max.bytes (1000)"), std::string::npos) << error;
   EXPECT_EQ(sink.in_flight(), 0u);
 }
 
@@ -517,17 +587,54 @@ TEST_P(KafkaMockTransactionBatchTest, NothingCommitsAfterAnAbortedTransaction) {
   }
   ASSERT_EQ(listener.reports.size(), 8u);
   for (std::size_t i = 0; i < listener.reports.size(); ++i) {
+    // The oversized record (the first of entry 200) is rejected; the others of its transaction
+    // and of the next one fail with it.
     EXPECT_EQ(listener.reports[i].status,
-              i < 3 ? DeliveryStatus::kDelivered : DeliveryStatus::kFailed)
+              i < 3 ? DeliveryStatus::kDelivered
+                    : (i == 3 ? DeliveryStatus::kRejected : DeliveryStatus::kFailed))
         << "report " << i << " (entry " << listener.reports[i].token << ")";
   }
   EXPECT_TRUE(ledger.failed());
+  EXPECT_TRUE(ledger.rejected());
   EXPECT_EQ(ledger.committable().lsn, 100u);
   // The next session resumes from here: it must not be past entry 200.
   EXPECT_EQ(committed_position(c), 100u);
 }
 
 INSTANTIATE_TEST_SUITE_P(OneByOneAndBatched, KafkaMockTransactionBatchTest, ::testing::Bool());
+
+TEST_F(KafkaMockTransactionTest, ARecordTheBrokerRefusesIsRejectedAndNoPositionPassesIt) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSinkConfig c = transactional();
+  {
+    KafkaSink sink(c, listener);
+    ASSERT_NO_FATAL_FAILURE(start(sink));
+    send_entry(sink, ledger, 100, 2);
+    ASSERT_TRUE(sink.flush(milliseconds(10000)));  // committed
+    // The record and the position written at its marker go in one Produce request or in two:
+    // either way the record's is refused.
+    rd_kafka_mock_push_request_errors(cluster_.get(), kProduceApiKey, 2,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    send_entry(sink, ledger, 200, 1);
+    send_entry(sink, ledger, 300, 1);
+    sink.poll(milliseconds(100));
+    sink.flush(milliseconds(10000));
+    EXPECT_EQ(sink.in_flight(), 0u);
+  }
+  ASSERT_EQ(listener.reports.size(), 4u);
+  EXPECT_EQ(listener.count(DeliveryStatus::kDelivered), 2u);
+  EXPECT_EQ(listener.count(DeliveryStatus::kRejected), 1u);
+  for (const auto& r : listener.reports) {
+    if (r.status != DeliveryStatus::kRejected) continue;
+    EXPECT_NE(r.error.find("max.message.bytes"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("public.items"), std::string::npos) << r.error;
+  }
+  EXPECT_TRUE(ledger.rejected());
+  EXPECT_EQ(ledger.committable().lsn, 100u);
+  EXPECT_EQ(committed_position(c), 100u);
+}
 
 TEST_F(KafkaMockTransactionTest, EntriesSentAsBatchesCommitTheirPositions) {
   PositionLedger ledger;

@@ -92,6 +92,49 @@ TEST(PositionLedger, FailedAckFreezesThePositionBeforeTheFailedEntry) {
   EXPECT_EQ(ledger.committable().lsn, 10u);
 }
 
+TEST(PositionLedger, ARejectionFreezesThePositionAndItsReasonOutranksAnEarlierFailure) {
+  PositionLedger ledger;
+  auto a = ledger.open();
+  ledger.add_record(a);
+  ledger.seal(a, at(10));
+  auto b = ledger.open();
+  ledger.add_record(b);
+  ledger.add_record(b);
+  ledger.add_record(b);
+  ledger.seal(b, at(20));
+
+  ledger.on_delivery(report(a, DeliveryStatus::kDelivered, ""));
+  ledger.on_delivery(report(b, DeliveryStatus::kFailed, "Local: Message timed out"));
+  EXPECT_TRUE(ledger.failed());
+  EXPECT_FALSE(ledger.rejected());  // a retry may deliver it
+  // A broker refuses a whole batch as too large: each of its records is rejected, and the
+  // largest one's error is the one that names the culprit.
+  DeliveryReport small = report(b, DeliveryStatus::kRejected, "key 1, 200 bytes: too large");
+  small.payload_bytes = 200;
+  DeliveryReport wide = report(b, DeliveryStatus::kRejected, "key 2, 9000000 bytes: too large");
+  wide.payload_bytes = 9000000;
+  ledger.on_delivery(small);
+  EXPECT_TRUE(ledger.rejected());
+  EXPECT_EQ(ledger.failure(), "key 1, 200 bytes: too large");
+  ledger.on_delivery(wide);
+  EXPECT_EQ(ledger.failure(), "key 2, 9000000 bytes: too large");
+  EXPECT_EQ(ledger.committable().lsn, 10u);
+  EXPECT_EQ(ledger.records_in_flight(), 0u);
+}
+
+TEST(PositionLedger, ARejectionAloneFreezesThePosition) {
+  PositionLedger ledger;
+  auto a = ledger.open();
+  ledger.add_record(a);
+  ledger.seal(a, at(10));
+  ledger.on_delivery(report(a, DeliveryStatus::kRejected, ""));
+  EXPECT_TRUE(ledger.failed());
+  EXPECT_TRUE(ledger.rejected());
+  EXPECT_FALSE(ledger.failure().empty());
+  EXPECT_EQ(ledger.committable().lsn, 0u);
+  EXPECT_FALSE(ledger.advance_if_idle(1000));
+}
+
 TEST(PositionLedger, FailFromAnotherThreadFreezesThePositionAndKeepsTheFirstReason) {
   PositionLedger ledger;
   auto a = ledger.open();
