@@ -151,7 +151,138 @@ std::vector<ColumnInfo> read_columns(PgConnection& connection, Oid table,
   return all;
 }
 
+std::vector<TableInfo::Ancestor> read_ancestors(PgConnection& connection, Oid table) {
+  // pg_partition_ancestors lists the table itself first, then its parent, up to the root.
+  auto result = connection.exec_params(
+      "SELECT a.relid::oid, n.nspname, c.relname "
+      "FROM pg_catalog.pg_partition_ancestors($1::oid::regclass) "
+      "     WITH ORDINALITY AS a(relid, depth) "
+      "JOIN pg_catalog.pg_class c ON c.oid = a.relid "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE a.relid::oid <> $1::oid ORDER BY a.depth",
+      {std::to_string(table)});
+  std::vector<TableInfo::Ancestor> ancestors;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    ancestors.push_back({static_cast<Oid>(std::stoul(std::string(field(result.get(), row, 0)))),
+                         std::string(field(result.get(), row, 1)) + "." +
+                             std::string(field(result.get(), row, 2))});
+  }
+  return ancestors;
+}
+
+std::string replica_identity_name(char identity) {
+  switch (identity) {
+    case 'f':
+      return "FULL";
+    case 'i':
+      return "USING INDEX";
+    case 'n':
+      return "NOTHING";
+    default:
+      return "DEFAULT";
+  }
+}
+
+struct PartitionIdentities {
+  std::set<std::string> columns;  // every partition's replica identity columns
+  bool any_full = false;          // a partition has REPLICA IDENTITY FULL
+};
+
+// A partitioned table's rows are written, and logged, in its leaf partitions: each leaf's own
+// replica identity decides what an UPDATE or DELETE logs (a root with REPLICA IDENTITY FULL does
+// not make its partitions FULL), and pgoutput publishes that old row under the root. Refuses
+// leaves whose changes could not be captured whole. Partitions created later are not seen here.
+PartitionIdentities check_partitions(PgConnection& connection, const TableInfo& root) {
+  auto result = connection.exec_params(
+      "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relreplident, "
+      "       a.attname "
+      "FROM pg_catalog.pg_partition_tree($1::oid::regclass) t "
+      "JOIN pg_catalog.pg_class c ON c.oid = t.relid "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
+      "     ((c.relreplident = 'd' AND i.indisprimary) OR "
+      "      (c.relreplident = 'i' AND i.indisreplident)) "
+      "LEFT JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true "
+      "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+      "WHERE t.isleaf ORDER BY t.level, c.oid, k.ord",
+      {std::to_string(root.oid)});
+  PartitionIdentities identities;
+  const int rows = PQntuples(result.get());
+  for (int row = 0; row < rows;) {
+    const std::string leaf_oid(field(result.get(), row, 0));
+    const std::string leaf =
+        std::string(field(result.get(), row, 1)) + "." + std::string(field(result.get(), row, 2));
+    const std::string quoted = connection.quote_identifier(field(result.get(), row, 1)) + "." +
+                               connection.quote_identifier(field(result.get(), row, 2));
+    const char relkind = field(result.get(), row, 3)[0];
+    const char persistence = field(result.get(), row, 4)[0];
+    const char identity = field(result.get(), row, 5)[0];
+    std::vector<std::string> identity_columns;
+    for (; row < rows && field(result.get(), row, 0) == leaf_oid; ++row) {
+      if (PQgetisnull(result.get(), row, 6)) continue;
+      identity_columns.emplace_back(field(result.get(), row, 6));
+    }
+    const std::string partition = "partition " + leaf + " of " + root.qualified;
+    if (relkind == 'f') {
+      throw SetupError(partition + " is a foreign table: its rows are not in this server's WAL, " +
+                       "so the snapshot would read them and the stream never see their " +
+                       "changes. Detach it, or capture the other partitions as tables of their " +
+                       "own");
+    }
+    if (persistence == 'u') {
+      throw SetupError(partition + " is unlogged: its changes are not in the WAL and cannot be " +
+                       "captured. ALTER TABLE " + quoted + " SET LOGGED");
+    }
+    if (identity == 'f') {
+      identities.any_full = true;
+      continue;
+    }
+    const std::string identity_name = "REPLICA IDENTITY " + replica_identity_name(identity);
+    if (root.replica_identity == 'f') {
+      // pgoutput marks the old row as complete (the root's FULL) while it holds only the
+      // partition's key: the other columns would read as nulls in `before`.
+      throw SetupError("partitioned table " + root.qualified + " has REPLICA IDENTITY FULL " +
+                       "but its partition " + leaf + " has " + identity_name + ": each " +
+                       "partition logs old rows by its own identity, so its updates and " +
+                       "deletes would carry only part of the old row. ALTER TABLE " + quoted +
+                       " REPLICA IDENTITY FULL (every partition, ones created later too)");
+    }
+    if (identity_columns.empty()) {
+      throw SetupError(partition + " has no replica identity (" + identity_name + " without " +
+                       "its index); publishing " + root.qualified + " would make UPDATE and " +
+                       "DELETE on it fail: give " + root.qualified + " a primary key (its " +
+                       "partitions inherit it), or ALTER TABLE " + quoted +
+                       " REPLICA IDENTITY FULL");
+    }
+    for (const auto& name : root.key_columns) {
+      if (!contains(identity_columns, name)) {
+        throw SetupError("key column " + name + " of " + root.qualified + " is not part of " +
+                         "the replica identity of its partition " + leaf + ", so that " +
+                         "partition's deletes would not carry it: ALTER TABLE " + quoted +
+                         " REPLICA IDENTITY FULL, or use the primary key as key");
+      }
+    }
+    identities.columns.insert(identity_columns.begin(), identity_columns.end());
+  }
+  return identities;
+}
+
 }  // namespace
+
+void check_partition_nesting(const std::vector<TableInfo>& tables) {
+  for (const auto& table : tables) {
+    for (const auto& other : tables) {
+      for (const auto& ancestor : table.ancestors) {
+        if (ancestor.oid != other.oid) continue;
+        throw SetupError("tables " + other.qualified + " and " + table.qualified + " are both " +
+                         "configured, but " + table.qualified + " is a partition of " +
+                         other.qualified + ": its changes are published as changes of " +
+                         other.qualified + " only (publish_via_partition_root), so its own " +
+                         "topic would never get one. Configure one of them");
+      }
+    }
+  }
+}
 
 void refresh_columns(PgConnection& connection, TableInfo& table) {
   std::vector<ColumnInfo> all = read_columns(connection, table.oid, nullptr);
@@ -180,7 +311,7 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
 
   auto table = connection.exec_params(
       "SELECT c.oid, c.relkind, c.relreplident, "
-      "       has_table_privilege(c.oid, 'SELECT'), c.relpersistence "
+      "       has_table_privilege(c.oid, 'SELECT'), c.relpersistence, c.relispartition "
       "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
       "WHERE n.nspname = $1 AND c.relname = $2",
       {config.schema, config.name});
@@ -207,11 +338,13 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
     throw SetupError("table " + info.qualified +
                      " is a system table, which PostgreSQL does not publish");
   }
+  info.partitioned = relkind == 'p';
   info.replica_identity = field(table.get(), 0, 2)[0];
   if (field(table.get(), 0, 3) != "t") {
     throw SetupError("no SELECT privilege on table " + info.qualified +
                      ": GRANT SELECT ON " + info.quoted + " TO <pgcdc role>");
   }
+  if (field(table.get(), 0, 5) == "t") info.ancestors = read_ancestors(connection, info.oid);
 
   std::vector<std::string> generated;
   std::vector<ColumnInfo> all = read_columns(connection, info.oid, &generated);
@@ -256,8 +389,9 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
   }
 
   // A published table without a replica identity makes the application's UPDATE and DELETE fail
-  // ("does not have a replica identity and publishes updates"): never do that to a user.
-  if (info.replica_identity != 'f' && replica_identity_columns.empty()) {
+  // ("does not have a replica identity and publishes updates"): never do that to a user. A
+  // partitioned table holds no rows: its partitions' identities count (checked below).
+  if (!info.partitioned && info.replica_identity != 'f' && replica_identity_columns.empty()) {
     throw SetupError("table " + info.qualified + " has no replica identity (no primary key, or "
                      "REPLICA IDENTITY NOTHING); publishing it would make UPDATE and DELETE on it "
                      "fail: add a primary key, or ALTER TABLE " + info.quoted +
@@ -326,7 +460,7 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
     }
   }
   // Deletes carry only the replica identity: the key must be inside it, or the identity FULL.
-  if (info.replica_identity != 'f') {
+  if (!info.partitioned && info.replica_identity != 'f') {
     for (const auto& name : info.key_columns) {
       if (!contains(replica_identity_columns, name)) {
         throw SetupError("key column " + name + " of " + info.qualified + " is not part of the "
@@ -353,6 +487,13 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
   std::set<std::string> wanted(info.output_columns.begin(), info.output_columns.end());
   wanted.insert(info.key_columns.begin(), info.key_columns.end());
   wanted.insert(replica_identity_columns.begin(), replica_identity_columns.end());
+  if (info.partitioned) {
+    // With publish_via_partition_root the root's column list must cover each partition's
+    // identity (PostgreSQL checks it at each UPDATE and DELETE on the partition).
+    PartitionIdentities partitions = check_partitions(connection, info);
+    if (partitions.any_full) info.column_list = false;
+    wanted.insert(partitions.columns.begin(), partitions.columns.end());
+  }
   for (const auto& c : all) {
     if (!info.column_list || wanted.count(c.name)) info.published.push_back(c);
   }

@@ -68,6 +68,16 @@ struct TableInfo {
   bool all_columns = true;  // source.columns not set for this table
   std::vector<std::string> key_columns;     // Kafka key members, in key order
   bool column_list = false;  // publish only `published` (a PG15 publication column list)
+  // A partitioned table (relkind 'p'): its rows live in its partitions. The snapshot reads them
+  // through it, and its changes come under its own name and OID, from a publication with
+  // publish_via_partition_root (replication_setup).
+  bool partitioned = false;
+  // The partitioned tables this table is a partition of, nearest first; empty when it is none.
+  struct Ancestor {
+    Oid oid = 0;
+    std::string qualified;
+  };
+  std::vector<Ancestor> ancestors;
 };
 
 // Looks the table up and checks it can be captured: everything a later step (the publication,
@@ -79,6 +89,12 @@ TableInfo describe_table(PgConnection& connection, const TableConfig& config,
 // Offsets, metric labels and topics are keyed by a table's names: throws SetupError when two of
 // `tables` would share one.
 void check_distinct_names(const std::vector<TableInfo>& tables);
+
+// Refuses a set of tables where one is a partition of another (at any depth): with
+// publish_via_partition_root the partition's changes are published under the ancestor's name
+// only, so the partition's own topic would get its snapshot and never a change. Throws
+// SetupError naming both.
+void check_partition_nesting(const std::vector<TableInfo>& tables);
 
 // Reads the table's current columns again (after ALTER TABLE) into `table.published`: every
 // non-generated column, or with a column list those of its columns that still exist.

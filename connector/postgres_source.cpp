@@ -126,6 +126,8 @@ void PostgresSource::connect_and_prepare() {
   }
   check_distinct_names(tables_);
 
+  check_partition_nesting(tables_);
+
   SourceOffset start = ledger_.committable();
   resume_lsn_ = start.lsn;
   progress_ = start.snapshot;
@@ -900,11 +902,14 @@ void PostgresSource::on_relation(const pgoutput::Relation& relation) {
       (!seen || known->second.name != relation.name)) {
     spdlog::warn("table {} is now named {}.{}; its changes keep going to topic {}",
                  state.table->qualified, relation.schema, relation.name, state.table->topic);
-  } else if (!state.table && !seen) {
-    spdlog::info(
-        "changes of {}.{} (oid {}) are not captured: it is in publication {} but not in "
-        "source.tables",
-        relation.schema, relation.name, relation.id, config_.source.publication_name);
+  }
+  if (!state.table) state.partition_relative = partition_relative_of(relation.id);
+  // pgoutput sends a partition's Relation message beside its root's when it publishes the
+  // partition's change under the root: only the root's name is in the changes then.
+  if (!state.table && !state.partition_relative && !seen) {
+    spdlog::info("changes of {}.{} (oid {}) are not captured: it is in publication {} but not in "
+                 "source.tables", relation.schema, relation.name, relation.id,
+                 config_.source.publication_name);
   }
   state.name = relation.name;
   if (state.table) {
@@ -928,7 +933,48 @@ const PostgresSource::RelationState* PostgresSource::relation_for_change(
     throw pgoutput::DecodeError("change for relation " + std::to_string(relation_id) +
                                 " before its Relation message");
   }
-  return it->second.table ? &it->second : nullptr;
+  const RelationState& relation = it->second;
+  if (!relation.table && relation.partition_relative) {
+    // Rows of a captured table under another table's name: publish_via_partition_root was not
+    // in effect for them (changed behind pgcdc's back, or set after they were written), or a
+    // configured partition's ancestor joined the publication. Never drop them quietly; stop
+    // before the position passes them.
+    const TableInfo& captured = *relation.partition_relative;
+    const std::string& publication = config_.source.publication_name;
+    throw SetupError("a change of " + relation.name + " (oid " + std::to_string(relation_id) +
+                     ") holds rows of captured table " + captured.qualified + ", which pgcdc " +
+                     "receives only under " + captured.qualified + "'s own name: publication " +
+                     publication + " did not publish it that way when the change was written. " +
+                     "ALTER PUBLICATION " + query_->quote_identifier(publication) +
+                     " SET (publish_via_partition_root = true) and publish the partitioned " +
+                     "table itself, not an ancestor of a configured partition; changes already " +
+                     "written this way cannot be decoded again under the right name: drop the " +
+                     "slot and the offsets file to snapshot again");
+  }
+  return relation.table ? &relation : nullptr;
+}
+
+const TableInfo* PostgresSource::partition_relative_of(std::uint32_t oid) {
+  const TableInfo* partitioned = nullptr;
+  for (const auto& table : tables_) {
+    for (const auto& ancestor : table.ancestors) {
+      if (ancestor.oid == oid) return &table;  // an ancestor of a configured partition
+    }
+    if (table.partitioned) partitioned = &table;
+  }
+  if (!partitioned) return nullptr;  // no configured table has partitions: spare the query
+  // A partition of a configured table, by the catalog as it is now (it may have been created
+  // after the start).
+  auto ancestors = query_->exec_params(
+      "SELECT relid::oid FROM pg_catalog.pg_partition_ancestors($1::oid::regclass)",
+      {std::to_string(oid)});
+  for (int row = 0; row < PQntuples(ancestors.get()); ++row) {
+    const std::string ancestor(field(ancestors.get(), row, 0));
+    for (const auto& table : tables_) {
+      if (table.partitioned && std::to_string(table.oid) == ancestor) return &table;
+    }
+  }
+  return nullptr;
 }
 
 void PostgresSource::note_chunk_key(const RelationState& relation, const pgoutput::Tuple& tuple) {

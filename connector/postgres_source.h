@@ -108,6 +108,10 @@ class PostgresSource : private pgoutput::Handler {
     const TableInfo* table = nullptr;  // nullptr: not configured, changes ignored
     RowLayout layout;
     std::string name;  // as the last Relation message named it (renames are logged once)
+    // Not configured, but a partition of a configured table, or an ancestor of a configured
+    // partition: its changes hold rows pgcdc captures under another name, so they stop the
+    // session instead of being ignored (relation_for_change).
+    const TableInfo* partition_relative = nullptr;
   };
 
   void connect_and_prepare();
@@ -202,6 +206,9 @@ class PostgresSource : private pgoutput::Handler {
   void on_message(const pgoutput::LogicalMessage& message) override;
 
   const RelationState* relation_for_change(std::uint32_t relation_id);
+  // The configured table that relation `oid` (not configured) is a partition or an ancestor of;
+  // nullptr when none.
+  const TableInfo* partition_relative_of(std::uint32_t oid);
   void note_chunk_key(const RelationState& relation, const pgoutput::Tuple& tuple);
   // The pending chunk's rows by key JSON, built on first use.
   const std::unordered_map<std::string, std::size_t>& chunk_key_index();

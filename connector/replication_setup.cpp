@@ -78,36 +78,64 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
                                                  const std::string& publication_name,
                                                  const std::vector<TableInfo>& tables) {
   auto publication = connection.exec_params(
-      "SELECT puballtables, pubinsert AND pubupdate AND pubdelete "
+      "SELECT puballtables, pubinsert AND pubupdate AND pubdelete, pubviaroot "
       "FROM pg_catalog.pg_publication WHERE pubname = $1",
       {publication_name});
   if (PQntuples(publication.get()) == 0) return std::nullopt;
   PublicationState state;
   state.all_tables = field(publication.get(), 0, 0) == "t";
   state.publishes_all_operations = field(publication.get(), 0, 1) == "t";
-  if (state.all_tables) return state;
-  // pg_publication_tables lists each published table (PG15: with its published columns).
-  auto published = connection.exec_params(
-      "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = $1",
-      {publication_name});
-  // (schema, table) pairs, not "schema.table" text: with a dot in a name, "a.b"."c" and
-  // "a"."b.c" read the same, and a publication of one was taken for the other.
-  std::set<std::pair<std::string, std::string>> present;
-  for (int row = 0; row < PQntuples(published.get()); ++row) {
-    present.emplace(field(published.get(), row, 0), field(published.get(), row, 1));
+  state.via_partition_root = field(publication.get(), 0, 2) == "t";
+  if (tables.empty()) return state;
+  // For each configured table, the topmost of itself and its ancestors that the publication
+  // includes, as pgoutput picks it: with publish_via_partition_root the changes come under that
+  // one's name; without, under each leaf's own. By OID, not by pg_publication_tables, which lists
+  // leaves or roots depending on publish_via_partition_root.
+  std::string oids = "{";
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    oids += (i ? "," : "") + std::to_string(tables[i].oid);
   }
-  for (const auto& table : tables) {
-    if (!present.count({table.schema, table.name})) {
+  oids += "}";
+  auto published = connection.exec_params(
+      "SELECT t.oid, top.oid, top.qualified "
+      "FROM unnest($2::oid[]) WITH ORDINALITY AS t(oid, ord) "
+      "CROSS JOIN pg_catalog.pg_publication p "
+      "LEFT JOIN LATERAL ("
+      "  SELECT a.relid AS oid, n.nspname || '.' || c.relname AS qualified "
+      "  FROM (SELECT t.oid AS relid, 0::bigint AS depth "
+      "        UNION ALL "
+      "        SELECT x.relid::oid, x.depth "
+      "        FROM pg_catalog.pg_partition_ancestors(t.oid::regclass) WITH ORDINALITY "
+      "             AS x(relid, depth)) a "
+      "  JOIN pg_catalog.pg_class c ON c.oid = a.relid "
+      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "  WHERE p.puballtables "
+      "     OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r "
+      "                WHERE r.prpubid = p.oid AND r.prrelid = a.relid) "
+      "     OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace s "
+      "                WHERE s.pnpubid = p.oid AND s.pnnspid = c.relnamespace) "
+      "  ORDER BY a.depth DESC LIMIT 1) top ON true "
+      "WHERE p.pubname = $1 ORDER BY t.ord",
+      {publication_name, oids});
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    const TableInfo& table = tables[i];
+    const int row = static_cast<int>(i);
+    if (table.partitioned) state.partitioned_tables.push_back(table.qualified);
+    if (row >= PQntuples(published.get()) || PQgetisnull(published.get(), row, 1)) {
       state.missing_tables.push_back(table.qualified);
-      continue;
-    }
-    for (const auto& key : table.key_columns) {
-      auto missing = connection.exec_params(
-          "SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 "
-          "AND tablename = $3 AND NOT ($4::name = ANY (attnames))",
-          {publication_name, table.schema, table.name, key});
-      if (PQntuples(missing.get()) > 0) {
-        state.tables_without_key.push_back(table.qualified + " (key column " + key + ")");
+    } else if (field(published.get(), row, 1) != std::to_string(table.oid)) {
+      state.published_under_ancestor.push_back(table.qualified + " (under " +
+                                               std::string(field(published.get(), row, 2)) + ")");
+    } else {
+      // With a column list, the key columns must be among them, or changes carry no key.
+      for (const auto& key : table.key_columns) {
+        auto missing = connection.exec_params(
+            "SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = "
+            "$2 AND tablename = $3 AND NOT ($4::name = ANY (attnames))",
+            {publication_name, table.schema, table.name, key});
+        if (PQntuples(missing.get()) > 0) {
+          state.tables_without_key.push_back(table.qualified + " (key column " + key + ")");
+        }
       }
     }
   }
@@ -127,15 +155,53 @@ std::string publication_key_problem(const std::string& publication_name,
          "and let pgcdc create it";
 }
 
+std::string publication_problem(PgConnection& connection, const PublicationState& state,
+                                const std::string& publication_name, bool alter) {
+  const std::string name = connection.quote_identifier(publication_name);
+  auto list = [](const std::vector<std::string>& items) {
+    std::string text;
+    for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+    return text;
+  };
+  // pgcdc sets publish_via_partition_root for partitioned tables: a partition published under an
+  // ancestor would then be too, so this counts whether the option is on now or is about to be.
+  const bool via_root = state.via_partition_root || (alter && !state.partitioned_tables.empty());
+  if (via_root && !state.published_under_ancestor.empty()) {
+    return "publication " + publication_name + " publishes the changes of " +
+           list(state.published_under_ancestor) + " under the partitioned table it includes " +
+           "(publish_via_partition_root), not under the configured partition's name: " +
+           "configure that partitioned table instead, or take it out of the publication";
+  }
+  std::vector<std::string> problems;
+  if (!state.via_partition_root && !state.partitioned_tables.empty() && !alter) {
+    problems.push_back("does not publish via the partition root, so the changes of " +
+                       std::string("partitioned table(s) ") + list(state.partitioned_tables) +
+                       " would come under their partitions' names: ALTER PUBLICATION " + name +
+                       " SET (publish_via_partition_root = true)");
+  }
+  if (!state.missing_tables.empty() && !alter) {
+    problems.push_back("does not publish " + list(state.missing_tables) + ": ALTER PUBLICATION " +
+                       name + " ADD TABLE ...");
+  }
+  if (problems.empty()) return "";
+  std::string text = "publication " + publication_name + " exists but " + problems[0];
+  for (std::size_t i = 1; i < problems.size(); ++i) text += "; and it " + problems[i];
+  return text + " (or set source.alter_publication = true to let pgcdc do it)";
+}
+
 bool ensure_publication(PgConnection& connection, const SourceConfig& config,
                         const std::vector<TableInfo>& tables) {
   const std::string name = connection.quote_identifier(config.publication_name);
   auto state = find_publication(connection, config.publication_name, tables);
   if (!state) {
+    // Via the root for every publication pgcdc creates: a partitioned table's changes then come
+    // under its own name and OID (a row moving between partitions as a delete and an insert of
+    // the root), partitions created later included. Other tables are published as they are.
     std::string sql = "CREATE PUBLICATION " + name + " FOR TABLE ";
     for (std::size_t i = 0; i < tables.size(); ++i) {
       sql += (i ? ", " : "") + table_clause(connection, tables[i]);
     }
+    sql += " WITH (publish_via_partition_root = true)";
     try {
       connection.exec(sql);
       spdlog::info("created publication {} for {} table(s)", config.publication_name,
@@ -158,13 +224,19 @@ bool ensure_publication(PgConnection& connection, const SourceConfig& config,
     spdlog::warn("publication {} does not publish every one of insert, update, delete: those "
                  "changes will not be captured", config.publication_name);
   }
-  if (state->missing_tables.empty()) return false;
-  if (!config.alter_publication) {
-    std::string names;
-    for (const auto& table : state->missing_tables) names += (names.empty() ? "" : ", ") + table;
-    throw SetupError("publication " + config.publication_name + " exists but does not publish " +
-                     names + ": ALTER PUBLICATION " + name + " ADD TABLE ..., or set "
-                     "source.alter_publication = true");
+  // Every problem is found before anything is altered: a refused start changes nothing.
+  std::string problem =
+      publication_problem(connection, *state, config.publication_name, config.alter_publication);
+  if (!problem.empty()) throw SetupError(problem);
+  if (!state->via_partition_root && !state->partitioned_tables.empty()) {
+    connection.exec("ALTER PUBLICATION " + name + " SET (publish_via_partition_root = true)");
+    spdlog::warn(
+        "set publish_via_partition_root = true on publication {} "
+        "(source.alter_publication = true), so the changes of partitioned table(s) {} "
+        "come under their own names; every reader of this publication now gets "
+        "partitions' changes under their partitioned tables' names",
+        config.publication_name,
+        state->partitioned_tables.front() + (state->partitioned_tables.size() > 1 ? ", ..." : ""));
   }
   for (const auto& table : tables) {
     if (std::find(state->missing_tables.begin(), state->missing_tables.end(), table.qualified) ==

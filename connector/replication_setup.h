@@ -40,14 +40,22 @@ std::optional<SlotState> find_slot(PgConnection& connection, const std::string& 
 struct PublicationState {
   bool all_tables = false;                // FOR ALL TABLES
   bool publishes_all_operations = false;  // insert, update and delete
+  bool via_partition_root = false;        // publish_via_partition_root
   std::vector<std::string> missing_tables;  // configured tables it does not publish
   // Configured tables it publishes through a column list without one of their key columns, as
   // "schema.table (key column c)": their changes would carry no key (and PostgreSQL refuses the
   // application's UPDATEs when the list misses the replica identity).
   std::vector<std::string> tables_without_key;
+  // Configured partitioned tables: their changes come under their own name only with
+  // via_partition_root (without it, under each partition's name).
+  std::vector<std::string> partitioned_tables;
+  // Configured partitions whose changes it publishes (or, with via_partition_root set, would
+  // publish) under an ancestor it includes: "public.m_eu (under public.m)".
+  std::vector<std::string> published_under_ancestor;
 };
 
-// nullopt when the publication does not exist.
+// nullopt when the publication does not exist. Membership is decided as pgoutput decides it: a
+// table, its schema (FOR TABLES IN SCHEMA) or FOR ALL TABLES, for the table or an ancestor.
 std::optional<PublicationState> find_publication(PgConnection& connection,
                                                  const std::string& publication_name,
                                                  const std::vector<TableInfo>& tables);
@@ -56,9 +64,18 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
 std::string publication_key_problem(const std::string& publication_name,
                                     const PublicationState& state);
 
-// Creates the publication for `tables` if missing; checks (or, when allowed, alters) an existing
-// one. Returns true when this call created it. Another process creating it, or adding the same
-// table, at the same moment is not an error: it exists then, and is checked as an existing one.
+// What stops `state` from publishing every change of the configured tables under their own
+// names, with the fix; empty when nothing does. `alter` (source.alter_publication): missing
+// tables and a missing publish_via_partition_root are fixed by pgcdc instead, so they are no
+// problem; a partition published under its ancestor always is one.
+std::string publication_problem(PgConnection& connection, const PublicationState& state,
+                                const std::string& publication_name, bool alter);
+
+// Creates the publication for `tables` if missing (WITH publish_via_partition_root = true, so a
+// partitioned table's changes come under its own name); checks (or, when allowed, alters) an
+// existing one. Returns true when this call created it. Another process creating it, or adding
+// the same table, at the same moment is not an error: it exists then, and is checked as an
+// existing one.
 bool ensure_publication(PgConnection& connection, const SourceConfig& config,
                         const std::vector<TableInfo>& tables);
 

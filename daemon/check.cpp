@@ -219,27 +219,44 @@ int run_checks(const Config& config) {
         return std::string("one per table");
       });
     }
+    if (tables.size() == config.source.tables.size()) {
+      check("partitioned tables", [&] {
+        check_partition_nesting(tables);
+        std::size_t partitioned = 0;
+        for (const auto& table : tables) partitioned += table.partitioned ? 1 : 0;
+        return partitioned ? std::to_string(partitioned) +
+                                 " partitioned table(s), captured through their root"
+                           : std::string("none");
+      });
+    }
     if (config.source.cdc) {
       check("publication " + config.source.publication_name, [&] {
+        const bool alter = config.source.alter_publication;
         auto state = find_publication(*connection, config.source.publication_name, tables);
         if (state) {
           std::string problem = publication_key_problem(config.source.publication_name, *state);
+          if (problem.empty()) {
+            problem =
+                publication_problem(*connection, *state, config.source.publication_name, alter);
+          }
           if (!problem.empty()) throw SetupError(problem);
         }
-        if (!state || (!state->missing_tables.empty() && config.source.alter_publication)) {
-          // Creating it, or adding tables to it, needs CREATE on the database (to create), the
+        const bool set_via_root =
+            state && !state->via_partition_root && !state->partitioned_tables.empty();
+        const bool add_tables = state && !state->missing_tables.empty();
+        if (!state || add_tables || set_via_root) {
+          // Creating it, or altering it, needs CREATE on the database (to create), the
           // publication's ownership (to alter) and the ownership of every table it adds.
           std::string problems = publication_privilege_problems(
               *connection, config.source.publication_name, tables, /*create=*/!state);
           if (!problems.empty()) throw SetupError(problems);
-          return std::string(state ? "exists; the missing tables will be added"
-                                   : "does not exist; it will be created (privileges checked)");
-        }
-        if (!state->missing_tables.empty() && !config.source.alter_publication) {
-          std::string missing;
-          for (const auto& t : state->missing_tables) missing += (missing.empty() ? "" : ", ") + t;
-          throw SetupError("exists but does not publish " + missing +
-                           "; add them or set source.alter_publication = true");
+          if (!state) return std::string("does not exist; it will be created (privileges checked)");
+          std::string changes = add_tables ? "the missing tables will be added" : "";
+          if (set_via_root) {
+            changes += std::string(changes.empty() ? "" : " and ") +
+                       "publish_via_partition_root will be set";
+          }
+          return "exists; " + changes;
         }
         return std::string("exists");
       });

@@ -96,7 +96,14 @@ ServerSample ServerSampler::sample(PGconn* connection, const Config& config) {
   }
   for (const auto& table : config.source.tables) {
     PgResult estimate = query(connection,
-                              "SELECT c.reltuples::float8 FROM pg_catalog.pg_class c "
+                              // A partitioned table holds no rows: its leaves' estimates
+                              // add up to its size (-1 while none of them is known yet).
+                              "SELECT CASE WHEN c.relkind <> 'p' THEN c.reltuples::float8 "
+                              "ELSE (SELECT coalesce(sum(l.reltuples) FILTER "
+                              "(WHERE l.reltuples >= 0), -1)::float8 "
+                              "FROM pg_catalog.pg_partition_tree(c.oid) t "
+                              "JOIN pg_catalog.pg_class l ON l.oid = t.relid WHERE t.isleaf) END "
+                              "FROM pg_catalog.pg_class c "
                               "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                               "WHERE n.nspname = $1 AND c.relname = $2",
                               {table.schema.c_str(), table.name.c_str()}, out.error);
