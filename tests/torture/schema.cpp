@@ -34,23 +34,36 @@ std::string text_key(std::uint64_t n, std::mt19937_64& random) {
   return quoted(text + std::to_string(n));  // unique by the counter
 }
 
-int range_bucket(std::mt19937_64& random) { return static_cast<int>(random() % 30); }
+int range_bucket(std::mt19937_64& random) {
+  return static_cast<int>(random() % 30);
+}
 
 }  // namespace
 
 const char* kind_name(KeyKind kind) {
   switch (kind) {
-    case KeyKind::kInt: return "int";
-    case KeyKind::kBigint: return "bigint";
-    case KeyKind::kText: return "text";
-    case KeyKind::kUuid: return "uuid";
-    case KeyKind::kNumeric: return "numeric";
-    case KeyKind::kTimestamptz: return "timestamptz";
-    case KeyKind::kComposite2: return "composite2";
-    case KeyKind::kComposite3: return "composite3";
-    case KeyKind::kListPartitioned: return "list-partitioned";
-    case KeyKind::kRangePartitioned: return "range-partitioned";
-    case KeyKind::kFullIdentity: return "full-identity";
+    case KeyKind::kInt:
+      return "int";
+    case KeyKind::kBigint:
+      return "bigint";
+    case KeyKind::kText:
+      return "text";
+    case KeyKind::kUuid:
+      return "uuid";
+    case KeyKind::kNumeric:
+      return "numeric";
+    case KeyKind::kTimestamptz:
+      return "timestamptz";
+    case KeyKind::kComposite2:
+      return "composite2";
+    case KeyKind::kComposite3:
+      return "composite3";
+    case KeyKind::kListPartitioned:
+      return "list-partitioned";
+    case KeyKind::kRangePartitioned:
+      return "range-partitioned";
+    case KeyKind::kFullIdentity:
+      return "full-identity";
   }
   return "?";
 }
@@ -71,16 +84,36 @@ std::vector<TableShape> draw_schema(std::mt19937_64& random, const std::string& 
     table.nullable = random() % 2 == 0;
     switch (table.kind) {
       case KeyKind::kInt:
-      case KeyKind::kBigint: table.key_columns = {"id"}; break;
-      case KeyKind::kText: table.key_columns = {"k"}; break;
-      case KeyKind::kUuid: table.key_columns = {"u"}; break;
-      case KeyKind::kNumeric: table.key_columns = {"n"}; break;
-      case KeyKind::kTimestamptz: table.key_columns = {"ts"}; break;
-      case KeyKind::kComposite2: table.key_columns = {"a", "b"}; break;
-      case KeyKind::kComposite3: table.key_columns = {"a", "b", "c"}; break;
-      case KeyKind::kListPartitioned: table.key_columns = {"id", "region"}; break;
-      case KeyKind::kRangePartitioned: table.key_columns = {"id", "bucket"}; break;
-      case KeyKind::kFullIdentity: table.key_columns = {"rk"}; break;
+      case KeyKind::kBigint:
+        table.key_columns = {"id"};
+        break;
+      case KeyKind::kText:
+        table.key_columns = {"k"};
+        break;
+      case KeyKind::kUuid:
+        table.key_columns = {"u"};
+        break;
+      case KeyKind::kNumeric:
+        table.key_columns = {"n"};
+        break;
+      case KeyKind::kTimestamptz:
+        table.key_columns = {"ts"};
+        break;
+      case KeyKind::kComposite2:
+        table.key_columns = {"a", "b"};
+        break;
+      case KeyKind::kComposite3:
+        table.key_columns = {"a", "b", "c"};
+        break;
+      case KeyKind::kListPartitioned:
+        table.key_columns = {"id", "region"};
+        break;
+      case KeyKind::kRangePartitioned:
+        table.key_columns = {"id", "bucket"};
+        break;
+      case KeyKind::kFullIdentity:
+        table.key_columns = {"rk"};
+        break;
     }
     tables.push_back(std::move(table));
   }
@@ -90,22 +123,29 @@ std::vector<TableShape> draw_schema(std::mt19937_64& random, const std::string& 
 std::vector<std::string> new_key(TableShape& table, std::mt19937_64& random) {
   const std::uint64_t n = table.next_key++;
   switch (table.kind) {
-    case KeyKind::kInt: return {std::to_string(n)};
-    case KeyKind::kBigint: return {std::to_string(9000000000ULL + n * 7)};
-    case KeyKind::kText: return {text_key(n, random)};
-    case KeyKind::kUuid: return {uuid_literal(random)};
-    case KeyKind::kNumeric: return {quoted(std::to_string(n) + "." + std::to_string(random() % 10000))};
+    case KeyKind::kInt:
+      return {std::to_string(n)};
+    case KeyKind::kBigint:
+      return {std::to_string(9000000000ULL + n * 7)};
+    case KeyKind::kText:
+      return {text_key(n, random)};
+    case KeyKind::kUuid:
+      return {uuid_literal(random)};
+    case KeyKind::kNumeric:
+      return {quoted(std::to_string(n) + "." + std::to_string(random() % 10000))};
     case KeyKind::kTimestamptz:
       return {"(timestamptz '2020-01-01 00:00:00+00' + interval '1 millisecond' * " +
               std::to_string(n * 37) + ")"};
-    case KeyKind::kComposite2: return {text_key(random() % 50, random), std::to_string(n)};
+    case KeyKind::kComposite2:
+      return {text_key(random() % 50, random), std::to_string(n)};
     case KeyKind::kComposite3:
       return {std::to_string(random() % 20), text_key(n, random), uuid_literal(random)};
     case KeyKind::kListPartitioned:
       return {std::to_string(n), quoted(kRegions[random() % std::size(kRegions)])};
     case KeyKind::kRangePartitioned:
       return {std::to_string(n), std::to_string(range_bucket(random))};
-    case KeyKind::kFullIdentity: return {text_key(n, random)};
+    case KeyKind::kFullIdentity:
+      return {text_key(n, random)};
   }
   return {};
 }
@@ -153,8 +193,8 @@ RowValues draw_values(const TableShape& table, const std::string& sequence,
     maybe("n_txt", quoted("é\"\\\t" + std::to_string(random() % 100)));
     maybe("n_ts", "now()");
     maybe("n_num", quoted(std::to_string(random() % 100000) + ".125"));
-    maybe("n_json", quoted("{\"a\": [1, {\"b\": null}], \"n\": " + std::to_string(random() % 100) +
-                           "}"));
+    maybe("n_json",
+          quoted("{\"a\": [1, {\"b\": null}], \"n\": " + std::to_string(random() % 100) + "}"));
     maybe("n_bool", random() % 2 ? "true" : "false");
     maybe("n_arr", "ARRAY[1, NULL, " + std::to_string(random() % 100) + "]");
     maybe("n_date", "current_date");
@@ -171,23 +211,46 @@ std::vector<std::vector<std::string>> create_table(PgConnection& db, TableShape&
                                                    std::mt19937_64& random) {
   std::string columns;
   switch (table.kind) {
-    case KeyKind::kInt: columns = "id int NOT NULL"; break;
-    case KeyKind::kBigint: columns = "id bigint NOT NULL"; break;
-    case KeyKind::kText: columns = "k text NOT NULL"; break;
-    case KeyKind::kUuid: columns = "u uuid NOT NULL"; break;
-    case KeyKind::kNumeric: columns = "n numeric(20,4) NOT NULL"; break;
-    case KeyKind::kTimestamptz: columns = "ts timestamptz NOT NULL"; break;
-    case KeyKind::kComposite2: columns = "a text NOT NULL, b int NOT NULL"; break;
-    case KeyKind::kComposite3: columns = "a int NOT NULL, b text NOT NULL, c uuid NOT NULL"; break;
-    case KeyKind::kListPartitioned: columns = "id int NOT NULL, region text NOT NULL"; break;
-    case KeyKind::kRangePartitioned: columns = "id int NOT NULL, bucket int NOT NULL"; break;
-    case KeyKind::kFullIdentity: columns = "rk text NOT NULL"; break;
+    case KeyKind::kInt:
+      columns = "id int NOT NULL";
+      break;
+    case KeyKind::kBigint:
+      columns = "id bigint NOT NULL";
+      break;
+    case KeyKind::kText:
+      columns = "k text NOT NULL";
+      break;
+    case KeyKind::kUuid:
+      columns = "u uuid NOT NULL";
+      break;
+    case KeyKind::kNumeric:
+      columns = "n numeric(20,4) NOT NULL";
+      break;
+    case KeyKind::kTimestamptz:
+      columns = "ts timestamptz NOT NULL";
+      break;
+    case KeyKind::kComposite2:
+      columns = "a text NOT NULL, b int NOT NULL";
+      break;
+    case KeyKind::kComposite3:
+      columns = "a int NOT NULL, b text NOT NULL, c uuid NOT NULL";
+      break;
+    case KeyKind::kListPartitioned:
+      columns = "id int NOT NULL, region text NOT NULL";
+      break;
+    case KeyKind::kRangePartitioned:
+      columns = "id int NOT NULL, bucket int NOT NULL";
+      break;
+    case KeyKind::kFullIdentity:
+      columns = "rk text NOT NULL";
+      break;
   }
   columns += ", v bigint NOT NULL, t text";
   if (table.toast) columns += ", big text";
   if (table.nullable) {
-    columns += ", n_int int, n_txt text, n_ts timestamptz, n_num numeric(12,3), n_json jsonb, "
-               "n_bool boolean, n_arr int[], n_date date, n_bytea bytea";
+    columns +=
+        ", n_int int, n_txt text, n_ts timestamptz, n_num numeric(12,3), n_json jsonb, "
+        "n_bool boolean, n_arr int[], n_date date, n_bytea bytea";
   }
   std::string key_list;
   for (const auto& column : table.key_columns) key_list += (key_list.empty() ? "" : ", ") + column;
@@ -209,7 +272,8 @@ std::vector<std::vector<std::string>> create_table(PgConnection& db, TableShape&
               std::to_string(low + 10) + ")");
     }
   }
-  if (table.kind == KeyKind::kFullIdentity) db.exec("ALTER TABLE " + table.name + " REPLICA IDENTITY FULL");
+  if (table.kind == KeyKind::kFullIdentity)
+    db.exec("ALTER TABLE " + table.name + " REPLICA IDENTITY FULL");
 
   std::vector<std::vector<std::string>> keys;
   for (int done = 0; done < rows;) {
@@ -239,7 +303,8 @@ std::vector<std::vector<std::string>> create_table(PgConnection& db, TableShape&
       keys.push_back(std::move(key));
     }
     std::string column_list;
-    for (const auto& column : insert_columns) column_list += (column_list.empty() ? "" : ", ") + column;
+    for (const auto& column : insert_columns)
+      column_list += (column_list.empty() ? "" : ", ") + column;
     db.exec("INSERT INTO " + table.name + " (" + column_list + ") VALUES " + insert);
     done += batch;
   }

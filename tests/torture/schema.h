@@ -13,12 +13,12 @@ namespace pgcdc::torture {
 enum class KeyKind {
   kInt,
   kBigint,
-  kText,         // mixed case, accents, spaces: the collation decides the chunk order
+  kText,  // mixed case, accents, spaces: the collation decides the chunk order
   kUuid,
   kNumeric,
   kTimestamptz,
-  kComposite2,   // (text, int)
-  kComposite3,   // (int, text, uuid)
+  kComposite2,        // (text, int)
+  kComposite3,        // (int, text, uuid)
   kListPartitioned,   // (id, region), PARTITION BY LIST (region)
   kRangePartitioned,  // (id, bucket), PARTITION BY RANGE (bucket)
   kFullIdentity,      // no primary key, REPLICA IDENTITY FULL, `key` set in the config
@@ -29,8 +29,8 @@ struct TableShape {
   std::string name;  // in schema public
   KeyKind kind = KeyKind::kInt;
   std::vector<std::string> key_columns;
-  bool toast = false;     // a wide, incompressible text column `big`
-  bool nullable = false;  // columns of many types, often NULL
+  bool toast = false;                      // a wide, incompressible text column `big`
+  bool nullable = false;                   // columns of many types, often NULL
   std::vector<std::string> added_columns;  // by ALTER TABLE ADD COLUMN during the run
   std::uint64_t next_key = 1;              // keys are unique: drawn from this counter
 
@@ -59,7 +59,8 @@ struct RowValues {
   std::vector<std::string> columns;
   std::vector<std::string> values;
 };
-RowValues draw_values(const TableShape& table, const std::string& sequence, std::mt19937_64& random);
+RowValues draw_values(const TableShape& table, const std::string& sequence,
+                      std::mt19937_64& random);
 
 // CREATE TABLE (and its partitions), then `rows` rows; returns their keys.
 std::vector<std::vector<std::string>> create_table(PgConnection& db, TableShape& table,

@@ -78,7 +78,9 @@ std::string log_time() {
   return text;
 }
 
-void say(const std::string& text) { std::cout << "[" << log_time() << "] " << text << std::endl; }
+void say(const std::string& text) {
+  std::cout << "[" << log_time() << "] " << text << std::endl;
+}
 
 class Run {
  public:
@@ -86,7 +88,7 @@ class Run {
   int go();
 
  private:
-  std::string config_text() ;
+  std::string config_text();
   void start_daemon();
   bool caught_up(std::chrono::milliseconds timeout);
   void fault();
@@ -111,19 +113,20 @@ std::string Run::config_text() {
   std::string list;
   for (const auto& table : tables_) list += (list.empty() ? "" : ", ") + table.config_entry();
   // Chunks from 1 row to 100,000 (log-uniform), buffers from tiny to the default.
-  const std::uint32_t chunk = static_cast<std::uint32_t>(std::exp(std::uniform_real_distribution<>(0, std::log(100000.0))(random_)));
+  const std::uint32_t chunk = static_cast<std::uint32_t>(
+      std::exp(std::uniform_real_distribution<>(0, std::log(100000.0))(random_)));
   const int buffer = static_cast<int>(random_() % 3);
   const char* records[] = {"16", "1000", "100000"};
   const char* bytes[] = {"65536", "262144", "1048576"};
   std::string text = "[source]\nurl = '" + env_.pg_url + "'\ntables = [" + list + "]\n" +
                      "slot_name = '" + name_ + "'\npublication_name = '" + name_ + "'\n" +
                      "snapshot_chunk_rows = " + std::to_string(std::max<std::uint32_t>(chunk, 1)) +
-                     "\nstandby_interval = '1s'\n" +
-                     "\n[sink.kafka]\nbrokers = '" + env_.kafka_brokers + "'\ntopic_prefix = '" +
-                     name_ + "'\n";
+                     "\nstandby_interval = '1s'\n" + "\n[sink.kafka]\nbrokers = '" +
+                     env_.kafka_brokers + "'\ntopic_prefix = '" + name_ + "'\n";
   if (options_.exactly_once) text += "delivery = 'exactly_once'\ntransaction_interval = '50ms'\n";
-  text += "\n[buffer]\nmax_records = " + std::string(records[buffer]) + "\nmax_bytes = " +
-          bytes[buffer] + "\n\n[offsets]\npath = '" + dir_ + "/offsets.json'\n\n[metrics]\n"
+  text += "\n[buffer]\nmax_records = " + std::string(records[buffer]) +
+          "\nmax_bytes = " + bytes[buffer] + "\n\n[offsets]\npath = '" + dir_ +
+          "/offsets.json'\n\n[metrics]\n"
           "listen = ''\n\n[log]\nlevel = 'info'\n";
   say("config: snapshot_chunk_rows " + std::to_string(std::max<std::uint32_t>(chunk, 1)) +
       ", buffer " + records[buffer] + " records / " + bytes[buffer] + " bytes, " +
@@ -146,24 +149,35 @@ bool Run::daemon_alive() {
 }
 
 bool Run::caught_up(std::chrono::milliseconds timeout) {
-  auto target = db_->exec("SELECT pg_current_wal_insert_lsn()::text");
-  const std::string lsn(field(target.get(), 0, 0));
   const auto deadline = Clock::now() + timeout;
+  std::string lsn;
   while (Clock::now() < deadline) {
     if (!daemon_alive()) return false;
-    auto result = db_->exec_params(
-        "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
-        {name_, lsn});
-    if (PQntuples(result.get()) == 1 && field(result.get(), 0, 0) == "t") return true;
+    try {
+      if (!db_) db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery);
+      if (lsn.empty()) {
+        auto target = db_->exec("SELECT pg_current_wal_insert_lsn()::text");
+        lsn = std::string(field(target.get(), 0, 0));
+      }
+      auto result = db_->exec_params(
+          "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots "
+          "WHERE slot_name = $1",
+          {name_, lsn});
+      if (PQntuples(result.get()) == 1 && field(result.get(), 0, 0) == "t") return true;
+    } catch (const PgError&) {
+      db_.reset();  // PostgreSQL restarting: ask again
+    }
     std::this_thread::sleep_for(200ms);
   }
   return false;
 }
 
 void Run::dev_env(const std::string& command) {
-  const std::string line = "PGCDC_DEV_DIR='" + env_.dev_dir + "' '" PGCDC_SOURCE_DIR
-                           "/scripts/dev-env' " + command + " >>'" + dir_ + "/dev-env.log' 2>&1";
-  if (std::system(line.c_str()) != 0) throw std::runtime_error("scripts/dev-env " + command + " failed");
+  const std::string line = "PGCDC_DEV_DIR='" + env_.dev_dir +
+                           "' '" PGCDC_SOURCE_DIR "/scripts/dev-env' " + command + " >>'" + dir_ +
+                           "/dev-env.log' 2>&1";
+  if (std::system(line.c_str()) != 0)
+    throw std::runtime_error("scripts/dev-env " + command + " failed");
 }
 
 pid_t Run::kafka_pid() {
@@ -174,8 +188,8 @@ pid_t Run::kafka_pid() {
 }
 
 void Run::fault() {
-  static const char* const kFaults[] = {"sigkill", "sigterm", "broker-pause", "broker-restart",
-                                        "pg-restart-fast", "pg-restart-immediate",
+  static const char* const kFaults[] = {"sigkill",        "sigterm",         "broker-pause",
+                                        "broker-restart", "pg-restart-fast", "pg-restart-immediate",
                                         "second-instance"};
   const std::string kind = kFaults[random_() % std::size(kFaults)];
   ++faults_[kind];
@@ -187,7 +201,8 @@ void Run::fault() {
   } else if (kind == "sigterm") {
     daemon_->signal(SIGTERM);
     const int code = daemon_->wait(90s);
-    if (code != 0) failure_ = "pgcdc did not stop cleanly on SIGTERM (code " + std::to_string(code) + ")";
+    if (code != 0)
+      failure_ = "pgcdc did not stop cleanly on SIGTERM (code " + std::to_string(code) + ")";
     start_daemon();
   } else if (kind == "broker-pause") {
     const pid_t pid = kafka_pid();
@@ -228,8 +243,8 @@ int Run::go() {
   config_path_ = dir_ + "/pgcdc.toml";
   const std::string mode = options_.exactly_once ? "exactly_once" : "at_least_once";
   say("seed " + std::to_string(options_.seed) + "; replay: tests/torture/run --seconds " +
-      std::to_string(options_.seconds) + " --seed " + std::to_string(options_.seed) +
-      " --mode " + mode + "; files in " + dir_);
+      std::to_string(options_.seconds) + " --seed " + std::to_string(options_.seed) + " --mode " +
+      mode + "; files in " + dir_);
   db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery);
   const std::string sequence = name_ + "_seq";
   db_->exec("CREATE SEQUENCE " + sequence);
@@ -257,22 +272,22 @@ int Run::go() {
     }
     std::this_thread::sleep_for(50ms);
   }
-  writer_ = std::make_unique<Writer>(env_.pg_url, tables_, std::move(keys), sequence,
-                                     random_(), options_.seconds >= 600);
+  writer_ = std::make_unique<Writer>(env_.pg_url, tables_, std::move(keys), sequence, random_(),
+                                     options_.seconds >= 600);
   std::thread writing([&] { writer_->run(); });
 
   const auto end = Clock::now() + std::chrono::seconds(options_.seconds);
-  while (failure_.empty() && Clock::now() < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000 + random_() % 5000));
-    if (Clock::now() >= end || !daemon_alive()) break;
-    try {
+  try {
+    while (failure_.empty() && Clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000 + random_() % 5000));
+      if (Clock::now() >= end || !daemon_alive()) break;
       fault();
-    } catch (const std::exception& e) {
-      failure_ = std::string("fault failed: ") + e.what();
+      if (failure_.empty() && !caught_up(kRecoveryBound) && failure_.empty()) {
+        failure_ = "pgcdc did not catch up within 120 s after the fault";
+      }
     }
-    if (failure_.empty() && !caught_up(kRecoveryBound)) {
-      if (failure_.empty()) failure_ = "pgcdc did not catch up within 120 s after the fault";
-    }
+  } catch (const std::exception& e) {
+    failure_ = std::string("the harness failed: ") + e.what();
   }
   writer_->stop();
   writer_->resume();
@@ -280,29 +295,34 @@ int Run::go() {
   int faults = 0;
   for (const auto& [kind, count] : faults_) faults += count;
   Verdict verdict;
-  if (failure_.empty() && !caught_up(kRecoveryBound)) failure_ = "pgcdc did not catch up at the end";
-  if (failure_.empty()) {
-    daemon_->signal(SIGTERM);
-    if (const int code = daemon_->wait(90s); code != 0) {
-      failure_ = "pgcdc did not stop cleanly at the end (code " + std::to_string(code) + ")";
-    }
-  }
-  if (failure_.empty()) {
-    const WriteLog log = writer_->log();
-    for (const auto& table : tables_) {
-      std::vector<test::ChangeEvent> events;
-      for (const auto& message : test::consume_to_end(env_.kafka_brokers,
-                                                      name_ + ".public." + table.name, 300s)) {
-        events.push_back(test::parse_event(message));
+  try {
+    if (failure_.empty() && !caught_up(kRecoveryBound))
+      failure_ = "pgcdc did not catch up at the end";
+    if (failure_.empty()) {
+      daemon_->signal(SIGTERM);
+      if (const int code = daemon_->wait(90s); code != 0) {
+        failure_ = "pgcdc did not stop cleanly at the end (code " + std::to_string(code) + ")";
       }
-      check_table(*db_, table.name, events, log, verdict);
     }
-    std::string kinds;
-    for (const auto& [kind, count] : faults_) kinds += " " + kind + "=" + std::to_string(count);
-    say(std::to_string(log.transactions) + " transactions committed, " +
-        std::to_string(verdict.records) + " records, " + std::to_string(starts_) +
-        " starts; faults:" + kinds);
-    for (const auto& example : verdict.examples) say("  " + example);
+    if (failure_.empty()) {
+      const WriteLog log = writer_->log();
+      for (const auto& table : tables_) {
+        std::vector<test::ChangeEvent> events;
+        for (const auto& message :
+             test::consume_to_end(env_.kafka_brokers, name_ + ".public." + table.name, 300s)) {
+          events.push_back(test::parse_event(message));
+        }
+        check_table(*db_, table.name, events, log, verdict);
+      }
+      std::string kinds;
+      for (const auto& [kind, count] : faults_) kinds += " " + kind + "=" + std::to_string(count);
+      say(std::to_string(log.transactions) + " transactions committed, " +
+          std::to_string(verdict.records) + " records, " + std::to_string(starts_) +
+          " starts; faults:" + kinds);
+      for (const auto& example : verdict.examples) say("  " + example);
+    }
+  } catch (const std::exception& e) {
+    failure_ = std::string("the harness failed: ") + e.what();
   }
   if (!failure_.empty()) say("FAILED: " + failure_ + " (log: " + dir_ + "/pgcdc.log)");
   if (daemon_ && daemon_->running()) {
@@ -310,8 +330,11 @@ int Run::go() {
     daemon_->wait(10s);
   }
   try {  // the slot holds WAL while it exists
-    db_->exec_params("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                     "WHERE slot_name = $1 AND NOT active", {name_});
+    if (!db_) db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery);
+    db_->exec_params(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+        "WHERE slot_name = $1 AND NOT active",
+        {name_});
   } catch (const std::exception&) {
   }
   const std::uint64_t duplicates = options_.exactly_once ? verdict.duplicates : 0;

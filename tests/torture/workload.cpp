@@ -198,7 +198,7 @@ void Writer::change(PgConnection& db, std::size_t index,
   std::vector<std::string> new_key_values;
   if (kind < 52) {  // the key changes (for a partitioned table: the row moves partition)
     new_key_values = table.partitioned() && random_() % 2 ? moved_key(table, key, random_)
-                                                         : new_key(table, random_);
+                                                          : new_key(table, random_);
     if (new_key_values == key) new_key_values.clear();
     for (std::size_t k = 0; k < new_key_values.size(); ++k) {
       values.columns.push_back(table.key_columns[k]);
@@ -235,8 +235,8 @@ void Writer::insert(PgConnection& db, std::size_t index,
     columns += ", " + values.columns[i];
     literals += ", " + values.values[i];
   }
-  auto result =
-      db.exec("INSERT INTO " + table.name + " (" + columns + ") VALUES (" + literals + ") RETURNING v");
+  auto result = db.exec("INSERT INTO " + table.name + " (" + columns + ") VALUES (" + literals +
+                        ") RETURNING v");
   drawn[table.name].push_back(std::stoll(std::string(field(result.get(), 0, 0))));
   keys_[index].push_back(key);
   current->undo.push_back({index, KeyUndo::kAdded, key, {}});
