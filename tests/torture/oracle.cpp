@@ -19,7 +19,7 @@ std::optional<std::int64_t> v_of(const std::string& after) {
 
 }  // namespace
 
-void check_table(PgConnection& db, const std::string& table,
+void check_table(PgConnection& db, const std::string& table, const std::string& sql_name,
                  const std::vector<test::ChangeEvent>& events, const WriteLog& log,
                  Verdict& verdict) {
   static const std::set<std::int64_t> kNone;
@@ -84,7 +84,7 @@ void check_table(PgConnection& db, const std::string& table,
   }
   // The end state: the live records are exactly the table's rows (each row's v is unique).
   std::set<std::int64_t> in_table, in_kafka;
-  auto rows = db.exec("SELECT v FROM " + table);
+  auto rows = db.exec("SELECT v FROM " + sql_name);
   for (int row = 0; row < PQntuples(rows.get()); ++row) {
     in_table.insert(std::stoll(std::string(field(rows.get(), row, 0))));
   }

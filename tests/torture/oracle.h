@@ -26,7 +26,7 @@ struct Verdict {
 };
 
 // Checks one table's topic. `events` are its records in partition order (one partition).
-void check_table(PgConnection& db, const std::string& table,
+void check_table(PgConnection& db, const std::string& table, const std::string& sql_name,
                  const std::vector<test::ChangeEvent>& events, const WriteLog& log,
                  Verdict& verdict);
 

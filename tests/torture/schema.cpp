@@ -79,6 +79,7 @@ std::vector<TableShape> draw_schema(std::mt19937_64& random, const std::string& 
   for (int i = 0; i < count; ++i) {
     TableShape table;
     table.name = prefix + "_" + std::to_string(i);
+    table.sql_name = table.name;
     table.kind = static_cast<KeyKind>(random() % 11);
     table.toast = random() % 4 == 0;
     table.nullable = random() % 2 == 0;

@@ -26,7 +26,8 @@ enum class KeyKind {
 const char* kind_name(KeyKind kind);
 
 struct TableShape {
-  std::string name;  // in schema public
+  std::string name;      // in schema public, as configured (topics, the writer's log)
+  std::string sql_name;  // its name now: a rename mid-run changes it, and back
   KeyKind kind = KeyKind::kInt;
   std::vector<std::string> key_columns;
   bool toast = false;                      // a wide, incompressible text column `big`

@@ -312,7 +312,7 @@ int Run::go() {
              test::consume_to_end(env_.kafka_brokers, name_ + ".public." + table.name, 300s)) {
           events.push_back(test::parse_event(message));
         }
-        check_table(*db_, table.name, events, log, verdict);
+        check_table(*db_, table.name, table.sql_name, events, log, verdict);
       }
       std::string kinds;
       for (const auto& [kind, count] : faults_) kinds += " " + kind + "=" + std::to_string(count);

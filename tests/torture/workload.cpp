@@ -87,6 +87,7 @@ void Writer::one_transaction(PgConnection& db) {
   }
   bool committed = false;
   bool commit_sent = false;
+  TableShape* renamed = nullptr;
   auto undo_keys = [&](std::size_t from) {
     for (std::size_t i = state.undo.size(); i > from; --i) {
       KeyUndo& undo = state.undo[i - 1];
@@ -108,11 +109,19 @@ void Writer::one_transaction(PgConnection& db) {
   };
   try {
     db.exec("BEGIN");
+    // Renamed for the transaction's changes, and back before it ends: the changes are decoded
+    // under the new name, and the table must stay captured by its OID. (Back at the end, so a
+    // restart of pgcdc finds the configured name.)
+    renamed = roll >= 200 && roll < 220 ? &tables_[random_() % tables_.size()] : nullptr;
+    if (renamed) {
+      db.exec("ALTER TABLE " + renamed->name + " RENAME TO " + renamed->name + "_renamed");
+      renamed->sql_name = renamed->name + "_renamed";
+    }
     const bool rollback = roll < 60;
     const bool savepoint = roll >= 60 && roll < 120;
     if (roll >= 120 && roll < 123) {  // TRUNCATE one table
       const std::size_t table = random_() % tables_.size();
-      db.exec("TRUNCATE " + tables_[table].name);
+      db.exec("TRUNCATE " + tables_[table].sql_name);
       state.undo.push_back({table, KeyUndo::kReplaced, {}, keys_[table]});
       keys_[table].clear();
       std::lock_guard lock(mutex_);
@@ -152,6 +161,10 @@ void Writer::one_transaction(PgConnection& db) {
         undo_keys(savepoint_undo);
       }
     }
+    if (renamed) {
+      db.exec("ALTER TABLE " + renamed->sql_name + " RENAME TO " + renamed->name);
+      renamed->sql_name = renamed->name;
+    }
     if (rollback) {
       db.exec("ROLLBACK");
     } else {
@@ -160,6 +173,7 @@ void Writer::one_transaction(PgConnection& db) {
       committed = true;
     }
   } catch (const std::exception&) {
+    if (renamed) renamed->sql_name = renamed->name;  // the abort undid the rename
     std::lock_guard lock(mutex_);
     // The commit may or may not have happened: neither lost nor rolled back can be judged.
     auto& into = commit_sent ? log_.uncertain : log_.rolled_back;
@@ -189,7 +203,7 @@ void Writer::change(PgConnection& db, std::size_t index,
   const std::size_t pick = random_() % keys.size();
   const std::vector<std::string> key = keys[pick];
   if (kind < 42) {  // delete
-    db.exec("DELETE FROM " + table.name + " WHERE " + key_condition(table, key));
+    db.exec("DELETE FROM " + table.sql_name + " WHERE " + key_condition(table, key));
     keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(pick));
     current->undo.push_back({index, KeyUndo::kRemoved, key, {}});
     return;
@@ -209,7 +223,7 @@ void Writer::change(PgConnection& db, std::size_t index,
   for (std::size_t i = 0; i < values.columns.size(); ++i) {
     set += (i ? ", " : "") + values.columns[i] + " = " + values.values[i];
   }
-  auto result = db.exec("UPDATE " + table.name + " SET " + set + " WHERE " +
+  auto result = db.exec("UPDATE " + table.sql_name + " SET " + set + " WHERE " +
                         key_condition(table, key) + " RETURNING v");
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     drawn[table.name].push_back(std::stoll(std::string(field(result.get(), row, 0))));
@@ -235,7 +249,7 @@ void Writer::insert(PgConnection& db, std::size_t index,
     columns += ", " + values.columns[i];
     literals += ", " + values.values[i];
   }
-  auto result = db.exec("INSERT INTO " + table.name + " (" + columns + ") VALUES (" + literals +
+  auto result = db.exec("INSERT INTO " + table.sql_name + " (" + columns + ") VALUES (" + literals +
                         ") RETURNING v");
   drawn[table.name].push_back(std::stoll(std::string(field(result.get(), 0, 0))));
   keys_[index].push_back(key);
@@ -249,9 +263,10 @@ void Writer::large_insert(PgConnection& db, std::size_t index,
   const std::uint64_t first = table.next_key;
   table.next_key += rows;
   const std::string id = table.kind == KeyKind::kInt ? "g" : "9000000000 + g * 7";
-  auto result = db.exec("INSERT INTO " + table.name + " (id, v, t) SELECT " + id + ", nextval('" +
-                        sequence_ + "'), 'bulk' FROM generate_series(" + std::to_string(first) +
-                        ", " + std::to_string(first + rows - 1) + ") g RETURNING " + id + ", v");
+  auto result =
+      db.exec("INSERT INTO " + table.sql_name + " (id, v, t) SELECT " + id + ", nextval('" +
+              sequence_ + "'), 'bulk' FROM generate_series(" + std::to_string(first) + ", " +
+              std::to_string(first + rows - 1) + ") g RETURNING " + id + ", v");
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     std::vector<std::string> key{std::string(field(result.get(), row, 0))};
     drawn[table.name].push_back(std::stoll(std::string(field(result.get(), row, 1))));
@@ -266,16 +281,16 @@ void Writer::ddl(PgConnection& db, std::size_t index) {
   std::string sql;
   if (kind == 0 || table.added_columns.empty()) {
     const std::string column = "x" + std::to_string(table.next_key++);
-    sql = "ALTER TABLE " + table.name + " ADD COLUMN " + column + " int DEFAULT 7";
+    sql = "ALTER TABLE " + table.sql_name + " ADD COLUMN " + column + " int DEFAULT 7";
     db.exec(sql);
     table.added_columns.push_back(column);
   } else if (kind == 1) {
     const std::string column = table.added_columns.back();
-    sql = "ALTER TABLE " + table.name + " DROP COLUMN " + column;
+    sql = "ALTER TABLE " + table.sql_name + " DROP COLUMN " + column;
     db.exec(sql);
     table.added_columns.pop_back();
   } else {  // a rewrite
-    sql = "ALTER TABLE " + table.name + " ALTER COLUMN " + table.added_columns.back() +
+    sql = "ALTER TABLE " + table.sql_name + " ALTER COLUMN " + table.added_columns.back() +
           " TYPE bigint";
     db.exec(sql);
   }
