@@ -328,14 +328,10 @@ void PostgresSource::check_publication() {
         "{}; reading it again with watermark chunks while streaming goes on "
         "(source.on_publication_gap = resnapshot)",
         what);
-    TableSnapshotProgress again;
-    again.publication = gap.current;
-    (*next)[gap.table] = std::move(again);
+    TableSnapshotProgress& entry = (*next)[gap.table];
+    entry.publication = gap.current;
+    read_again(entry, gap.table);
     reread_after_gap_.insert(gap.table);
-    // A chunk of it that is read or being read would resume the old pass: read it again.
-    for (PendingChunk* chunk : {chunk_.get(), next_chunk_.get()}) {
-      if (chunk && chunk->table->qualified == gap.table) chunk->invalid = true;
-    }
   }
   for (const auto& table : tables_) {
     auto entry = next->find(table.qualified);
@@ -346,6 +342,7 @@ void PostgresSource::check_publication() {
     }
     if (entry->second.publication.empty())
       entry->second.publication = membership.by_table[table.qualified];
+    if (table.partitioned) check_partitions(table, entry->second);
   }
   if (!(*next == *progress_)) progress_ = std::move(next);
   stats_.tables_reread_after_gap = static_cast<std::uint32_t>(reread_after_gap_.size());
@@ -601,6 +598,38 @@ void PostgresSource::drop_replication_objects() {
 
 // ---------------------------------------------------------------------------------------------
 // Snapshot chunks
+
+void PostgresSource::check_partitions(const TableInfo& table, TableSnapshotProgress& entry) {
+  const std::string leaves = leaf_partitions(*query_, table.oid);
+  if (entry.partitions.empty() || entry.partitions == leaves) {
+    entry.partitions = leaves;
+    return;
+  }
+  for (const std::string& oid : leaves_gone(entry.partitions, leaves)) {
+    spdlog::warn("a partition (oid {}) left {} (DETACH PARTITION or DROP TABLE): PostgreSQL "
+                 "writes no deletes for its rows, so their last records stay in topic {}",
+                 oid, table.qualified, table.topic);
+  }
+  const std::vector<std::string> attached = attached_with_rows(*query_, entry.partitions, leaves);
+  entry.partitions = leaves;
+  if (attached.empty()) return;  // created empty: its rows are streamed through the root
+  std::string names;
+  for (const auto& name : attached) names += (names.empty() ? "" : ", ") + name;
+  spdlog::warn("partition(s) {} joined {} holding rows that PostgreSQL never streams (ATTACH "
+               "PARTITION): reading {} again with watermark chunks",
+               names, table.qualified, table.qualified);
+  read_again(entry, table.qualified);
+}
+
+void PostgresSource::read_again(TableSnapshotProgress& entry, const std::string& table) {
+  entry.done = false;
+  entry.rows = 0;
+  entry.last_key.reset();
+  // A chunk of it that is read or being read would resume the old pass: read it again.
+  for (PendingChunk* chunk : {chunk_.get(), next_chunk_.get()}) {
+    if (chunk && chunk->table->qualified == table) chunk->invalid = true;
+  }
+}
 
 bool PostgresSource::wants_snapshot(const TableInfo& table) const {
   auto it = progress_->find(table.qualified);

@@ -146,6 +146,11 @@ class PostgresSource : private pgoutput::Handler {
   // in the publication as its offsets recorded (publication_watch.h); a gap is read again or fails
   // (source.on_publication_gap). Also records the membership of tables that have none yet.
   void check_publication();
+  // A partitioned table's leaves against those its offsets recorded: a partition attached with
+  // rows (never streamed) has the table read again; one detached or dropped is logged.
+  void check_partitions(const TableInfo& table, TableSnapshotProgress& entry);
+  // Resets `entry` so the table is snapshotted again from its start.
+  void read_again(TableSnapshotProgress& entry, const std::string& table);
   bool wants_snapshot(const TableInfo& table) const;
   TableInfo* next_table_to_snapshot();
   // Where a chunk starts reading: a table and the key after which it reads (none: the start).

@@ -34,6 +34,61 @@ PublicationMembership read_publication_membership(PgConnection& connection,
   return membership;
 }
 
+namespace {
+
+std::vector<std::string> split_oids(const std::string& list) {
+  std::vector<std::string> oids;
+  std::size_t start = 0;
+  while (start < list.size()) {
+    std::size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    oids.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return oids;
+}
+
+bool contains(const std::vector<std::string>& items, const std::string& item) {
+  for (const auto& candidate : items) {
+    if (candidate == item) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string leaf_partitions(PgConnection& connection, Oid table) {
+  auto result = connection.exec_params(
+      "SELECT coalesce(string_agg(relid::oid::text, ',' ORDER BY relid::oid), '') "
+      "FROM pg_catalog.pg_partition_tree($1::oid::regclass) WHERE isleaf",
+      {std::to_string(table)});
+  return std::string(field(result.get(), 0, 0));
+}
+
+std::vector<std::string> attached_with_rows(PgConnection& connection, const std::string& before,
+                                            const std::string& now) {
+  const std::vector<std::string> known = split_oids(before);
+  std::vector<std::string> attached;
+  for (const auto& oid : split_oids(now)) {
+    if (contains(known, oid)) continue;
+    auto rows = connection.exec_params(
+        "SELECT pg_catalog.format('%s', $1::oid::regclass), "
+        "       pg_catalog.pg_relation_size($1::oid::regclass) > 0",
+        {oid});
+    if (field(rows.get(), 0, 1) == "t") attached.push_back(std::string(field(rows.get(), 0, 0)));
+  }
+  return attached;
+}
+
+std::vector<std::string> leaves_gone(const std::string& before, const std::string& now) {
+  const std::vector<std::string> current = split_oids(now);
+  std::vector<std::string> gone;
+  for (const auto& oid : split_oids(before)) {
+    if (!contains(current, oid)) gone.push_back(oid);
+  }
+  return gone;
+}
+
 std::vector<PublicationGap> find_publication_gaps(
     const SnapshotProgress& progress, const std::map<std::string, std::string>& current) {
   std::vector<PublicationGap> gaps;

@@ -23,6 +23,17 @@ struct PublicationMembership {
   std::map<std::string, std::string> by_table;
 };
 
+// The leaf partitions of a partitioned table, "oid,oid,..." ascending. Source thread.
+std::string leaf_partitions(PgConnection& connection, Oid table);
+
+// Of the leaves in `now` that `before` lacks, those that hold rows: attached with rows that
+// PostgreSQL never streamed (a partition created empty and written since needs no re-read, but
+// is counted when it already holds rows). Source thread.
+std::vector<std::string> attached_with_rows(PgConnection& connection, const std::string& before,
+                                            const std::string& now);
+// The leaves of `before` missing from `now` (detached or dropped), as "oid".
+std::vector<std::string> leaves_gone(const std::string& before, const std::string& now);
+
 // Source thread (the query connection).
 PublicationMembership read_publication_membership(PgConnection& connection,
                                                   const std::string& publication_name,

@@ -28,6 +28,11 @@ std::string offset_to_json(const SourceOffset& offset) {
       writer.String(progress.publication.c_str(),
                     static_cast<rapidjson::SizeType>(progress.publication.size()));
     }
+    if (!progress.partitions.empty()) {
+      writer.Key("partitions");
+      writer.String(progress.partitions.c_str(),
+                    static_cast<rapidjson::SizeType>(progress.partitions.size()));
+    }
     if (progress.last_key) {
       writer.Key("last_key");
       writer.StartArray();
@@ -73,6 +78,12 @@ SourceOffset offset_from_json(const std::string& json) {
           throw std::runtime_error("offset snapshot entry '" + name + "' has a bad publication");
         }
         p.publication.assign(t["publication"].GetString(), t["publication"].GetStringLength());
+      }
+      if (t.HasMember("partitions")) {
+        if (!t["partitions"].IsString()) {
+          throw std::runtime_error("offset snapshot entry '" + name + "' has bad partitions");
+        }
+        p.partitions.assign(t["partitions"].GetString(), t["partitions"].GetStringLength());
       }
       if (t.HasMember("last_key")) {
         if (!t["last_key"].IsArray()) {

@@ -22,6 +22,9 @@ struct TableSnapshotProgress {
   // publication_membership): if that changes, the table left the publication meanwhile and
   // changes were missed. Empty: not known yet.
   std::string publication;
+  // A partitioned table's leaf partitions ("oid,oid,..." ascending) when its changes were last
+  // checked: ATTACH PARTITION and DETACH PARTITION change it without a row change in the WAL.
+  std::string partitions;
 
   bool operator==(const TableSnapshotProgress&) const = default;
 };

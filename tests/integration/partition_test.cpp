@@ -320,5 +320,37 @@ TEST_F(Partitions, ShapesThatCannotBeCapturedAreRefusedAtTheStart) {
                  /*publication_existed=*/true);
 }
 
+// ATTACH PARTITION of a table that holds rows writes no row change to the WAL: pgcdc notices the
+// new partition from the catalog and reads the root again, so the attached rows reach the topic.
+// DETACH PARTITION writes no deletes either: pgcdc says so in the log.
+TEST_F(Partitions, AnAttachedPartitionsRowsArriveAndADetachIsLogged) {
+  create_list_table(name_, 100);
+  start_daemon(write_config(toml_config({name_})));
+  ASSERT_EQ(read_topic(topic(name_), 100).size(), 100u) << daemon_->log();
+  sql("CREATE TABLE " + name_ + "_ap (LIKE " + name_ + ")");
+  sql("INSERT INTO " + name_ + "_ap SELECT 'ap', g, 'attached ' || g FROM generate_series(1000, 1049) g");
+  sql("ALTER TABLE " + name_ + " ATTACH PARTITION " + name_ + "_ap FOR VALUES IN ('ap')");
+  sql("INSERT INTO " + name_ + " VALUES ('ap', 2000, 'streamed after the attach')");
+  const std::string key = "'{\"region\":\"' || region || '\",\"id\":' || id || '}'";
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::map<std::string, std::string> expected = table_rows(key, name_);
+  std::map<std::string, std::string> got;
+  while (std::chrono::steady_clock::now() < deadline && got != expected) {
+    got = live(read_topic(topic(name_), 151, 10s, 1s));
+  }
+  EXPECT_EQ(got, expected) << daemon_->log();
+  EXPECT_NE(daemon_->log().find("ATTACH PARTITION"), std::string::npos) << daemon_->log();
+
+  sql("ALTER TABLE " + name_ + " DETACH PARTITION " + name_ + "_eu");
+  deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         daemon_->log().find("DETACH PARTITION or DROP TABLE") == std::string::npos) {
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_NE(daemon_->log().find("DETACH PARTITION or DROP TABLE"), std::string::npos)
+      << daemon_->log();
+  stop_daemon();
+}
+
 }  // namespace
 }  // namespace pgcdc::test

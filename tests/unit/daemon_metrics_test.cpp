@@ -321,7 +321,7 @@ TEST_F(DaemonMetrics, BufferPositionsAndSnapshotStateAreSampled) {
   ledger_.add_record(token);
   SourceOffset position;
   auto progress = std::make_shared<SnapshotProgress>();
-  (*progress)["public.orders"] = TableSnapshotProgress{true, std::vector<std::string>{"9"}, 250, ""};
+  (*progress)["public.orders"] = TableSnapshotProgress{true, std::vector<std::string>{"9"}, 250, "", ""};
   position.snapshot = progress;
   position.lsn = 2000;
   ledger_.seal(token, position);

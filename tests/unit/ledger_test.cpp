@@ -233,7 +233,7 @@ TEST(PositionLedger, SnapshotProgressTravelsWithTheEntry) {
   ledger.add_record(t);
   SourceOffset position = at(10);
   auto progress = std::make_shared<SnapshotProgress>();
-  (*progress)["public.t"] = TableSnapshotProgress{false, std::vector<std::string>{"42"}, 42, ""};
+  (*progress)["public.t"] = TableSnapshotProgress{false, std::vector<std::string>{"42"}, 42, "", ""};
   position.snapshot = progress;
   ledger.seal(t, position);
   EXPECT_TRUE(ledger.committable().snapshot->empty());
