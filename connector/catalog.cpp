@@ -284,6 +284,14 @@ void check_partition_nesting(const std::vector<TableInfo>& tables) {
   }
 }
 
+std::string oid_array(const std::vector<TableInfo>& tables) {
+  std::string oids = "{";
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    oids += (i ? "," : "") + std::to_string(tables[i].oid);
+  }
+  return oids + "}";
+}
+
 void refresh_columns(PgConnection& connection, TableInfo& table) {
   std::vector<ColumnInfo> all = read_columns(connection, table.oid, nullptr);
   if (!table.column_list) {

@@ -96,6 +96,9 @@ void check_distinct_names(const std::vector<TableInfo>& tables);
 // SetupError naming both.
 void check_partition_nesting(const std::vector<TableInfo>& tables);
 
+// The tables' OIDs as a PostgreSQL array literal, "{16384,16390}", for a `$n::oid[]` parameter.
+std::string oid_array(const std::vector<TableInfo>& tables);
+
 // Reads the table's current columns again (after ALTER TABLE) into `table.published`: every
 // non-generated column, or with a column list those of its columns that still exist.
 void refresh_columns(PgConnection& connection, TableInfo& table);

@@ -6,11 +6,7 @@ PublicationMembership read_publication_membership(PgConnection& connection,
                                                   const std::string& publication_name,
                                                   const std::vector<TableInfo>& tables) {
   PublicationMembership membership;
-  std::string oids = "{";
-  for (std::size_t i = 0; i < tables.size(); ++i) {
-    oids += (i ? "," : "") + std::to_string(tables[i].oid);
-  }
-  oids += "}";
+  const std::string oids = oid_array(tables);
   auto result = connection.exec_params(
       "SELECT t.oid::text, CASE WHEN p.puballtables THEN 'all' ELSE coalesce("
       "  (SELECT 'table ' || r.oid FROM pg_catalog.pg_publication_rel r "

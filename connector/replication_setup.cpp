@@ -91,11 +91,7 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
   // includes, as pgoutput picks it: with publish_via_partition_root the changes come under that
   // one's name; without, under each leaf's own. By OID, not by pg_publication_tables, which lists
   // leaves or roots depending on publish_via_partition_root.
-  std::string oids = "{";
-  for (std::size_t i = 0; i < tables.size(); ++i) {
-    oids += (i ? "," : "") + std::to_string(tables[i].oid);
-  }
-  oids += "}";
+  const std::string oids = oid_array(tables);
   auto published = connection.exec_params(
       "SELECT t.oid, top.oid, top.qualified "
       "FROM unnest($2::oid[]) WITH ORDINALITY AS t(oid, ord) "

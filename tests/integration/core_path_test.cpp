@@ -17,21 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The last record per key: its `after` JSON, or nullopt when the key's last record is a delete or
-// a tombstone.
-std::map<std::string, std::optional<std::string>> last_per_key(
-    const std::vector<ChangeEvent>& events) {
-  std::map<std::string, std::optional<std::string>> last;
-  for (const auto& event : events) {
-    if (!event.value || event.op == "d") {
-      last[event.key] = std::nullopt;
-    } else {
-      last[event.key] = event.after;
-    }
-  }
-  return last;
-}
-
 std::set<std::string> live_keys(const std::vector<ChangeEvent>& events) {
   std::set<std::string> keys;
   for (const auto& [key, after] : last_per_key(events)) {

@@ -21,20 +21,6 @@ using namespace std::chrono_literals;
 
 class Partitions : public PipelineTest {
  protected:
-  // The last record per key: its `after` JSON, or nullopt when the key's last record is a delete
-  // or a tombstone.
-  static std::map<std::string, std::optional<std::string>> last_per_key(
-      const std::vector<ChangeEvent>& events) {
-    std::map<std::string, std::optional<std::string>> last;
-    for (const auto& event : events) {
-      if (!event.value || event.op == "d") {
-        last[event.key] = std::nullopt;
-      } else {
-        last[event.key] = event.after;
-      }
-    }
-    return last;
-  }
   static std::map<std::string, std::string> live(const std::vector<ChangeEvent>& events) {
     std::map<std::string, std::string> rows;
     for (const auto& [key, after] : last_per_key(events)) {

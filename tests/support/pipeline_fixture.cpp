@@ -79,6 +79,19 @@ ChangeEvent parse_event(const ConsumedMessage& message) {
   return event;
 }
 
+std::map<std::string, std::optional<std::string>> last_per_key(
+    const std::vector<ChangeEvent>& events) {
+  std::map<std::string, std::optional<std::string>> last;
+  for (const auto& event : events) {
+    if (!event.value || event.op == "d") {
+      last[event.key] = std::nullopt;
+    } else {
+      last[event.key] = event.after;
+    }
+  }
+  return last;
+}
+
 void PipelineTest::SetUp() {
   const auto& env = test_env();
   ASSERT_FALSE(env.pg_url.empty());

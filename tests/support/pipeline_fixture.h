@@ -28,6 +28,10 @@ struct ChangeEvent {
 };
 
 ChangeEvent parse_event(const ConsumedMessage& message);
+// The last record of each key in `events`: its `after` JSON, or nullopt when that record is a
+// delete or a tombstone (the key is gone).
+std::map<std::string, std::optional<std::string>> last_per_key(
+    const std::vector<ChangeEvent>& events);
 // Compact JSON of a member of an object ("null" when missing).
 std::string member_json(const rapidjson::Value& object, const char* name);
 
