@@ -348,17 +348,26 @@ TEST_F(Service, TellsSystemdReadyStatusAndPingsTheWatchdogOnlyWhileTheLoopTurns)
   EXPECT_GE(count_starting_with(alive, "WATCHDOG=1"), 4);  // about every 0.5 s
   EXPECT_GE(count_starting_with(alive, "STATUS=snapshotting"), 1);
 
-  // Wedge the source loop: the next chunk's SELECT waits for this lock.
-  auto locker = std::make_unique<PgConnection>(test_env().pg_url, PgConnection::Kind::kQuery);
-  locker->exec("BEGIN");
-  locker->exec("LOCK TABLE " + name_ + " IN ACCESS EXCLUSIVE MODE");
+  // Wedge the source loop: the server process reading its chunks stops answering (SIGSTOP), so
+  // the loop waits for the next chunk's rows. (A lock no longer does: a chunk that cannot have
+  // its table's lock within a second is tried again later while the loop goes on.)
+  std::vector<pid_t> frozen;
+  auto readers = db().exec_params(
+      "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend' "
+      "AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'",
+      {name_});
+  for (int row = 0; row < PQntuples(readers.get()); ++row) {
+    frozen.push_back(static_cast<pid_t>(std::stol(std::string(field(readers.get(), row, 0)))));
+  }
+  ASSERT_FALSE(frozen.empty()) << "no server process reads this test's chunks";
+  for (pid_t pid : frozen) ::kill(pid, SIGSTOP);
   notify.receive_for(2s);  // the loop stops turning; pings may go on for the 1 s of grace
   auto wedged = notify.receive_for(3s);
   EXPECT_EQ(count_starting_with(wedged, "WATCHDOG=1"), 0) << "pinged while the loop was stuck";
   HttpResponse health = http_get(port_, "/healthz");
   EXPECT_EQ(health.status, 503);
   EXPECT_NE(health.body.find("has not turned"), std::string::npos) << health.body;
-  locker->exec("ROLLBACK");
+  for (pid_t pid : frozen) ::kill(pid, SIGCONT);
 
   auto recovered = notify.receive_for(3s);
   EXPECT_GE(count_starting_with(recovered, "WATCHDOG=1"), 3);
