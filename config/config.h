@@ -64,6 +64,10 @@ struct SourceConfig {
   OnPublicationGap on_publication_gap = OnPublicationGap::kResnapshot;
   // A second instance finding the slot in use waits as a standby and checks this often.
   std::chrono::milliseconds standby_interval{5000};
+  // How long a connection to PostgreSQL (replication, queries, a snapshot's COPY) may stay silent
+  // before it is presumed dead and the session restarts; also sets libpq's TCP keepalives,
+  // tcp_user_timeout and connect_timeout.
+  std::chrono::milliseconds connection_timeout{30000};
 
   bool operator==(const SourceConfig&) const = default;
 };

@@ -984,7 +984,8 @@ class Loader {
         with_file_keys(
             {"table", "tables", "columns", "key", "cdc", "snapshot", "alter_publication",
              "drop_slot_on_stop", "snapshot_chunk_rows", "snapshot_chunk_bytes", "status_interval",
-             "heartbeat_interval", "standby_interval", "on_slot_lost", "on_publication_gap"},
+             "heartbeat_interval", "standby_interval", "on_slot_lost", "on_publication_gap",
+             "connection_timeout"},
             {"url", "replication_url", "publication_name", "slot_name"}));
 
     std::optional<Text> url = string_or_file(section, "url");
@@ -1070,6 +1071,14 @@ class Loader {
       source.standby_interval = duration(*value, section.path_of("standby_interval"));
       if (source.standby_interval.count() == 0) {
         fail(section.path_of("standby_interval"), "must be greater than zero", value->line);
+      }
+    }
+    if (const Node* value = section.get("connection_timeout")) {
+      source.connection_timeout = duration(*value, section.path_of("connection_timeout"));
+      // libpq counts connect_timeout and the keepalive times in whole seconds, at least 2 for
+      // connect_timeout.
+      if (source.connection_timeout < std::chrono::seconds(2)) {
+        fail(section.path_of("connection_timeout"), "must be at least 2s", value->line);
       }
     }
   }

@@ -264,6 +264,7 @@ std::string describe_config(const Config& config) {
                          : "resnapshot")
       << "\n";
   out << "standby_interval = " << toml_string(duration_text(source.standby_interval)) << "\n";
+  out << "connection_timeout = " << toml_string(duration_text(source.connection_timeout)) << "\n";
 
   if (config.sink.kind == SinkConfig::Kind::kKafka) {
     const KafkaSinkConfig& kafka = config.sink.kafka;

@@ -309,6 +309,18 @@ TEST_F(ConfigTest, ReadsDurationsAsUnitStringsOrMilliseconds) {
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsTheConnectionTimeoutAndRefusesOneBelowTwoSeconds) {
+  EXPECT_EQ(load_config_text(minimal_toml("table = \"t\"\n"), "toml").source.connection_timeout,
+            std::chrono::seconds(30));
+  EXPECT_EQ(load_config_text(minimal_toml("table = \"t\"\nconnection_timeout = \"3s\"\n"), "toml")
+                .source.connection_timeout,
+            std::chrono::seconds(3));
+  const std::string error =
+      toml_error(minimal_toml("table = \"t\"\nconnection_timeout = \"1500ms\"\n"));
+  EXPECT_NE(error.find("source.connection_timeout"), std::string::npos) << error;
+  EXPECT_NE(error.find("must be at least 2s"), std::string::npos) << error;
+}
+
 TEST_F(ConfigTest, ReadsBooleansFromStringsInAnyCase) {
   auto source = [](const std::string& lines) {
     return load_config_text(minimal_toml("table = \"t\"\n" + lines), "toml").source;
