@@ -24,8 +24,8 @@ std::optional<std::string> current_name(PgConnection& connection, Oid oid) {
 
 }  // namespace
 
-ChunkReader::ChunkReader(const std::string& conninfo)
-    : connection_(conninfo, PgConnection::Kind::kQuery) {}
+ChunkReader::ChunkReader(const std::string& conninfo, std::chrono::milliseconds timeout)
+    : connection_(conninfo, PgConnection::Kind::kQuery, timeout) {}
 
 ChunkReader::~ChunkReader() {
   abandon();
@@ -100,17 +100,20 @@ void ChunkReader::send(const std::string& copy_sql) {
 void ChunkReader::receive(std::size_t columns, ChunkRows& rows) {
   PGconn* conn = connection_.raw();
   rows.reset(columns);  // keeps its memory: a chunk's rows fill the space of the one before
-  PgResult copying(PQgetResult(conn));
+  // Each wait below ends after source.connection_timeout of silence (PgConnection).
+  const std::string what = "reading a snapshot chunk";
+  PgResult copying = connection_.get_result(what);
   if (!copying || PQresultStatus(copying.get()) != PGRES_COPY_OUT) {
     // The query failed before sending a row (its error is in this result).
-    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+    while (connection_.get_result(what)) {
+    }
     copy_sent_ = false;
     throw make_pg_error(copying.get(), conn, "reading a snapshot chunk failed");
   }
   for (;;) {
     char* line = nullptr;
-    const int length = PQgetCopyData(conn, &line, 0);  // blocks until a row or the end
-    if (length == -1) break;                           // the end: the final result follows
+    const int length = connection_.get_copy_data(&line, what);  // a row or the end
+    if (length == -1) break;                                    // the end: the final result follows
     if (length < 0) {
       copy_sent_ = false;  // the connection failed: the session ends
       throw make_pg_error(nullptr, conn, "reading a snapshot chunk failed");
@@ -118,8 +121,9 @@ void ChunkReader::receive(std::size_t columns, ChunkRows& rows) {
     std::unique_ptr<char, decltype(&PQfreemem)> owned(line, &PQfreemem);
     rows.add_line(std::string_view(line, static_cast<std::size_t>(length)));
   }
-  PgResult end(PQgetResult(conn));
-  while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+  PgResult end = connection_.get_result(what);
+  while (connection_.get_result(what)) {
+  }
   copy_sent_ = false;
   if (!end || PQresultStatus(end.get()) != PGRES_COMMAND_OK) {
     throw make_pg_error(end.get(), conn, "reading a snapshot chunk failed");
@@ -142,26 +146,32 @@ void ChunkReader::abandon() {
     copy_sent_ = false;
     return;
   }
-  if (copy_sent_) {
-    // Cancel so PostgreSQL stops reading for nobody, then drain what was sent before it.
-    if (PGcancel* cancel = PQgetCancel(conn)) {
-      char error[256];
-      PQcancel(cancel, error, sizeof error);
-      PQfreeCancel(cancel);
+  try {
+    if (copy_sent_) {
+      // Cancel so PostgreSQL stops reading for nobody, then drain what was sent before it.
+      if (PGcancel* cancel = PQgetCancel(conn)) {
+        char error[256];
+        PQcancel(cancel, error, sizeof error);
+        PQfreeCancel(cancel);
+      }
+      const std::string what = "ending a cancelled snapshot chunk";
+      while (PgResult result = connection_.get_result(what)) {
+        if (PQresultStatus(result.get()) != PGRES_COPY_OUT) continue;
+        char* line = nullptr;
+        int length = 0;
+        while ((length = connection_.get_copy_data(&line, what)) > 0) PQfreemem(line);
+        if (length == -2) break;  // the connection failed; nothing more will come
+      }
+      copy_sent_ = false;
     }
-    while (PGresult* result = PQgetResult(conn)) {
-      const bool copying = PQresultStatus(result) == PGRES_COPY_OUT;
-      PQclear(result);
-      if (!copying) continue;
-      char* line = nullptr;
-      int length = 0;
-      while ((length = PQgetCopyData(conn, &line, 0)) > 0) PQfreemem(line);
-      if (length == -2) break;  // the connection failed; nothing more will come
-    }
+    const PGTransactionStatusType status = PQtransactionStatus(conn);
+    if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR) connection_.exec("ROLLBACK");
+  } catch (const PgError& e) {
+    // The connection is broken or presumed dead (and then closed): every later use fails at once
+    // and ends the session. Called from a destructor and after other failures: never throws.
     copy_sent_ = false;
+    spdlog::warn("abandoning a snapshot chunk on the {} failed: {}", connection_.name(), e.what());
   }
-  const PGTransactionStatusType status = PQtransactionStatus(conn);
-  if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR) PQclear(PQexec(conn, "ROLLBACK"));
 }
 
 }  // namespace pgcdc

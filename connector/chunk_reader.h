@@ -14,6 +14,7 @@
 // can start until the chunk's transaction ends, so a short chunk really is the end of the table.
 // The columns are read inside the same transaction, after the lock, so a DROP COLUMN that
 // committed before is seen and one that comes later waits.
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -30,7 +31,8 @@ class ChunkReader {
     kReadCommitted,   // snapshot-only chunks: each COPY takes its snapshot after the lock
   };
 
-  explicit ChunkReader(const std::string& conninfo);
+  // `timeout`: source.connection_timeout, for every wait on the connection (PgConnection).
+  ChunkReader(const std::string& conninfo, std::chrono::milliseconds timeout);
   ~ChunkReader();  // abandons a chunk still open
   ChunkReader(const ChunkReader&) = delete;
   ChunkReader& operator=(const ChunkReader&) = delete;

@@ -116,7 +116,7 @@ PostgresSource::Outcome PostgresSource::run(const std::atomic<bool>& stop) {
 
 void PostgresSource::connect_and_prepare() {
   const SourceConfig& source = config_.source;
-  query_.emplace(source.url, PgConnection::Kind::kQuery);
+  query_.emplace(source.url, PgConnection::Kind::kQuery, source.connection_timeout);
   check_server(*query_, source.cdc);
   types_ = std::make_unique<TypeCache>(*query_);
   builder_ = std::make_unique<RecordBuilder>(converter_, query_->database());
@@ -211,7 +211,8 @@ void PostgresSource::connect_and_prepare() {
 
   bool created_publication = ensure_publication(*query_, source, tables_);
   try {
-    replication_.emplace(source.replication_url, PgConnection::Kind::kReplication);
+    replication_.emplace(source.replication_url, PgConnection::Kind::kReplication,
+                         source.connection_timeout);
     if (!slot) create_slot(*replication_, source.slot_name);
   } catch (const SlotInUse&) {
     throw;  // the instance that made the slot streams with this publication: it stays
@@ -256,6 +257,7 @@ void PostgresSource::start_streaming(Lsn start) {
     throw;
   }
   stream_.emplace(replication_->raw());
+  silence_.emplace(source.connection_timeout, Clock::now());
   socket_counted_ = {};
   naps_counted_ = 0;
   stats_.streaming = true;
@@ -271,7 +273,10 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
     stats_.note_loop_turn();  // daemon watchdog: the loop is not wedged
     if (stop) return Outcome::kStopped;
     if (ledger_.failed()) return Outcome::kDeliveryFailed;
-    if (!chunk_) {
+    // While the stream owes an answer to a request for one, the loop only listens: a query on a
+    // dead network would first wait out its own timeout (SilenceWatch::awaiting_answer).
+    const bool only_listen = silence_->awaiting_answer();
+    if (!chunk_ && !only_listen) {
       TableInfo* table = next_table_to_snapshot();
       stats_.snapshotting = table != nullptr;
       // Snapshot done: streaming RSS does not keep the chunks' buffer (up to about
@@ -282,12 +287,14 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
         start_chunk(*table);
       }
     }
-    if (chunk_ && !next_chunk_ && !chunk_->invalid) {
+    if (chunk_ && !next_chunk_ && !chunk_->invalid && !only_listen) {
       hand_over();
       begin_next_chunk();
     }
     read_from_server(std::chrono::milliseconds(100));
+    watch_replication_connection();
     maybe_commit(false);
+    if (silence_->awaiting_answer()) continue;
     maybe_heartbeat();
     if (Clock::now() >= next_publication_check_) check_publication();
   }
@@ -439,6 +446,7 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
     }
     if (received) {
       last_message_at_ = Clock::now();
+      silence_->heard(last_message_at_);
       sample_socket(last_message_at_);
       return true;
     }
@@ -464,7 +472,42 @@ bool PostgresSource::read_from_server(std::chrono::milliseconds wait) {
     waited = true;  // one wait per call
   }
   last_message_at_ = Clock::now();
+  silence_->heard(last_message_at_);
   return received;
+}
+
+void PostgresSource::watch_replication_connection() {
+  const auto now = Clock::now();
+  const auto silent =
+      std::chrono::duration_cast<std::chrono::milliseconds>(silence_->silent_for(now));
+  switch (silence_->check(now)) {
+    case SilenceWatch::Verdict::kFine:
+      return;
+    case SilenceWatch::Verdict::kAskForReply:
+      spdlog::debug("{}: no message for {} ms; asking the server for a reply", replication_->name(),
+                    silent.count());
+      send_status(/*reply_requested=*/true);
+      return;
+    case SilenceWatch::Verdict::kCheckServer:
+      // A walsender replaying a large transaction it filters out reads no replies meanwhile.
+      if (replication_->server_at_work(silence_->dead_at(), silence_check_)) {
+        spdlog::debug("{}: no message for {} ms, but the walsender is at work",
+                      replication_->name(), silent.count());
+        silence_->heard(Clock::now());
+      }
+      return;
+    case SilenceWatch::Verdict::kPresumedDead: {
+      std::string message = fmt::format(
+          "{}: no message from the server for {:.1f} s, not even an answer to a request for one "
+          "({}; source.connection_timeout is {} ms): the connection is presumed dead",
+          replication_->name(), static_cast<double>(silent.count()) / 1000.0, silence_check_,
+          config_.source.connection_timeout.count());
+      // Nothing more is sent on it (commit_positions skips a broken connection), and nothing
+      // waits for it.
+      replication_->close_dead();
+      throw PgError(message, "", /*transient=*/true);
+    }
+  }
 }
 
 void PostgresSource::sample_socket(Clock::time_point now) {
@@ -829,7 +872,7 @@ std::vector<std::string> PostgresSource::last_key_of(
 }
 
 ChunkReader& PostgresSource::reader() {
-  if (!reader_) reader_.emplace(config_.source.url);
+  if (!reader_) reader_.emplace(config_.source.url, config_.source.connection_timeout);
   return *reader_;
 }
 

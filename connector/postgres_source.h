@@ -33,6 +33,7 @@
 #include "connector/pgoutput.h"
 #include "connector/record_builder.h"
 #include "connector/replication_stream.h"
+#include "connector/silence_watch.h"
 #include "connector/value_converter.h"
 #include "core/bounded_buffer.h"
 #include "core/offset_saver.h"
@@ -119,6 +120,10 @@ class PostgresSource : private pgoutput::Handler {
   Outcome stream_loop(const std::atomic<bool>& stop);
   Outcome snapshot_only_loop(const std::atomic<bool>& stop);
   bool read_from_server(std::chrono::milliseconds wait);          // false when nothing arrived
+  // After read_from_server: asks the walsender for a reply when it has been silent a while, then
+  // looks whether it is at work (a second connection), and ends the session (a transient PgError
+  // naming the connection) when the silence lasted source.connection_timeout (SilenceWatch).
+  void watch_replication_connection();
   void sample_socket(std::chrono::steady_clock::time_point now);  // into stats_, once a second
   void handle_copy_data(std::string_view data);
   // Hands the committable position to the saver (when due, or at once with `force`) and sends
@@ -251,6 +256,8 @@ class PostgresSource : private pgoutput::Handler {
   std::optional<PgConnection> replication_;
   std::optional<ChunkReader> reader_;        // snapshot chunks only; see reader()
   std::optional<ReplicationStream> stream_;  // reads replication_ once it streams
+  std::optional<SilenceWatch> silence_;      // of replication_, once it streams
+  std::string silence_check_;                // what the last look at the silent walsender saw
   std::unique_ptr<TypeCache> types_;
   ValueConverter converter_;
   std::unique_ptr<RecordBuilder> builder_;

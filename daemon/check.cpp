@@ -189,7 +189,8 @@ int run_checks(const Config& config) {
   std::optional<PgConnection> connection;
   bool connected = check("postgresql connection (source.url)", [&] {
     try {
-      connection.emplace(config.source.url, PgConnection::Kind::kQuery);
+      connection.emplace(config.source.url, PgConnection::Kind::kQuery,
+                         config.source.connection_timeout);
     } catch (const std::exception& e) {
       throw_with_hint(e, "source.url");
     }
@@ -297,7 +298,8 @@ int run_checks(const Config& config) {
     check("replication connection (source.replication_url)", [&] {
       std::optional<PgConnection> replication;
       try {
-        replication.emplace(config.source.replication_url, PgConnection::Kind::kReplication);
+        replication.emplace(config.source.replication_url, PgConnection::Kind::kReplication,
+                            config.source.connection_timeout);
       } catch (const std::exception& e) {
         throw_with_hint(e, "source.replication_url");
       }

@@ -96,7 +96,7 @@ namespace {
 // gives the slot to one of them and the other's session ends with SlotInUse (standby as well).
 std::optional<std::string> slot_holder(const SourceConfig& source) {
   try {
-    PgConnection connection(source.url, PgConnection::Kind::kQuery);
+    PgConnection connection(source.url, PgConnection::Kind::kQuery, source.connection_timeout);
     auto result = connection.exec_params(
         "SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND active",
         {source.slot_name});

@@ -9,21 +9,15 @@
 namespace pgcdc {
 namespace {
 
-std::string trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
-// Runs `sql` with text parameters; on failure returns nullptr-holding result and sets `error`.
-PgResult query(PGconn* connection, const char* sql, const std::vector<const char*>& params,
-               std::string& error) {
-  PgResult result(PQexecParams(connection, sql, static_cast<int>(params.size()), nullptr,
-                               params.data(), nullptr, nullptr, 0));
-  if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    error = trim(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(connection));
+// Runs `sql` with text parameters; on failure returns nullptr and sets `error`.
+PgResult query(PgConnection& connection, const std::string& sql,
+               const std::vector<std::optional<std::string>>& params, std::string& error) {
+  try {
+    return connection.exec_params(sql, params);
+  } catch (const PgError& e) {
+    error = e.what();
     return nullptr;
   }
-  return result;
 }
 
 }  // namespace
@@ -45,30 +39,23 @@ ServerSampler::~ServerSampler() {
   if (thread_.joinable()) thread_.join();
 }
 
-ServerSampler::ConnPtr ServerSampler::connect(std::string& error) const {
-  // The user's URL first (expand_dbname); the keywords after it override what it says. Short
-  // timeouts: this connection only ever runs three catalog reads.
-  const char* keys[] = {"dbname",  "application_name", "connect_timeout",
-                        "options", "client_encoding",  nullptr};
-  const char* values[] = {config_.source.url.c_str(),
-                          "pgcdc-metrics",
-                          "10",
-                          "-c statement_timeout=5000 -c lock_timeout=1000",
-                          "UTF8",
-                          nullptr};
-  ConnPtr connection(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-  if (!connection) {
-    error = "out of memory";
-    return nullptr;
+std::optional<PgConnection> ServerSampler::connect(std::string& error) const {
+  // Short statement and lock timeouts: this connection only ever runs three catalog reads. A
+  // silent network ends a wait after source.connection_timeout (PgConnection).
+  try {
+    std::optional<PgConnection> connection;
+    connection.emplace(config_.source.url, PgConnection::Kind::kQuery,
+                       config_.source.connection_timeout, "pgcdc-metrics");
+    connection->exec("SET statement_timeout = 5000");
+    connection->exec("SET lock_timeout = 1000");
+    return connection;
+  } catch (const PgError& e) {
+    error = e.what();  // names host and port, never the password
+    return std::nullopt;
   }
-  if (PQstatus(connection.get()) != CONNECTION_OK) {
-    error = trim(PQerrorMessage(connection.get()));  // names host and port, never the password
-    return nullptr;
-  }
-  return connection;
 }
 
-ServerSample ServerSampler::sample(PGconn* connection, const Config& config) {
+ServerSample ServerSampler::sample(PgConnection& connection, const Config& config) {
   ServerSample out;
   const std::string& slot = config.source.slot_name;
   PgResult wal = query(connection,
@@ -79,7 +66,7 @@ ServerSample ServerSampler::sample(PGconn* connection, const Config& config) {
                        "pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint, "
                        "s.safe_wal_size, s.confirmed_flush_lsn::text "
                        "FROM w LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = $1",
-                       {slot.c_str()}, out.error);
+                       {slot}, out.error);
   if (!wal) return out;
   out.server_wal_lsn = parse_lsn(field(wal.get(), 0, 0)).value_or(0);
   out.slot_exists = field(wal.get(), 0, 1) == "t";
@@ -106,7 +93,7 @@ ServerSample ServerSampler::sample(PGconn* connection, const Config& config) {
                               "FROM pg_catalog.pg_class c "
                               "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                               "WHERE n.nspname = $1 AND c.relname = $2",
-                              {table.schema.c_str(), table.name.c_str()}, out.error);
+                              {table.schema, table.name}, out.error);
     if (!estimate) return out;
     if (PQntuples(estimate.get()) == 1) {
       out.estimated_rows[table.qualified()] =
@@ -118,12 +105,12 @@ ServerSample ServerSampler::sample(PGconn* connection, const Config& config) {
 }
 
 void ServerSampler::run() {
-  ConnPtr connection;
+  std::optional<PgConnection> connection;
   for (;;) {
     ServerSample result;
     if (!connection) connection = connect(result.error);
     if (connection) {
-      result = sample(connection.get(), config_);
+      result = sample(*connection, config_);
       // A failed query may mean a broken connection: start over with a fresh one next time.
       if (!result.ok) connection.reset();
     }

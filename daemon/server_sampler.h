@@ -6,8 +6,6 @@
 //   - the replication slot: wal_status, active, WAL it retains, safe_wal_size, confirmed flush;
 //   - each configured table's estimated row count (pg_class.reltuples), for snapshot progress.
 // Every query is a catalog read that any role may run (no superuser, no pg_monitor needed).
-#include <libpq-fe.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +18,7 @@
 #include <thread>
 
 #include "config/config.h"
+#include "connector/pg_connection.h"
 #include "core/lsn.h"
 
 namespace pgcdc {
@@ -45,22 +44,19 @@ class ServerSampler {
 
   // Starts the thread; the first sample is taken at once. `on_sample` runs on that thread.
   ServerSampler(const Config& config, Callback on_sample);
-  // Stops and joins (a query in progress is bounded by a 5 s statement timeout).
+  // Stops and joins (a query in progress is bounded by a 5 s statement timeout, and by
+  // source.connection_timeout when the network is gone).
   ~ServerSampler();
   ServerSampler(const ServerSampler&) = delete;
   ServerSampler& operator=(const ServerSampler&) = delete;
 
   // One sample on `connection` (already connected); for the thread and for tests.
-  static ServerSample sample(PGconn* connection, const Config& config);
+  static ServerSample sample(PgConnection& connection, const Config& config);
 
  private:
   void run();
 
-  struct ConnDeleter {
-    void operator()(PGconn* conn) const { PQfinish(conn); }
-  };
-  using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
-  ConnPtr connect(std::string& error) const;
+  std::optional<PgConnection> connect(std::string& error) const;
 
   const Config& config_;
   Callback on_sample_;

@@ -44,7 +44,8 @@ class Outage : public PipelineTest {
   void reconnect() {
     for (int attempt = 0; attempt < 100; ++attempt) {
       try {
-        db_ = std::make_unique<PgConnection>(test_env().pg_url, PgConnection::Kind::kQuery);
+        db_ = std::make_unique<PgConnection>(test_env().pg_url, PgConnection::Kind::kQuery,
+                                             kTestConnectionTimeout);
         return;
       } catch (const std::exception&) {
         std::this_thread::sleep_for(100ms);

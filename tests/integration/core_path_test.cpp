@@ -59,7 +59,7 @@ TEST_F(CorePath, SeveralTablesSnapshotWhileALaterOneIsWritten) {
 
   std::atomic<bool> stop{false};
   std::thread writer([&] {
-    PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+    PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
     for (int i = 0; i < 1500 && !stop; ++i) {
       db.exec("DELETE FROM " + events + " WHERE (tenant, seq) IN (SELECT tenant, seq FROM " +
               events + " ORDER BY random() LIMIT 1)");

@@ -22,7 +22,7 @@ TEST_F(Heartbeat, RetainedWalStaysBoundedWhileOtherDatabasesWrite) {
   {
     std::string url = test_env().pg_url;
     url.replace(url.rfind('/') + 1, std::string::npos, other);
-    PgConnection other_db(url, PgConnection::Kind::kQuery);
+    PgConnection other_db(url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
     other_db.exec("CREATE TABLE busy (id int, v text)");
     for (int round = 0; round < 4; ++round) {  // about 100 MB of WAL the slot must not keep
       other_db.exec("INSERT INTO busy SELECT g, repeat('x', 200) FROM generate_series(1, 100000) g");

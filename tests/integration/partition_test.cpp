@@ -137,7 +137,7 @@ TEST_F(Partitions, ARangePartitionedTableWrittenDuringItsSnapshotEndsEqualToTheT
 
   std::atomic<bool> stop{false};
   std::thread writer([&] {
-    PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+    PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
     std::mt19937 random(7);
     for (int i = 1; !stop && i < 5000; ++i) {
       const int id = static_cast<int>(random() % rows);

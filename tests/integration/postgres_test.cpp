@@ -14,7 +14,7 @@ namespace pgcdc::test {
 namespace {
 
 TEST(Postgres, ATableIsCreatedWrittenAndReadBack) {
-  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   std::string table = unique_name("pg_roundtrip");
   db.exec("CREATE TABLE " + table + " (id int PRIMARY KEY, v text)");
   db.exec_params("INSERT INTO " + table + " VALUES (1, $1)", {std::string("héllo")});
@@ -25,16 +25,17 @@ TEST(Postgres, ATableIsCreatedWrittenAndReadBack) {
 }
 
 TEST(Postgres, ServerIsReadyForLogicalReplication) {
-  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   EXPECT_GE(db.server_version(), 150000);
   EXPECT_NO_THROW(check_server(db, /*cdc=*/true));
-  PgConnection replication(test_env().pg_url, PgConnection::Kind::kReplication);
+  PgConnection replication(test_env().pg_url, PgConnection::Kind::kReplication,
+                           kTestConnectionTimeout);
   auto system = replication.exec("IDENTIFY_SYSTEM");
   EXPECT_EQ(PQntuples(system.get()), 1);
 }
 
 TEST(Postgres, SessionSettingsAreTheOnesTheConverterExpects) {
-  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   auto result = db.exec(
       "SELECT current_setting('DateStyle'), current_setting('IntervalStyle'), "
       "current_setting('TimeZone'), current_setting('bytea_output')");
@@ -53,7 +54,7 @@ std::string ensure_publication_racing(PgConnection& other, const SourceConfig& c
   std::string error;
   std::thread racer([&] {
     try {
-      PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+      PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
       created = ensure_publication(db, config, tables);
     } catch (const std::exception& e) {
       error = e.what();
@@ -62,7 +63,7 @@ std::string ensure_publication_racing(PgConnection& other, const SourceConfig& c
   });
   // The racer's statement waits for `other`'s transaction (the catalog's unique index, or the
   // publication's lock) before it can tell whether the publication or the table is there.
-  PgConnection monitor(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection monitor(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   bool waiting = false;
   for (int i = 0; i < 500 && !waiting; ++i) {
     auto result = monitor.exec_params(
@@ -78,7 +79,7 @@ std::string ensure_publication_racing(PgConnection& other, const SourceConfig& c
 }
 
 TEST(Postgres, APublicationCreatedByAnotherInstanceMeanwhileIsTakenAsExisting) {
-  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   std::string table = unique_name("pub_race");
   db.exec("CREATE TABLE " + table + " (id int PRIMARY KEY)");
   SourceConfig config;
@@ -87,7 +88,7 @@ TEST(Postgres, APublicationCreatedByAnotherInstanceMeanwhileIsTakenAsExisting) {
   table_config.name = table;
   std::vector<TableInfo> tables = {describe_table(db, table_config, "p")};
 
-  PgConnection other(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection other(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   other.exec("BEGIN");
   other.exec("CREATE PUBLICATION \"" + table + "\" FOR TABLE " + table);
   std::optional<bool> created;
@@ -99,7 +100,7 @@ TEST(Postgres, APublicationCreatedByAnotherInstanceMeanwhileIsTakenAsExisting) {
 }
 
 TEST(Postgres, ATableAddedToThePublicationByAnotherInstanceMeanwhileIsTakenAsAdded) {
-  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   std::string table = unique_name("pub_add_race");
   db.exec("CREATE TABLE " + table + "_a (id int PRIMARY KEY)");
   db.exec("CREATE TABLE " + table + "_b (id int PRIMARY KEY)");
@@ -114,7 +115,7 @@ TEST(Postgres, ATableAddedToThePublicationByAnotherInstanceMeanwhileIsTakenAsAdd
     tables.push_back(describe_table(db, table_config, "p"));
   }
 
-  PgConnection other(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection other(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   other.exec("BEGIN");
   other.exec("ALTER PUBLICATION \"" + table + "\" ADD TABLE " + table + "_b");
   std::optional<bool> created;

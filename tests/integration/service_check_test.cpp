@@ -243,7 +243,7 @@ TEST_F(ServiceCheck, WalLevelReplicaFailsWithTheSettingToChange) {
   PrivateServer server;
   if (!server.started()) GTEST_SKIP() << "could not start a private PostgreSQL 15 cluster";
   {
-    PgConnection db(server.url(), PgConnection::Kind::kQuery);
+    PgConnection db(server.url(), PgConnection::Kind::kQuery, kTestConnectionTimeout);
     db.exec("CREATE TABLE t (id int PRIMARY KEY)");
   }
   std::string output;

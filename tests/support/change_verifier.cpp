@@ -33,7 +33,7 @@ void create_verifier_table(PgConnection& db, const std::string& table, int rows)
 }
 
 void Writer::run(std::int64_t max_existing_id, const std::atomic<bool>* stop) {
-  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery);
+  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   std::mt19937_64 random(static_cast<unsigned>(parity_ * 7919 + 1));
   const std::string next = "nextval('" + table_ + "_seq')";
   for (int t = 0; t < transactions_ && !(stop && *stop); ++t) {

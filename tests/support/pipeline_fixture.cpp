@@ -97,7 +97,8 @@ void PipelineTest::SetUp() {
   ASSERT_FALSE(env.pg_url.empty());
   name_ = unique_name("t");
   dir_ = make_temp_dir("pgcdc-test");
-  db_ = std::make_unique<PgConnection>(env.pg_url, PgConnection::Kind::kQuery);
+  db_ = std::make_unique<PgConnection>(env.pg_url, PgConnection::Kind::kQuery,
+                                       kTestConnectionTimeout);
 }
 
 void PipelineTest::TearDown() {

@@ -1,8 +1,12 @@
 #pragma once
 // Where the integration tests find the real PostgreSQL and Kafka that scripts/dev-env started.
+#include <chrono>
 #include <string>
 
 namespace pgcdc::test {
+
+// source.connection_timeout's default, for the tests' own connections to PostgreSQL.
+inline constexpr std::chrono::milliseconds kTestConnectionTimeout{30000};
 
 struct TestEnv {
   std::string pg_url;         // postgres://postgres@127.0.0.1:PORT/pgcdc

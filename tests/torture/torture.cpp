@@ -154,7 +154,9 @@ bool Run::caught_up(std::chrono::milliseconds timeout) {
   while (Clock::now() < deadline) {
     if (!daemon_alive()) return false;
     try {
-      if (!db_) db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery);
+      if (!db_)
+        db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery,
+                                             test::kTestConnectionTimeout);
       if (lsn.empty()) {
         auto target = db_->exec("SELECT pg_current_wal_insert_lsn()::text");
         lsn = std::string(field(target.get(), 0, 0));
@@ -218,7 +220,8 @@ void Run::fault() {
     writer_->pause();
     db_.reset();
     dev_env(kind == "pg-restart-fast" ? "pg-restart fast" : "pg-restart immediate");
-    db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery);
+    db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery,
+                                         test::kTestConnectionTimeout);
     writer_->resume();
   } else if (kind == "second-instance") {
     // Same configuration: it must stand by, then take over when the first dies.
@@ -245,7 +248,8 @@ int Run::go() {
   say("seed " + std::to_string(options_.seed) + "; replay: tests/torture/run --seconds " +
       std::to_string(options_.seconds) + " --seed " + std::to_string(options_.seed) + " --mode " +
       mode + "; files in " + dir_);
-  db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery);
+  db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery,
+                                       test::kTestConnectionTimeout);
   const std::string sequence = name_ + "_seq";
   db_->exec("CREATE SEQUENCE " + sequence);
   tables_ = draw_schema(random_, name_);
@@ -330,7 +334,9 @@ int Run::go() {
     daemon_->wait(10s);
   }
   try {  // the slot holds WAL while it exists
-    if (!db_) db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery);
+    if (!db_)
+      db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery,
+                                           test::kTestConnectionTimeout);
     db_->exec_params(
         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
         "WHERE slot_name = $1 AND NOT active",

@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "tests/support/test_env.h"
+
 namespace pgcdc::torture {
 namespace {
 
@@ -61,7 +63,9 @@ void Writer::run() {
       busy_ = true;
     }
     try {
-      if (!db) db = std::make_unique<PgConnection>(pg_url_, PgConnection::Kind::kQuery);
+      if (!db)
+        db = std::make_unique<PgConnection>(pg_url_, PgConnection::Kind::kQuery,
+                                            test::kTestConnectionTimeout);
       one_transaction(*db);
     } catch (const std::exception&) {
       db.reset();  // reconnect; one_transaction() logged the outcome
