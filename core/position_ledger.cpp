@@ -85,7 +85,8 @@ void PositionLedger::fail(std::string reason) {
   std::lock_guard lock(mutex_);
   if (failed_) return;
   failed_ = true;
-  failure_ = std::move(reason);
+  failure_ = reason.empty() ? "the session failed without a reason (a bug: please report it)"
+                            : std::move(reason);
 }
 
 void PositionLedger::pop_completed() {

@@ -356,7 +356,7 @@ DeliveryStatus KafkaSink::explain_failure(const FailedRecord& record, std::strin
 
 void KafkaSink::refuse(InFlight* slot, const Record& record, rd_kafka_resp_err_t err) {
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    char reason[512];
+    char reason[512] = "";
     rd_kafka_fatal_error(producer_.get(), reason, sizeof(reason));
     remember_fatal(reason);
   }
@@ -770,15 +770,18 @@ std::string KafkaSink::fatal_error() const {
 }
 
 void KafkaSink::remember_fatal(const std::string& message, bool log) {
+  // librdkafka fills the reason only while a fatal error is set: never report an empty one.
+  const std::string reason =
+      message.empty() ? "librdkafka reported a fatal error without a reason" : message;
   {
     std::lock_guard lock(fatal_mutex_);
     if (!fatal_error_.empty()) return;  // keep the first: later ones are its consequences
-    fatal_error_ = message;
+    fatal_error_ = reason;
   }
   fatal_.store(true);
   if (!log) return;
   logger_->error("kafka producer fatal error: {}; nothing more can be delivered by this producer",
-                 message);
+                 reason);
 }
 
 // Sink thread (inside rd_kafka_poll / rd_kafka_flush).
@@ -788,7 +791,7 @@ void KafkaSink::on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* mes
   auto* slot = static_cast<InFlight*>(message->_private);
   const bool failed = message->err != RD_KAFKA_RESP_ERR_NO_ERROR;
   if (failed && message->err == RD_KAFKA_RESP_ERR__FATAL) {
-    char reason[512];
+    char reason[512] = "";
     rd_kafka_fatal_error(rk, reason, sizeof(reason));
     sink->remember_fatal(reason);
   }
@@ -835,7 +838,7 @@ void KafkaSink::on_delivery_report(rd_kafka_t* rk, const rd_kafka_message_t* mes
 void KafkaSink::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto* sink = static_cast<KafkaSink*>(opaque);
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    char fatal_reason[512];
+    char fatal_reason[512] = "";
     rd_kafka_resp_err_t original = rd_kafka_fatal_error(rk, fatal_reason, sizeof(fatal_reason));
     sink->remember_fatal(std::string(rd_kafka_err2name(original)) + ": " + fatal_reason);
     return;
