@@ -351,15 +351,22 @@ TEST_F(Service, TellsSystemdReadyStatusAndPingsTheWatchdogOnlyWhileTheLoopTurns)
   // Wedge the source loop: the server process reading its chunks stops answering (SIGSTOP), so
   // the loop waits for the next chunk's rows. (A lock no longer does: a chunk that cannot have
   // its table's lock within a second is tried again later while the loop goes on.)
+  // Its last statement names the table while it locks or reads it (not while it begins or
+  // commits): look until it is caught doing so.
   std::vector<pid_t> frozen;
-  auto readers = db().exec_params(
-      "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend' "
-      "AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'",
-      {name_});
-  for (int row = 0; row < PQntuples(readers.get()); ++row) {
-    frozen.push_back(static_cast<pid_t>(std::stol(std::string(field(readers.get(), row, 0)))));
-  }
-  ASSERT_FALSE(frozen.empty()) << "no server process reads this test's chunks";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto readers = db().exec_params(
+            "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'",
+            {name_});
+        for (int row = 0; row < PQntuples(readers.get()); ++row) {
+          frozen.push_back(static_cast<pid_t>(std::stol(std::string(field(readers.get(), row, 0)))));
+        }
+        return !frozen.empty();
+      },
+      10s))
+      << "no server process reads this test's chunks";
   for (pid_t pid : frozen) ::kill(pid, SIGSTOP);
   notify.receive_for(2s);  // the loop stops turning; pings may go on for the 1 s of grace
   auto wedged = notify.receive_for(3s);
