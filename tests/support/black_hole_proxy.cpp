@@ -98,21 +98,7 @@ BlackHoleProxy::BlackHoleProxy(const std::string& upstream) {
     if (keyword == "port") upstream_port_ = std::stoi(option->val);
   }
 
-  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-  socklen_t length = sizeof address;
-  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      ::listen(listener_, 64) != 0 ||
-      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
-      ::pipe(wake_pipe_) != 0) {
-    throw std::runtime_error(std::string("black hole proxy: cannot listen: ") +
-                             std::strerror(errno));
-  }
-  port_ = ntohs(address.sin_port);
-  set_nonblocking(listener_);
-  set_nonblocking(wake_pipe_[0]);
+  listen(0);
 
   // The same parameters with host and port replaced, as a key=value string.
   for (PQconninfoOption* option = options.get(); option->keyword != nullptr; ++option) {
@@ -134,6 +120,33 @@ BlackHoleProxy::BlackHoleProxy(const std::string& upstream) {
     url_ += keyword + "='" + value + "' ";
   }
   url_ += "host=127.0.0.1 port=" + std::to_string(port_);
+}
+
+BlackHoleProxy::BlackHoleProxy(std::string host, int port, int listen_port)
+    : upstream_host_(std::move(host)), upstream_port_(port) {
+  listen(listen_port);
+}
+
+void BlackHoleProxy::listen(int listen_port) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(listen_port));
+  const int reuse = 1;  // a fixed port is bound again right after the previous proxy closed
+  if (listener_ >= 0) ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  socklen_t length = sizeof address;
+  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::listen(listener_, 64) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+      ::pipe(wake_pipe_) != 0) {
+    throw std::runtime_error("black hole proxy: cannot listen on 127.0.0.1:" +
+                             std::to_string(listen_port) + ": " + std::strerror(errno));
+  }
+  port_ = ntohs(address.sin_port);
+  set_nonblocking(listener_);
+  set_nonblocking(wake_pipe_[0]);
+
   thread_ = std::thread([this] { run(); });
 }
 

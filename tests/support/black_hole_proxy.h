@@ -1,5 +1,5 @@
 #pragma once
-// A TCP proxy between a loopback port and PostgreSQL that can stop forwarding without closing a
+// A TCP proxy between a loopback port and a server (PostgreSQL, Kafka) that can stop forwarding without closing a
 // socket, as a dead router or a failed-over address does: nothing tells either end that its peer
 // is gone, and the kernel under the proxy still acknowledges whatever each side sends, so TCP
 // keepalives and tcp_user_timeout see a healthy connection. One thread forwards every connection.
@@ -16,11 +16,15 @@ class BlackHoleProxy {
   // Listens on 127.0.0.1 (a free port) and forwards each connection to the host and port that
   // the libpq URL or key=value string `upstream` names.
   explicit BlackHoleProxy(const std::string& upstream);
+  // Listens on 127.0.0.1:`listen_port` (0: a free port) and forwards each connection to
+  // `host`:`port`. A fixed port serves a server that advertises it (Kafka's PROXIED listener).
+  BlackHoleProxy(std::string host, int port, int listen_port);
   ~BlackHoleProxy();  // closes every socket
   BlackHoleProxy(const BlackHoleProxy&) = delete;
   BlackHoleProxy& operator=(const BlackHoleProxy&) = delete;
 
-  // `upstream` rewritten (as a key=value string) to connect through the proxy.
+  // `upstream` rewritten (as a key=value string) to connect through the proxy (the libpq form
+  // only; empty otherwise).
   const std::string& url() const { return url_; }
   int port() const { return port_; }
 
@@ -37,6 +41,8 @@ class BlackHoleProxy {
   std::size_t server_bytes() const { return server_bytes_; }
 
  private:
+  // Binds the listener and starts the forwarding thread.
+  void listen(int listen_port);
   void run();
   void wake();
 

@@ -30,13 +30,15 @@ constexpr std::pair<const char*, std::string TestEnv::*> kVariables[] = {
     {"PGCDC_KAFKA_CLIENT_KEY", &TestEnv::kafka_client_key},
     {"PGCDC_KAFKA_UNTRUSTED_CLIENT_CERT", &TestEnv::kafka_untrusted_client_cert},
     {"PGCDC_KAFKA_UNTRUSTED_CLIENT_KEY", &TestEnv::kafka_untrusted_client_key},
+    {"PGCDC_KAFKA_PROXIED_BROKERS", &TestEnv::kafka_proxied_brokers},
+    {"PGCDC_KAFKA_PROXIED_UPSTREAM", &TestEnv::kafka_proxied_upstream},
 };
 
 TestEnv load() {
   TestEnv env;
   for (const auto& [name, field] : kVariables) env.*field = env_or_empty(name);
   if (!env.pg_url.empty() && !env.kafka_brokers.empty() && !env.kafka_secure_brokers.empty() &&
-      !env.kafka_mtls_brokers.empty()) {
+      !env.kafka_mtls_brokers.empty() && !env.kafka_proxied_brokers.empty()) {
     return env;
   }
   std::ifstream file(env.dev_dir + "/env");

@@ -24,6 +24,10 @@ struct TestEnv {
   std::string kafka_client_key;
   std::string kafka_untrusted_client_cert;  // CN=pgcdc, signed by a CA the broker does not trust
   std::string kafka_untrusted_client_key;
+  // The same broker's PROXIED listener (PLAINTEXT): it advertises kafka_proxied_brokers, where a
+  // test's TCP proxy listens and forwards to kafka_proxied_upstream.
+  std::string kafka_proxied_brokers;
+  std::string kafka_proxied_upstream;
 };
 
 // From PGCDC_PG_URL / PGCDC_KAFKA_BROKERS when set, otherwise from $PGCDC_DEV_DIR/env (written by

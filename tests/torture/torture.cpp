@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/black_hole_proxy.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/kafka_consumer.h"
 #include "tests/support/pipeline_fixture.h"
@@ -40,11 +42,13 @@ struct Options {
   int seconds = 60;
   std::uint64_t seed = 0;
   bool exactly_once = false;
+  std::vector<std::string> faults;  // --faults a,b: only these kinds (all when empty)
 };
 
 [[noreturn]] void usage(const std::string& error) {
   std::cerr << "pgcdc_torture: " << error
-            << "\nusage: pgcdc_torture --seconds N --seed S [--mode at_least_once|exactly_once]\n";
+            << "\nusage: pgcdc_torture --seconds N --seed S [--mode at_least_once|exactly_once] "
+               "[--faults kind,...]\n";
   std::exit(2);
 }
 
@@ -60,6 +64,12 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--seed") {
       options.seed = std::stoull(value);
       seeded = true;
+    } else if (arg == "--faults") {
+      for (std::size_t start = 0; start <= value.size();) {
+        const std::size_t comma = std::min(value.find(',', start), value.size());
+        options.faults.push_back(value.substr(start, comma - start));
+        start = comma + 1;
+      }
     } else if (arg == "--mode") {
       if (value != "at_least_once" && value != "exactly_once") usage("bad --mode " + value);
       options.exactly_once = value == "exactly_once";
@@ -92,6 +102,12 @@ class Run {
   void start_daemon();
   bool caught_up(std::chrono::milliseconds timeout);
   void fault();
+  std::string draw_fault();
+  void publication_gap();
+  void attach_partition();
+  void detach_partition();
+  PgConnection& db();
+  std::string faults_option() const;
   void dev_env(const std::string& command);
   pid_t kafka_pid();
   bool daemon_alive();
@@ -105,6 +121,20 @@ class Run {
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<test::DaemonProcess> daemon_, second_;
   int starts_ = 0;
+  // pgcdc reaches PostgreSQL and Kafka only through these: a fault freezes one.
+  std::unique_ptr<test::BlackHoleProxy> pg_proxy_, kafka_proxy_;
+  int connection_timeout_s_ = 30;
+  bool alter_publication_ = false;  // pgcdc adds a table back to its publication itself
+  // Partitions the harness attached to a partitioned table (it detaches only those: the writer
+  // never draws their partition values for new rows).
+  struct Attached {
+    std::size_t table;
+    std::string name;
+    int low;             // range: FROM (low) TO (low + 10); list: -1
+    std::string region;  // list: the partition's value, as a SQL literal
+  };
+  std::vector<Attached> attached_;
+  int partitions_made_ = 0;
   std::map<std::string, int> faults_;
   std::string failure_;
 };
@@ -116,20 +146,28 @@ std::string Run::config_text() {
   const std::uint32_t chunk = static_cast<std::uint32_t>(
       std::exp(std::uniform_real_distribution<>(0, std::log(100000.0))(random_)));
   const int buffer = static_cast<int>(random_() % 3);
+  const int timeouts[] = {3, 10, 30};
+  connection_timeout_s_ = timeouts[random_() % std::size(timeouts)];
+  alter_publication_ = random_() % 2 == 0;
   const char* records[] = {"16", "1000", "100000"};
   const char* bytes[] = {"65536", "262144", "1048576"};
-  std::string text = "[source]\nurl = '" + env_.pg_url + "'\ntables = [" + list + "]\n" +
+  std::string text = "[source]\nurl = '" + pg_proxy_->url() + "'\ntables = [" + list + "]\n" +
                      "slot_name = '" + name_ + "'\npublication_name = '" + name_ + "'\n" +
                      "snapshot_chunk_rows = " + std::to_string(std::max<std::uint32_t>(chunk, 1)) +
-                     "\nstandby_interval = '1s'\n" + "\n[sink.kafka]\nbrokers = '" +
-                     env_.kafka_brokers + "'\ntopic_prefix = '" + name_ + "'\n";
+                     "\nstandby_interval = '1s'\nconnection_timeout = '" +
+                     std::to_string(connection_timeout_s_) +
+                     "s'\nalter_publication = " + (alter_publication_ ? "true" : "false") + "\n" +
+                     "\n[sink.kafka]\nbrokers = '" + env_.kafka_proxied_brokers +
+                     "'\ntopic_prefix = '" + name_ + "'\n";
   if (options_.exactly_once) text += "delivery = 'exactly_once'\ntransaction_interval = '50ms'\n";
   text += "\n[buffer]\nmax_records = " + std::string(records[buffer]) +
           "\nmax_bytes = " + bytes[buffer] + "\n\n[offsets]\npath = '" + dir_ +
           "/offsets.json'\n\n[metrics]\n"
           "listen = ''\n\n[log]\nlevel = 'info'\n";
   say("config: snapshot_chunk_rows " + std::to_string(std::max<std::uint32_t>(chunk, 1)) +
-      ", buffer " + records[buffer] + " records / " + bytes[buffer] + " bytes, " +
+      ", buffer " + records[buffer] + " records / " + bytes[buffer] +
+      " bytes, connection_timeout " + std::to_string(connection_timeout_s_) +
+      "s, alter_publication " + (alter_publication_ ? "true, " : "false, ") +
       (options_.exactly_once ? "exactly_once" : "at_least_once"));
   return text;
 }
@@ -189,11 +227,163 @@ pid_t Run::kafka_pid() {
   return pid;
 }
 
+PgConnection& Run::db() {
+  if (!db_)
+    db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery,
+                                         test::kTestConnectionTimeout);
+  return *db_;
+}
+
+std::string Run::faults_option() const {
+  std::string list;
+  for (const auto& kind : options_.faults) list += (list.empty() ? "" : ",") + kind;
+  return list.empty() ? "" : " --faults " + list;
+}
+
+std::string Run::draw_fault() {
+  std::vector<std::string> kinds = {"sigkill",         "sigterm",         "broker-pause",
+                                    "broker-restart",  "pg-restart-fast", "pg-restart-immediate",
+                                    "second-instance", "pg-black-hole",   "kafka-black-hole",
+                                    "publication-gap"};
+  for (const auto& table : tables_) {
+    if (table.partitioned()) {
+      kinds.push_back(attached_.empty() ? "partition-attach" : "partition-detach");
+      break;
+    }
+  }
+  if (!options_.faults.empty()) {
+    std::vector<std::string> chosen;
+    for (const auto& kind : kinds) {
+      if (std::find(options_.faults.begin(), options_.faults.end(), kind) != options_.faults.end())
+        chosen.push_back(kind);
+    }
+    if (chosen.empty()) return "";
+    kinds = std::move(chosen);
+  }
+  return kinds[random_() % kinds.size()];
+}
+
+// A table leaves the publication and comes back: pgcdc must see the gap and read the table again.
+// With alter_publication it puts the table back itself, or the harness does first; without, it
+// must stop (exit 1, naming the fix) and the harness, as a person would, adds the table back and
+// starts it again. Meanwhile the writer keeps changing the table, without deletes or key changes
+// (their absence could not be told from the table).
+void Run::publication_gap() {
+  const std::size_t index = random_() % tables_.size();
+  const std::string& table = tables_[index].name;  // paused: no rename is open
+  writer_->pause();
+  writer_->set_unpublished(index, true);
+  db().exec("ALTER PUBLICATION " + name_ + " DROP TABLE " + table);
+  writer_->resume();
+  if (alter_publication_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500 + random_() % 7500));
+  } else {
+    // Within a check period (5 s) of the next streamed change; the writer's keep coming.
+    if (const int code = daemon_->wait(60s); code != 1) {
+      failure_ = "pgcdc did not stop with exit 1 when " + table +
+                 " left its publication and alter_publication is false (" +
+                 (code < 0 ? "still running after 60 s" : "code " + std::to_string(code)) + ")";
+      return;
+    }
+  }
+  writer_->pause();
+  for (int attempt = 0;; ++attempt) {
+    try {
+      auto member = db().exec_params(
+          "SELECT 1 FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid "
+          "WHERE p.pubname = $1 AND r.prrelid = $2::regclass",
+          {name_, table});
+      if (PQntuples(member.get()) == 0)
+        db().exec("ALTER PUBLICATION " + name_ + " ADD TABLE " + table);
+      break;
+    } catch (const PgError&) {
+      if (attempt == 3) throw;  // pgcdc added it between the check and ours: look again
+    }
+  }
+  writer_->set_unpublished(index, false);
+  writer_->note_reread(table);
+  writer_->resume();
+  if (!alter_publication_) start_daemon();
+}
+
+// A table made beside a partitioned table, filled, then attached as a new partition: its rows
+// were never streamed, so pgcdc must read the table again.
+void Run::attach_partition() {
+  std::vector<std::size_t> partitioned;
+  for (std::size_t t = 0; t < tables_.size(); ++t) {
+    if (tables_[t].partitioned()) partitioned.push_back(t);
+  }
+  const std::size_t index = partitioned[random_() % partitioned.size()];
+  TableShape& table = tables_[index];
+  Attached part{index, table.name + "_x" + std::to_string(partitions_made_), -1, ""};
+  const bool range = table.kind == KeyKind::kRangePartitioned;
+  if (range) {
+    part.low = 30 + 10 * partitions_made_;
+  } else {
+    part.region = "'x" + std::to_string(partitions_made_) + "'";
+  }
+  ++partitions_made_;
+  const int rows = random_() % 4 == 0 ? 0 : static_cast<int>(1 + random_() % 3000);
+  writer_->pause();
+  const std::uint64_t first = table.next_key;
+  table.next_key += static_cast<std::uint64_t>(rows);
+  db().exec("CREATE TABLE " + part.name + " (LIKE " + table.name + " INCLUDING DEFAULTS)");
+  const std::string value = range ? std::to_string(part.low) + " + g % 10" : part.region;
+  auto result =
+      db().exec("INSERT INTO " + part.name + " (" + table.key_columns[0] + ", " +
+                table.key_columns[1] + ", v, t) SELECT g, " + value + ", nextval('" + name_ +
+                "_seq'), 'attached' FROM generate_series(" + std::to_string(first) + ", " +
+                std::to_string(first + rows) + " - 1) g RETURNING " + table.key_columns[1] +
+                ", v, " + table.key_columns[0]);
+  db().exec("ALTER TABLE " + table.name + " ATTACH PARTITION " + part.name +
+            (range ? " FOR VALUES FROM (" + std::to_string(part.low) + ") TO (" +
+                         std::to_string(part.low + 10) + ")"
+                   : " FOR VALUES IN (" + part.region + ")"));
+  std::vector<std::vector<std::string>> keys;
+  std::vector<std::int64_t> vs;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    const std::string second(field(result.get(), row, 0));
+    keys.push_back({std::string(field(result.get(), row, 2)), range ? second : "'" + second + "'"});
+    vs.push_back(std::stoll(std::string(field(result.get(), row, 1))));
+  }
+  if (!keys.empty()) {
+    writer_->add_rows(index, keys, vs);
+    writer_->note_reread(table.name);
+  }
+  writer_->resume();
+  attached_.push_back(part);
+  say("  " + part.name + " attached with " + std::to_string(rows) + " rows");
+}
+
+// A partition the harness attached leaves its table. PostgreSQL writes no deletes for its rows,
+// and pgcdc sends none (docs/configuration.md): their last records stay in the topic.
+void Run::detach_partition() {
+  const std::size_t pick = random_() % attached_.size();
+  const Attached part = attached_[pick];
+  attached_.erase(attached_.begin() + static_cast<std::ptrdiff_t>(pick));
+  writer_->pause();
+  db().exec("ALTER TABLE " + tables_[part.table].name + " DETACH PARTITION " + part.name);
+  auto rows = db().exec("SELECT v FROM " + part.name);
+  std::vector<std::int64_t> vs;
+  for (int row = 0; row < PQntuples(rows.get()); ++row) {
+    vs.push_back(std::stoll(std::string(field(rows.get(), row, 0))));
+  }
+  writer_->forget_rows(
+      part.table,
+      [&](const std::vector<std::string>& key) {
+        if (part.low < 0) return key[1] == part.region;
+        const int bucket = std::stoi(key[1]);
+        return bucket >= part.low && bucket < part.low + 10;
+      },
+      vs);
+  db().exec("DROP TABLE " + part.name);
+  writer_->resume();
+  say("  " + part.name + " detached with " + std::to_string(vs.size()) + " rows");
+}
+
 void Run::fault() {
-  static const char* const kFaults[] = {"sigkill",        "sigterm",         "broker-pause",
-                                        "broker-restart", "pg-restart-fast", "pg-restart-immediate",
-                                        "second-instance"};
-  const std::string kind = kFaults[random_() % std::size(kFaults)];
+  const std::string kind = draw_fault();
+  if (kind.empty()) return;  // none of --faults applies to these tables
   ++faults_[kind];
   say("fault: " + kind);
   if (kind == "sigkill") {
@@ -220,8 +410,6 @@ void Run::fault() {
     writer_->pause();
     db_.reset();
     dev_env(kind == "pg-restart-fast" ? "pg-restart fast" : "pg-restart immediate");
-    db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery,
-                                         test::kTestConnectionTimeout);
     writer_->resume();
   } else if (kind == "second-instance") {
     // Same configuration: it must stand by, then take over when the first dies.
@@ -237,6 +425,23 @@ void Run::fault() {
     daemon_->signal(SIGKILL);
     daemon_->wait(10s);
     daemon_ = std::move(second_);
+  } else if (kind == "pg-black-hole") {
+    // Shorter and longer than source.connection_timeout: pgcdc must wait out the short ones and
+    // notice the long ones.
+    pg_proxy_->freeze();
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(500 + random_() % (2000 * connection_timeout_s_)));
+    pg_proxy_->resume();
+  } else if (kind == "kafka-black-hole") {
+    kafka_proxy_->freeze();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500 + random_() % 40000));
+    kafka_proxy_->resume();
+  } else if (kind == "publication-gap") {
+    publication_gap();
+  } else if (kind == "partition-attach") {
+    attach_partition();
+  } else if (kind == "partition-detach") {
+    detach_partition();
   }
 }
 
@@ -247,16 +452,28 @@ int Run::go() {
   const std::string mode = options_.exactly_once ? "exactly_once" : "at_least_once";
   say("seed " + std::to_string(options_.seed) + "; replay: tests/torture/run --seconds " +
       std::to_string(options_.seconds) + " --seed " + std::to_string(options_.seed) + " --mode " +
-      mode + "; files in " + dir_);
-  db_ = std::make_unique<PgConnection>(env_.pg_url, PgConnection::Kind::kQuery,
-                                       test::kTestConnectionTimeout);
+      mode + faults_option() + "; files in " + dir_);
+  if (env_.kafka_proxied_brokers.empty() || env_.kafka_proxied_upstream.empty()) {
+    throw std::runtime_error(
+        "the dev environment has no proxied Kafka listener (PGCDC_KAFKA_PROXIED_BROKERS): it "
+        "predates it; restart it with scripts/dev-env kafka-stop, then scripts/dev-env up");
+  }
+  pg_proxy_ = std::make_unique<test::BlackHoleProxy>(env_.pg_url);
+  {
+    const std::string& upstream = env_.kafka_proxied_upstream;
+    const std::string& advertised = env_.kafka_proxied_brokers;
+    const auto colon = upstream.rfind(':');
+    kafka_proxy_ = std::make_unique<test::BlackHoleProxy>(
+        upstream.substr(0, colon), std::stoi(upstream.substr(colon + 1)),
+        std::stoi(advertised.substr(advertised.rfind(':') + 1)));
+  }
   const std::string sequence = name_ + "_seq";
-  db_->exec("CREATE SEQUENCE " + sequence);
+  db().exec("CREATE SEQUENCE " + sequence);
   tables_ = draw_schema(random_, name_);
   std::vector<std::vector<std::vector<std::string>>> keys;
   for (auto& table : tables_) {
     const int rows = static_cast<int>(random_() % 8000);
-    keys.push_back(create_table(*db_, table, sequence, rows, random_));
+    keys.push_back(create_table(db(), table, sequence, rows, random_));
     say("table " + table.name + ": " + kind_name(table.kind) + " key, " + std::to_string(rows) +
         " rows" + (table.toast ? ", TOAST" : "") + (table.nullable ? ", nullable columns" : ""));
   }
@@ -316,7 +533,7 @@ int Run::go() {
              test::consume_to_end(env_.kafka_brokers, name_ + ".public." + table.name, 300s)) {
           events.push_back(test::parse_event(message));
         }
-        check_table(*db_, table.name, table.sql_name, events, log, verdict);
+        check_table(db(), table.name, table.sql_name, events, log, verdict);
       }
       std::string kinds;
       for (const auto& [kind, count] : faults_) kinds += " " + kind + "=" + std::to_string(count);

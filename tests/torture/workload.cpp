@@ -1,5 +1,6 @@
 #include "tests/torture/workload.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "tests/support/test_env.h"
@@ -20,6 +21,7 @@ struct KeyUndo {
 struct TransactionState {
   std::vector<std::pair<std::string, std::int64_t>> drawn;  // (table, v) in order
   std::vector<KeyUndo> undo;
+  std::set<std::string> out_of_publication;  // tables changed while out of the publication
 };
 
 Writer::Writer(std::string pg_url, std::vector<TableShape>& tables,
@@ -49,8 +51,34 @@ WriteLog Writer::log() const {
   return log_;
 }
 
-namespace {
-thread_local TransactionState* current = nullptr;  // the writer thread's open transaction
+void Writer::set_unpublished(std::size_t table, bool unpublished) {
+  if (unpublished) {
+    unpublished_.insert(table);
+  } else {
+    unpublished_.erase(table);
+  }
+}
+
+void Writer::add_rows(std::size_t table, const std::vector<std::vector<std::string>>& keys,
+                      const std::vector<std::int64_t>& vs) {
+  keys_[table].insert(keys_[table].end(), keys.begin(), keys.end());
+  std::lock_guard lock(mutex_);
+  // Never streamed: a row's v reaches Kafka only if the row still holds it when read again.
+  log_.unpublished[tables_[table].name].insert(vs.begin(), vs.end());
+}
+
+void Writer::forget_rows(std::size_t table,
+                         const std::function<bool(const std::vector<std::string>&)>& gone,
+                         const std::vector<std::int64_t>& vs) {
+  auto& keys = keys_[table];
+  keys.erase(std::remove_if(keys.begin(), keys.end(), gone), keys.end());
+  std::lock_guard lock(mutex_);
+  log_.detached[tables_[table].name].insert(vs.begin(), vs.end());
+}
+
+void Writer::note_reread(const std::string& table) {
+  std::lock_guard lock(mutex_);
+  ++log_.rereads[table];
 }
 
 void Writer::run() {
@@ -82,11 +110,9 @@ void Writer::run() {
 
 void Writer::one_transaction(PgConnection& db) {
   TransactionState state;
-  current = &state;
   const int roll = static_cast<int>(random_() % 1000);
   if (roll < 8) {  // DDL, in a transaction of its own
     ddl(db, random_() % tables_.size());
-    current = nullptr;
     return;
   }
   bool committed = false;
@@ -123,23 +149,21 @@ void Writer::one_transaction(PgConnection& db) {
     }
     const bool rollback = roll < 60;
     const bool savepoint = roll >= 60 && roll < 120;
-    if (roll >= 120 && roll < 123) {  // TRUNCATE one table
+    if (roll >= 120 && roll < 123) {  // TRUNCATE one table (in the publication)
       const std::size_t table = random_() % tables_.size();
-      db.exec("TRUNCATE " + tables_[table].sql_name);
-      state.undo.push_back({table, KeyUndo::kReplaced, {}, keys_[table]});
-      keys_[table].clear();
-      std::lock_guard lock(mutex_);
-      ++log_.truncates[tables_[table].name];
+      if (!unpublished_.count(table)) {
+        db.exec("TRUNCATE " + tables_[table].sql_name);
+        state.undo.push_back({table, KeyUndo::kReplaced, {}, keys_[table]});
+        keys_[table].clear();
+        std::lock_guard lock(mutex_);
+        ++log_.truncates[tables_[table].name];
+      }
     } else if (roll >= 123 && roll < 123 + (large_transactions_ ? 6 : 2)) {
       std::vector<std::size_t> bulk;
       for (std::size_t t = 0; t < tables_.size(); ++t) {
         if (tables_[t].bulk_insertable()) bulk.push_back(t);
       }
-      std::map<std::string, std::vector<std::int64_t>> drawn;
-      if (!bulk.empty()) large_insert(db, bulk[random_() % bulk.size()], drawn);
-      for (auto& [table, vs] : drawn) {
-        for (auto v : vs) state.drawn.emplace_back(table, v);
-      }
+      if (!bulk.empty()) large_insert(db, bulk[random_() % bulk.size()], state);
     } else {
       const int changes = 1 + static_cast<int>(random_() % 6);
       std::size_t savepoint_at = 0, savepoint_undo = 0;
@@ -149,11 +173,7 @@ void Writer::one_transaction(PgConnection& db) {
           savepoint_at = state.drawn.size();
           savepoint_undo = state.undo.size();
         }
-        std::map<std::string, std::vector<std::int64_t>> drawn;
-        change(db, random_() % tables_.size(), drawn);
-        for (auto& [table, vs] : drawn) {
-          for (auto v : vs) state.drawn.emplace_back(table, v);
-        }
+        change(db, random_() % tables_.size(), state);
       }
       if (savepoint && changes / 2 < changes) {
         db.exec("ROLLBACK TO SAVEPOINT s");
@@ -182,39 +202,41 @@ void Writer::one_transaction(PgConnection& db) {
     // The commit may or may not have happened: neither lost nor rolled back can be judged.
     auto& into = commit_sent ? log_.uncertain : log_.rolled_back;
     for (auto& [table, v] : state.drawn) into[table].insert(v);
-    current = nullptr;
     if (!commit_sent) undo_keys(0);
     throw;
   }
   std::lock_guard lock(mutex_);
   for (auto& [table, v] : state.drawn) {
-    (committed ? log_.committed : log_.rolled_back)[table].insert(v);
+    (committed ? state.out_of_publication.count(table) ? log_.unpublished : log_.committed
+               : log_.rolled_back)[table]
+        .insert(v);
   }
   if (committed) ++log_.transactions;
   if (!committed) undo_keys(0);
-  current = nullptr;
 }
 
-void Writer::change(PgConnection& db, std::size_t index,
-                    std::map<std::string, std::vector<std::int64_t>>& drawn) {
+void Writer::change(PgConnection& db, std::size_t index, TransactionState& state) {
   TableShape& table = tables_[index];
   auto& keys = keys_[index];
+  const bool unpublished = unpublished_.count(index) > 0;
+  if (unpublished) state.out_of_publication.insert(table.name);
   const int kind = static_cast<int>(random_() % 100);
   if (keys.empty() || kind < 30) {
-    insert(db, index, drawn);
+    insert(db, index, state);
     return;
   }
   const std::size_t pick = random_() % keys.size();
   const std::vector<std::string> key = keys[pick];
-  if (kind < 42) {  // delete
+  if (kind < 42 && !unpublished) {  // delete
     db.exec("DELETE FROM " + table.sql_name + " WHERE " + key_condition(table, key));
     keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(pick));
-    current->undo.push_back({index, KeyUndo::kRemoved, key, {}});
+    state.undo.push_back({index, KeyUndo::kRemoved, key, {}});
     return;
   }
   RowValues values = draw_values(table, sequence_, random_);
   std::vector<std::string> new_key_values;
-  if (kind < 52) {  // the key changes (for a partitioned table: the row moves partition)
+  if (kind >= 42 && kind < 52 &&
+      !unpublished) {  // the key changes (for a partitioned table: the row moves partition)
     new_key_values = table.partitioned() && random_() % 2 ? moved_key(table, key, random_)
                                                           : new_key(table, random_);
     if (new_key_values == key) new_key_values.clear();
@@ -230,17 +252,16 @@ void Writer::change(PgConnection& db, std::size_t index,
   auto result = db.exec("UPDATE " + table.sql_name + " SET " + set + " WHERE " +
                         key_condition(table, key) + " RETURNING v");
   for (int row = 0; row < PQntuples(result.get()); ++row) {
-    drawn[table.name].push_back(std::stoll(std::string(field(result.get(), row, 0))));
+    state.drawn.emplace_back(table.name, std::stoll(std::string(field(result.get(), row, 0))));
   }
   if (!new_key_values.empty()) {
     keys[pick] = new_key_values;
-    current->undo.push_back({index, KeyUndo::kRemoved, key, {}});
-    current->undo.push_back({index, KeyUndo::kAdded, new_key_values, {}});
+    state.undo.push_back({index, KeyUndo::kRemoved, key, {}});
+    state.undo.push_back({index, KeyUndo::kAdded, new_key_values, {}});
   }
 }
 
-void Writer::insert(PgConnection& db, std::size_t index,
-                    std::map<std::string, std::vector<std::int64_t>>& drawn) {
+void Writer::insert(PgConnection& db, std::size_t index, TransactionState& state) {
   TableShape& table = tables_[index];
   std::vector<std::string> key = new_key(table, random_);
   RowValues values = draw_values(table, sequence_, random_);
@@ -255,14 +276,14 @@ void Writer::insert(PgConnection& db, std::size_t index,
   }
   auto result = db.exec("INSERT INTO " + table.sql_name + " (" + columns + ") VALUES (" + literals +
                         ") RETURNING v");
-  drawn[table.name].push_back(std::stoll(std::string(field(result.get(), 0, 0))));
+  state.drawn.emplace_back(table.name, std::stoll(std::string(field(result.get(), 0, 0))));
   keys_[index].push_back(key);
-  current->undo.push_back({index, KeyUndo::kAdded, key, {}});
+  state.undo.push_back({index, KeyUndo::kAdded, key, {}});
 }
 
-void Writer::large_insert(PgConnection& db, std::size_t index,
-                          std::map<std::string, std::vector<std::int64_t>>& drawn) {
+void Writer::large_insert(PgConnection& db, std::size_t index, TransactionState& state) {
   TableShape& table = tables_[index];
+  if (unpublished_.count(index)) state.out_of_publication.insert(table.name);
   const std::uint64_t rows = 1000 + random_() % (large_transactions_ ? 100000 : 4000);
   const std::uint64_t first = table.next_key;
   table.next_key += rows;
@@ -273,9 +294,9 @@ void Writer::large_insert(PgConnection& db, std::size_t index,
               std::to_string(first + rows - 1) + ") g RETURNING " + id + ", v");
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     std::vector<std::string> key{std::string(field(result.get(), row, 0))};
-    drawn[table.name].push_back(std::stoll(std::string(field(result.get(), row, 1))));
+    state.drawn.emplace_back(table.name, std::stoll(std::string(field(result.get(), row, 1))));
     keys_[index].push_back(key);
-    current->undo.push_back({index, KeyUndo::kAdded, std::move(key), {}});
+    state.undo.push_back({index, KeyUndo::kAdded, std::move(key), {}});
   }
 }
 
