@@ -32,7 +32,7 @@ int connect_to(const std::string& host, int port) {
   if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return -1;
   int fd = -1;
   for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd >= 0 && ::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
       ::close(fd);
       fd = -1;
@@ -128,7 +128,9 @@ BlackHoleProxy::BlackHoleProxy(std::string host, int port, int listen_port)
 }
 
 void BlackHoleProxy::listen(int listen_port) {
-  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  // Close-on-exec, every socket: a child the test starts (pgcdc, a server restarted) must not hold
+  // the listener or a proxied connection open after the proxy closes it.
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(listen_port));
@@ -139,7 +141,7 @@ void BlackHoleProxy::listen(int listen_port) {
   if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
       ::listen(listener_, 64) != 0 ||
       ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
-      ::pipe(wake_pipe_) != 0) {
+      ::pipe2(wake_pipe_, O_CLOEXEC) != 0) {
     throw std::runtime_error("black hole proxy: cannot listen on 127.0.0.1:" +
                              std::to_string(listen_port) + ": " + std::strerror(errno));
   }
@@ -239,7 +241,7 @@ void BlackHoleProxy::run() {
     }
     if (fds[1].revents & POLLIN) {
       for (;;) {
-        const int client = ::accept(listener_, nullptr, nullptr);
+        const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
         if (client < 0) break;
         auto pair = std::make_unique<Pair>();
         pair->client = client;

@@ -426,15 +426,19 @@ void Run::fault() {
     daemon_->wait(10s);
     daemon_ = std::move(second_);
   } else if (kind == "pg-black-hole") {
-    // Shorter and longer than source.connection_timeout: pgcdc must wait out the short ones and
-    // notice the long ones.
+    // Mostly shorter than source.connection_timeout, which pgcdc must wait out; sometimes up to
+    // twice as long, which it must notice.
+    const int timeout_ms = 1000 * connection_timeout_s_;
     pg_proxy_->freeze();
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(500 + random_() % (2000 * connection_timeout_s_)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        random_() % 3 ? 500 + random_() % timeout_ms : timeout_ms + random_() % timeout_ms));
     pg_proxy_->resume();
   } else if (kind == "kafka-black-hole") {
+    // Mostly a stall; sometimes longer than librdkafka's socket timeout (60 s), so that it gives
+    // up the connections and makes new ones.
     kafka_proxy_->freeze();
-    std::this_thread::sleep_for(std::chrono::milliseconds(500 + random_() % 40000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        random_() % 5 ? 500 + random_() % 10000 : 60000 + random_() % 15000));
     kafka_proxy_->resume();
   } else if (kind == "publication-gap") {
     publication_gap();
@@ -500,7 +504,7 @@ int Run::go() {
   const auto end = Clock::now() + std::chrono::seconds(options_.seconds);
   try {
     while (failure_.empty() && Clock::now() < end) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1000 + random_() % 5000));
+      std::this_thread::sleep_for(std::chrono::milliseconds(500 + random_() % 4000));
       if (Clock::now() >= end || !daemon_alive()) break;
       fault();
       if (failure_.empty() && !caught_up(kRecoveryBound) && failure_.empty()) {
