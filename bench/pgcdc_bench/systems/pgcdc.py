@@ -114,8 +114,7 @@ class Pgcdc:
 
     def eos_supported(self, d: Path, wl, tables=None, publication=None) -> str | None:
         """None when pgcdc accepts delivery = "exactly_once", else the reason. `tables`: the run's
-        own (a latency workload has none of its own: without them the check failed on an empty
-        table list, and a latency-only run skipped pgcdc-eos)."""
+        own (a latency workload has none in `wl`, and the check fails on an empty table list)."""
         if self.eos_note is not None:
             return self.eos_note or None
         cfg = self.config(d, wl, "pgcdc-eos", "eos-check", snapshot=False, tables=tables,
