@@ -57,18 +57,14 @@ def goals(results: list[dict], rounds: list[dict] | None = None) -> list[str]:
                            f"({lim:,.0f}/s); goal {what}: {met(rr >= need)}")
         else:
             out.append(f"- `{w}` vs physical limit: no limit measured, no ratio")
+        for peer, name, goal, need in (("debezium", "Debezium", "3x", 3), ("conduit", "Conduit", "≥ 1x", 1)):
+            x = rate(w, peer)
+            if x:
+                out.append(f"- `{w}` vs {name}: {p / x:.2f}x; goal {goal}: {met(p / x >= need)}")
+            else:
+                st = (by.get((w, peer)) or {}).get("status", "not run")
+                out.append(f"- `{w}` vs {name}: no {name} result ({st}), no ratio")
         d = rate(w, "debezium")
-        if d:
-            out.append(f"- `{w}` vs Debezium: {p / d:.2f}x; goal 3x: {met(p / d >= 3)}")
-        else:
-            st = (by.get((w, 'debezium')) or {}).get("status", "not run")
-            out.append(f"- `{w}` vs Debezium: no Debezium result ({st}), no ratio")
-        c = rate(w, "conduit")
-        if c:
-            out.append(f"- `{w}` vs Conduit: {p / c:.2f}x; goal ≥ 1x: {met(p / c >= 1)}")
-        else:
-            st = (by.get((w, 'conduit')) or {}).get("status", "not run")
-            out.append(f"- `{w}` vs Conduit: no Conduit result ({st}), no ratio")
         e = rate(w, "pgcdc-eos")
         if e:
             parts = [f"{e / p:.0%} of at-least-once"]

@@ -96,6 +96,24 @@ def kafka_result(bench, system, wl, proc: Proc, c: dict, expected: int, cpu0, no
                   **servers, log=str(proc.log_path))
 
 
+def measure_until_delivered(bench, system, wl, argv, log_path, topics, expected: int, note: str,
+                            live=False):
+    """Launches a system that streams until it is stopped and, unless `live` (the latency workload
+    keeps it running), waits for its records, stops it and returns (its result, None); live,
+    returns (None, the process)."""
+    cpu0 = bench.env.server_cpu()
+    proc = Proc(argv, log_path)
+    if live:
+        return None, proc
+    try:
+        c = wait_kafka(bench, proc, topics, expected, wl)
+    except BaseException:
+        proc.stop(10)
+        raise
+    r = kafka_result(bench, system, wl, proc, c, expected, cpu0, note=note)
+    proc.stop()
+    return r, None
+
 class WalSenderSocket:
     """How the walsender's socket sent while a system read: polls `ss -ti` for PostgreSQL's
     established connections every half second and keeps the one that sent the most. Its bytes per

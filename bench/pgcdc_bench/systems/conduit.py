@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..common import CACHE, free_port
-from ..measure import kafka_result, result, wait_kafka
-from ..process import Proc
+from ..measure import measure_until_delivered, result
 
 
 def pipeline(bench, d: Path, wl, tables, snapshot: bool, prefix: str, publication: str) -> Path:
@@ -61,16 +60,8 @@ def run(bench, wl, tables=None, publication=None, prefix=None, expected=None, li
             "--api.grpc.address", f"127.0.0.1:{free_port()}", "--log.level", "warn"]
     if expected is None:
         expected = wl.changes
-    cpu0 = bench.env.server_cpu()
-    proc = Proc(argv, d / "conduit.log")
-    if live:
-        return None, topics, proc
-    try:
-        c = wait_kafka(bench, proc, topics, expected, wl)
-    except BaseException:
-        proc.stop(10)
-        raise
-    r = kafka_result(bench, "conduit", wl, proc, c, expected, cpu0,
-                     note="built-in postgres source (logrepl) and kafka destination, defaults but logrepl.withAvroSchema=false")
-    proc.stop()
-    return r, topics, None
+    r, proc = measure_until_delivered(
+        bench, "conduit", wl, argv, d / "conduit.log", topics, expected,
+        "built-in postgres source (logrepl) and kafka destination, defaults but logrepl.withAvroSchema=false",
+        live=live)
+    return r, topics, proc

@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..common import free_port
-from ..measure import kafka_result, result, wait_kafka
-from ..process import Proc
+from ..measure import measure_until_delivered, result
 
 
 def run(bench, wl, snapshot_mode=None, tables=None, publication=None, prefix=None,
@@ -67,19 +66,13 @@ def run(bench, wl, snapshot_mode=None, tables=None, publication=None, prefix=Non
             d / "worker.properties", d / "connector.properties"]
     if expected is None:
         expected = wl.changes + (0 if snapshot else wl.dels)  # tombstones.on.delete=true
-    cpu0 = bench.env.server_cpu()
-    proc = Proc(argv, d / "stdout.log")
-    if live:
+    r, proc = measure_until_delivered(
+        bench, "debezium", wl, argv, d / "stdout.log", topics, expected,
+        "Connect standalone, JsonConverter schemas off, defaults" +
+        ("; snapshot.mode=initial_only" if snapshot else ""),
+        live=live)
+    if proc is not None:
         return None, topics, proc
-    try:
-        c = wait_kafka(bench, proc, topics, expected, wl)
-    except BaseException:
-        proc.stop(10)
-        raise
-    r = kafka_result(bench, "debezium", wl, proc, c, expected, cpu0,
-                     note="Connect standalone, JsonConverter schemas off, defaults" +
-                          ("; snapshot.mode=initial_only" if snapshot else ""))
-    proc.stop()
     if r["status"] != "ok":
         r["note"] += "; " + tail_grep(d / "connect.log")
     return r, topics, None
