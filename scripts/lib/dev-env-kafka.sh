@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2153  # the ports are set by scripts/dev-env
 # Kafka of scripts/dev-env: one KRaft node acting as broker and controller, state in $STATE/kafka.
 # Sourced by scripts/dev-env, which sets STATE, the ports (KAFKA_*_PORT, see load_or_pick_ports)
 # and the helpers (log, die, show_tail); its TLS material comes from dev-env-tls.sh.

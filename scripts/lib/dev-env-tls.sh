@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the paths are read by scripts/dev-env's write_env
 # TLS material of scripts/dev-env: PostgreSQL's server certificate, and for Kafka a server
 # certificate, a client CA and client certificates. Everything is self-signed for 127.0.0.1 and
 # made once per state dir. Sourced by scripts/dev-env after dev-env-pg.sh and dev-env-kafka.sh.
