@@ -27,10 +27,10 @@
 #include <thread>
 
 #include "config/config.h"
-#include "connector/postgres_source.h"
 #include "core/bounded_buffer.h"
 #include "core/delivery.h"
 #include "core/position_ledger.h"
+#include "core/source_stats.h"
 #include "core/table_counters.h"
 #include "daemon/server_sampler.h"
 #include "daemon/service_state.h"
