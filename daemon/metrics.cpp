@@ -1,7 +1,6 @@
 #include "daemon/metrics.h"
 
 #include <libpq-fe.h>
-#include <time.h>
 #include <librdkafka/rdkafka.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
@@ -28,18 +27,6 @@ const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
 
 constexpr auto kSampleInterval = std::chrono::seconds(1);
 constexpr auto kProgressLogInterval = std::chrono::seconds(30);
-
-std::int64_t steady_now_ns() {
-  return std::chrono::steady_clock::now().time_since_epoch().count();
-}
-
-// The same clock (CLOCK_MONOTONIC) to within one kernel tick, without reading the hardware
-// clock: for the per-record "last delivery" stamp, which is only compared over seconds.
-std::int64_t coarse_steady_now_ns() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-}
 
 prometheus::Gauge& gauge(prometheus::Registry& registry, const std::string& name,
                          const std::string& help) {
@@ -92,7 +79,7 @@ std::string libpq_version() {
 
 Metrics::Metrics(const Config& config, HealthLimits limits)
     : config_(config),
-      limits_(limits),
+      health_(limits),
       registry_(std::make_shared<prometheus::Registry>()),
       read_family_(counter_family(*registry_, "pgcdc_records_read_total",
                                   "Records read from PostgreSQL (snapshot rows and changes) and "
@@ -214,7 +201,6 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
       .Set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count()));
-  last_idle_ns_ = steady_now_ns();
   sampler_ = std::thread([this] {
     name_this_thread("pgcdc-metrics");
     std::unique_lock lock(sampler_mutex_);
@@ -275,7 +261,7 @@ void Metrics::attach(const SessionView& view) {
   view_ = view;
   // The source's per-session counters start again from zero (Pipeline resets them).
   unknown_types_seen_ = 0;
-  last_idle_ns_ = steady_now_ns();
+  health_.note_idle(steady_now_ns());
 }
 
 void Metrics::detach() {
@@ -302,7 +288,7 @@ void Metrics::record_delivery(const DeliveryReport& report) {
   table.delivered[op]->Increment(records);
   table.delivered_bytes->Increment(static_cast<double>(report.payload_bytes));
   delivered_total_ += report.records;
-  last_delivery_ns_.store(coarse_steady_now_ns(), std::memory_order_relaxed);
+  health_.note_delivery();
   if (report.commit_time_us > 0) {
     auto now_us = report.reported_at_us > 0
                       ? report.reported_at_us
@@ -377,38 +363,14 @@ void Metrics::record_server_sample(const ServerSample& sample) {
   }
 }
 
-HealthInputs Metrics::health_inputs_locked() const {
-  HealthInputs in;
-  std::int64_t now = steady_now_ns();
-  ServiceState::View phase = state_.view();
-  in.phase = phase.phase;
-  in.phase_detail = phase.detail;
-  in.phase_age = std::chrono::steady_clock::now() - phase.since;
-  in.session_attached = view_.buffer != nullptr;
-  in.sink_name = view_.sink_name;
-  if (view_.source) {
-    in.streaming = view_.source->streaming.load();
-    in.snapshotting = view_.source->snapshotting.load();
-    in.tables_reread_after_gap = view_.source->tables_reread_after_gap.load();
-    in.since_loop_turn = std::chrono::nanoseconds(now - view_.source->loop_turn_ns.load());
-  }
-  if (view_.sink) in.sink_fatal = view_.sink->fatal();
-  if (view_.ledger) {
-    in.records_in_flight = view_.ledger->records_in_flight();
-    std::int64_t moved = std::max(last_delivery_ns_.load(), last_idle_ns_.load());
-    in.delivery_idle = std::chrono::nanoseconds(now - moved);
-  }
-  return in;
-}
-
 HealthAnswer Metrics::liveness() const {
   std::lock_guard lock(view_mutex_);
-  return evaluate_liveness(health_inputs_locked(), limits_);
+  return health_.liveness(view_);
 }
 
 HealthAnswer Metrics::readiness() const {
   std::lock_guard lock(view_mutex_);
-  return evaluate_readiness(health_inputs_locked(), limits_);
+  return health_.readiness(view_);
 }
 
 std::string Metrics::status_line() const {
@@ -535,7 +497,7 @@ std::string Metrics::status_locked(const HealthInputs& in) const {
     line += "streaming, lag " + human_bytes(lag_bytes_.Value());
   }
   line += "; " + std::to_string(delivered_total_.load()) + " records delivered";
-  HealthAnswer ready = evaluate_readiness(in, limits_);
+  HealthAnswer ready = evaluate_readiness(in, health_.limits());
   if (!ready.ok) line += "; not ready: " + ready.reason;
   return line;
 }
@@ -554,7 +516,7 @@ void Metrics::sample() {
   if (view_.ledger) {
     std::uint64_t in_flight = view_.ledger->records_in_flight();
     in_flight_.Set(static_cast<double>(in_flight));
-    if (in_flight == 0) last_idle_ns_ = now;
+    if (in_flight == 0) health_.note_idle(now);
   }
   if (view_.sink) sink_queue_.Set(static_cast<double>(view_.sink->in_flight()));
   Lsn server = sampled_server_wal_lsn_.load();
@@ -589,22 +551,9 @@ void Metrics::sample() {
   if (server != 0) server_wal_lsn_.Set(static_cast<double>(server));
   sample_tables_locked(now);
 
-  HealthInputs inputs = health_inputs_locked();
-  HealthAnswer ready = evaluate_readiness(inputs, limits_);
+  HealthInputs inputs = health_.observe(view_);
+  HealthAnswer ready = health_.sample_readiness(inputs);
   ready_.Set(ready.ok ? 1 : 0);
-  if (ready.ok != last_ready_) {
-    // Stops, failures and restarts are logged where they happen; this adds what only readiness
-    // sees (a stalled sink, a wedged loop).
-    bool expected = !inputs.session_attached || inputs.phase != Phase::kSession;
-    if (ready.ok) {
-      spdlog::info("ready: {}", ready.reason);
-    } else if (last_ready_ && !expected) {
-      spdlog::warn("not ready: {}", ready.reason);
-    } else {
-      spdlog::debug("not ready: {}", ready.reason);
-    }
-    last_ready_ = ready.ok;
-  }
   status_ = status_locked(inputs);
 }
 

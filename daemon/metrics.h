@@ -32,33 +32,27 @@
 #include "core/position_ledger.h"
 #include "core/source_stats.h"
 #include "core/table_counters.h"
+#include "daemon/health.h"
 #include "daemon/server_sampler.h"
-#include "daemon/service_state.h"
+#include "daemon/session_view.h"
 #include "sinks/sink.h"
 
 namespace pgcdc {
 
 class Metrics {
  public:
-  // Starts the sampler thread. `limits` decide liveness and readiness (see service_state.h).
+  // Starts the sampler thread. `limits` decide liveness and readiness (see health.h).
   explicit Metrics(const Config& config, HealthLimits limits = {});
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
   // What the sampler reads; pointers stay valid between attach() and detach().
-  struct SessionView {
-    const BoundedBuffer* buffer = nullptr;
-    const PositionLedger* ledger = nullptr;
-    const SourceStats* source = nullptr;
-    const Sink* sink = nullptr;  // only fatal() and in_flight() are called (any-thread methods)
-    std::string sink_name;
-  };
   void attach(const SessionView& view);  // main thread
   void detach();                         // main thread; samples one last time first
 
   // Main thread: what the daemon is doing (Pipeline sets it).
-  ServiceState& state() { return state_; }
+  ServiceState& state() { return health_.state(); }
 
   // Sink thread.
   void record_delivery(const DeliveryReport& report);
@@ -116,14 +110,12 @@ class Metrics {
   // table_metrics() for the sink thread's per-record calls: consecutive records mostly share a
   // table, so the last one is kept at hand (a string comparison instead of a map search).
   TableMetrics& sink_table_metrics(std::string_view table);
-  HealthInputs health_inputs_locked() const;  // requires view_mutex_
   void sample_tables_locked(std::int64_t now_ns);  // requires view_mutex_
   std::string status_locked(const HealthInputs& inputs) const;  // requires view_mutex_
 
   const Config& config_;
-  const HealthLimits limits_;
+  Health health_;
   std::shared_ptr<prometheus::Registry> registry_;
-  ServiceState state_;
 
   prometheus::Family<prometheus::Counter>& read_family_;
   prometheus::Family<prometheus::Counter>& produced_family_;
@@ -176,9 +168,6 @@ class Metrics {
   std::mutex extra_tables_mutex_;  // guards extra_tables_ (tables not in the config; unexpected)
   std::map<std::string, TableMetrics, std::less<>> extra_tables_;
 
-  // steady_clock ns: last delivery report (sink thread), last time nothing was in flight (sampler).
-  std::atomic<std::int64_t> last_delivery_ns_{0};
-  std::atomic<std::int64_t> last_idle_ns_{0};
   std::atomic<Lsn> sampled_server_wal_lsn_{0};
   std::atomic<bool> started_{false};
   std::atomic<std::uint64_t> delivered_total_{0};
@@ -198,7 +187,6 @@ class Metrics {
   std::uint64_t unknown_types_seen_ = 0;
   std::int64_t next_progress_log_ns_ = 0;
   std::int64_t last_progress_log_ns_ = 0;
-  bool last_ready_ = false;
   std::string status_;
 
   std::mutex sampler_mutex_;  // guards stop_sampler_
@@ -212,7 +200,7 @@ class Metrics {
 // read a destroyed buffer).
 class AttachedSession {
  public:
-  AttachedSession(Metrics& metrics, const Metrics::SessionView& view) : metrics_(metrics) {
+  AttachedSession(Metrics& metrics, const SessionView& view) : metrics_(metrics) {
     metrics_.attach(view);
   }
   ~AttachedSession() { metrics_.detach(); }

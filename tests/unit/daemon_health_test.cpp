@@ -1,10 +1,12 @@
 // Liveness (/healthz, systemd watchdog), readiness (/readyz) and the systemd notifications, decided
-// from observations alone: no servers, no clocks.
+// from observations alone: no servers, no clocks (but for Health's own stamps).
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "daemon/health.h"
 #include "daemon/service_state.h"
 #include "daemon/snapshot_progress.h"
 #include "daemon/systemd_notifier.h"
@@ -128,6 +130,57 @@ TEST(DaemonServiceState, KeepsThePhaseItsDetailAndWhenItWasEntered) {
   EXPECT_EQ(view.phase, Phase::kBackoff);
   EXPECT_EQ(view.detail, "connection refused");
   EXPECT_GE(view.since, before);
+}
+
+// Health gathers the observations from the phase and the session it is shown.
+TEST(DaemonHealth, ObservesThePhaseTheSessionAndWhenDeliveriesLastMoved) {
+  HealthLimits limits;
+  limits.delivery_stall = 50ms;
+  Health health(limits);
+  const SessionView detached;
+  HealthInputs in = health.observe(detached);
+  EXPECT_EQ(in.phase, Phase::kStarting);
+  EXPECT_FALSE(in.session_attached);
+  EXPECT_EQ(health.readiness(detached).reason, "starting");
+  EXPECT_TRUE(health.liveness(detached).ok);
+
+  health.state().set_phase(Phase::kSession, "");
+  BoundedBuffer buffer(10, 1 << 20);
+  PositionLedger ledger;
+  SourceStats stats;
+  const SessionView view{&buffer, &ledger, &stats, nullptr, "kafka"};
+  stats.note_loop_turn();
+  EXPECT_EQ(health.readiness(view).reason, "connecting to PostgreSQL");
+  stats.streaming = true;
+  health.note_idle(steady_now_ns());
+  in = health.observe(view);
+  EXPECT_TRUE(in.session_attached);
+  EXPECT_TRUE(in.streaming);
+  EXPECT_EQ(in.sink_name, "kafka");
+  EXPECT_EQ(health.readiness(view).reason, "streaming");
+
+  // A record waits and no delivery comes: after delivery_stall, not ready; a delivery moves it.
+  const DeliveryToken token = ledger.open();
+  ledger.add_record(token);
+  ledger.seal(token, SourceOffset{});
+  std::this_thread::sleep_for(100ms);
+  stats.note_loop_turn();
+  in = health.observe(view);
+  EXPECT_EQ(in.records_in_flight, 1u);
+  EXPECT_GE(in.delivery_idle, 100ms);
+  HealthAnswer answer = health.readiness(view);
+  EXPECT_FALSE(answer.ok);
+  EXPECT_NE(answer.reason.find("1 record(s) waiting"), std::string::npos) << answer.reason;
+  EXPECT_EQ(health.sample_readiness(in).reason, answer.reason);
+  health.note_delivery();
+  EXPECT_TRUE(health.readiness(view).ok);
+  EXPECT_TRUE(health.sample_readiness(health.observe(view)).ok);
+
+  // The loop stopped turning: neither alive nor ready.
+  stats.loop_turn_ns = steady_now_ns() - std::chrono::nanoseconds(limits.loop_stall).count() -
+                       std::chrono::nanoseconds(1s).count();
+  EXPECT_FALSE(health.liveness(view).ok);
+  EXPECT_FALSE(health.readiness(view).ok);
 }
 
 // ---------------------------------------------------------------------------------------------
