@@ -7,11 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <vector>
 
 #include "core/thread_name.h"
-#include "daemon/snapshot_progress.h"
 
 namespace pgcdc {
 
@@ -26,7 +24,6 @@ const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 constexpr auto kSampleInterval = std::chrono::seconds(1);
-constexpr auto kProgressLogInterval = std::chrono::seconds(30);
 
 prometheus::Gauge& gauge(prometheus::Registry& registry, const std::string& name,
                          const std::string& help) {
@@ -58,18 +55,6 @@ void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t cu
   seen = current;
 }
 
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 4) {
-    bytes /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, units[unit]);
-  return text;
-}
-
 std::string libpq_version() {
   int version = PQlibVersion();  // e.g. 150010
   return std::to_string(version / 10000) + "." + std::to_string(version % 10000);
@@ -80,6 +65,7 @@ std::string libpq_version() {
 Metrics::Metrics(const Config& config, HealthLimits limits)
     : config_(config),
       health_(limits),
+      status_report_(config.source.tables),
       registry_(std::make_shared<prometheus::Registry>()),
       read_family_(counter_family(*registry_, "pgcdc_records_read_total",
                                   "Records read from PostgreSQL (snapshot rows and changes) and "
@@ -238,8 +224,9 @@ Metrics::TableMetrics Metrics::make_table_metrics(const std::string& table) {
   m.snapshot_rows = &snapshot_rows_family_.Add({{"table", table}});
   m.snapshot_rows_estimated = &estimated_rows_family_.Add({{"table", table}});
   m.snapshot_rows_estimated->Set(-1);
-  for (std::size_t i = 0; i < kTableStates.size(); ++i) {
-    m.state_gauges[i] = &table_state_family_.Add({{"table", table}, {"state", kTableStates[i]}});
+  for (std::size_t i = 0; i < kTableStateNames.size(); ++i) {
+    m.state_gauges[i] =
+        &table_state_family_.Add({{"table", table}, {"state", kTableStateNames[i]}});
   }
   return m;
 }
@@ -339,7 +326,7 @@ void Metrics::record_server_sample(const ServerSample& sample) {
       spdlog::info("reading slot health and row estimates from PostgreSQL again");
       last_server_error_.clear();
     }
-    estimates_ = sample.estimated_rows;
+    status_report_.set_estimates(sample.estimated_rows);
   }
   sampled_server_wal_lsn_ = sample.server_wal_lsn;
   for (const auto& [table, estimate] : sample.estimated_rows) {
@@ -394,112 +381,19 @@ void Metrics::sample_tables_locked(std::int64_t now_ns) {
     }
   }
   if (!view_.ledger) return;
-  SourceOffset committed = view_.ledger->committable();
   bool snapshotting = source && source->snapshotting.load();
-  bool first_pending = true;
-  for (const auto& config_table : config_.source.tables) {
-    TableMetrics& table = table_metrics(config_table.qualified());
-    TableSnapshotProgress progress;
-    if (auto it = committed.snapshot->find(config_table.qualified());
-        it != committed.snapshot->end()) {
-      progress = it->second;
-    }
-    table.rows = progress.rows;
-    table.snapshot_rows->Set(static_cast<double>(progress.rows));
-    int state;  // index into kTableStates
-    if (!config_.source.snapshot) {
-      state = 2;  // streaming
-    } else if (progress.done) {
-      state = config_.source.cdc ? 2 : 3;  // streaming, done
-    } else if (first_pending) {
-      first_pending = false;
-      state = snapshotting ? 1 : 0;  // snapshotting, snapshot_pending
-    } else {
-      state = 0;
-    }
-    if (table.current_state != state && state == 1) table.logged_rows = table.rows;
-    table.current_state = state;
-    for (std::size_t i = 0; i < kTableStates.size(); ++i) {
-      table.state_gauges[i]->Set(static_cast<int>(i) == state ? 1 : 0);
+  std::vector<TableStatus> statuses =
+      table_statuses(config_.source, view_.ledger->committable(), snapshotting);
+  for (const TableStatus& status : statuses) {
+    TableMetrics& table = table_metrics(status.table);
+    table.snapshot_rows->Set(static_cast<double>(status.rows));
+    for (std::size_t i = 0; i < kTableStateNames.size(); ++i) {
+      table.state_gauges[i]->Set(i == index_of(status.state) ? 1 : 0);
     }
   }
-
-  // Snapshot progress in the log at a steady rhythm.
-  if (!snapshotting) {
-    next_progress_log_ns_ = 0;
-    return;
+  for (const std::string& line : status_report_.update(statuses, snapshotting, now_ns)) {
+    spdlog::info("{}", line);
   }
-  auto interval_ns = std::chrono::nanoseconds(kProgressLogInterval).count();
-  if (next_progress_log_ns_ == 0) {
-    next_progress_log_ns_ = now_ns + interval_ns;
-    last_progress_log_ns_ = now_ns;
-    return;
-  }
-  if (now_ns < next_progress_log_ns_) return;
-  double elapsed = static_cast<double>(now_ns - last_progress_log_ns_) / 1e9;
-  std::map<std::string, double> estimates;
-  {
-    std::lock_guard lock(server_mutex_);
-    estimates = estimates_;
-  }
-  for (auto& [name, table] : tables_) {
-    if (table.current_state != 1) continue;
-    TableProgress progress;
-    progress.table = name;
-    progress.rows = table.rows;
-    auto estimate = estimates.find(name);
-    progress.estimated_rows = estimate == estimates.end() ? -1 : estimate->second;
-    progress.rows_per_second =
-        elapsed > 0 ? static_cast<double>(table.rows - std::min(table.rows, table.logged_rows)) /
-                          elapsed
-                    : 0;
-    spdlog::info("{}", describe_snapshot_progress(progress));
-    table.logged_rows = table.rows;
-  }
-  last_progress_log_ns_ = now_ns;
-  next_progress_log_ns_ = now_ns + interval_ns;
-}
-
-std::string Metrics::status_locked(const HealthInputs& in) const {
-  switch (in.phase) {
-    case Phase::kStarting: return "starting";
-    case Phase::kBackoff: return "waiting to retry: " + in.phase_detail;
-    case Phase::kStopping: return "stopping";
-    case Phase::kFailed: return "failed: " + in.phase_detail;
-    case Phase::kSession: break;
-  }
-  if (!in.streaming && !in.snapshotting) return "connecting to PostgreSQL and the sink";
-  std::string line;
-  if (in.snapshotting) {
-    std::size_t done = 0;
-    std::string current;
-    std::map<std::string, double> estimates;
-    {
-      std::lock_guard lock(server_mutex_);
-      estimates = estimates_;
-    }
-    for (const auto& [name, table] : tables_) {
-      if (table.current_state == 2 || table.current_state == 3) ++done;
-      if (table.current_state == 1) {
-        TableProgress progress{name, table.rows, -1, 0};
-        if (auto it = estimates.find(name); it != estimates.end()) {
-          progress.estimated_rows = it->second;
-        }
-        auto percent = snapshot_percent(progress);
-        current = name + (percent ? " " + std::to_string(*percent) + "%" : "");
-      }
-    }
-    line = "snapshotting" + (current.empty() ? "" : " " + current) + " (" + std::to_string(done) +
-           "/" + std::to_string(tables_.size()) + " tables done)";
-  }
-  if (in.streaming) {
-    if (!line.empty()) line += "; ";
-    line += "streaming, lag " + human_bytes(lag_bytes_.Value());
-  }
-  line += "; " + std::to_string(delivered_total_.load()) + " records delivered";
-  HealthAnswer ready = evaluate_readiness(in, health_.limits());
-  if (!ready.ok) line += "; not ready: " + ready.reason;
-  return line;
 }
 
 void Metrics::sample() {
@@ -554,7 +448,7 @@ void Metrics::sample() {
   HealthInputs inputs = health_.observe(view_);
   HealthAnswer ready = health_.sample_readiness(inputs);
   ready_.Set(ready.ok ? 1 : 0);
-  status_ = status_locked(inputs);
+  status_ = status_report_.line(inputs, ready, lag_bytes_.Value(), delivered_total_.load());
 }
 
 }  // namespace pgcdc

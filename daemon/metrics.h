@@ -35,6 +35,8 @@
 #include "daemon/health.h"
 #include "daemon/server_sampler.h"
 #include "daemon/session_view.h"
+#include "daemon/status_report.h"
+#include "daemon/table_state.h"
 #include "sinks/sink.h"
 
 namespace pgcdc {
@@ -82,8 +84,6 @@ class Metrics {
 
   static constexpr std::array<const char*, 6> kErrorStages = {"source", "setup",   "decode",
                                                               "sink",   "offsets", "internal"};
-  static constexpr std::array<const char*, 4> kTableStates = {"snapshot_pending", "snapshotting",
-                                                              "streaming", "done"};
   static constexpr std::array<const char*, 5> kSlotStatuses = {"reserved", "extended",
                                                                "unreserved", "lost", "missing"};
 
@@ -96,14 +96,10 @@ class Metrics {
     prometheus::Counter* snapshot_chunks = nullptr;
     prometheus::Gauge* snapshot_rows = nullptr;
     prometheus::Gauge* snapshot_rows_estimated = nullptr;
-    std::array<prometheus::Gauge*, kTableStates.size()> state_gauges{};
+    std::array<prometheus::Gauge*, kTableStateNames.size()> state_gauges{};
     // Sampler only (under view_mutex_): counts already added to the counters above.
     std::array<std::uint64_t, TableCounters::kOperations.size()> read_seen{};
     std::uint64_t chunks_seen = 0;
-    // Sampler only: the last sampled state, for the status line and the progress log.
-    int current_state = -1;  // index into kTableStates; -1 before the first session
-    std::uint64_t rows = 0;
-    std::uint64_t logged_rows = 0;
   };
   TableMetrics& table_metrics(std::string_view table);
   TableMetrics make_table_metrics(const std::string& table);
@@ -111,10 +107,10 @@ class Metrics {
   // table, so the last one is kept at hand (a string comparison instead of a map search).
   TableMetrics& sink_table_metrics(std::string_view table);
   void sample_tables_locked(std::int64_t now_ns);  // requires view_mutex_
-  std::string status_locked(const HealthInputs& inputs) const;  // requires view_mutex_
 
   const Config& config_;
   Health health_;
+  StatusReport status_report_;
   std::shared_ptr<prometheus::Registry> registry_;
 
   prometheus::Family<prometheus::Counter>& read_family_;
@@ -172,8 +168,7 @@ class Metrics {
   std::atomic<bool> started_{false};
   std::atomic<std::uint64_t> delivered_total_{0};
 
-  mutable std::mutex server_mutex_;  // guards estimates_, last_server_error_
-  std::map<std::string, double> estimates_;
+  mutable std::mutex server_mutex_;  // guards last_server_error_
   std::string last_server_error_;
 
   mutable std::mutex view_mutex_;  // guards view_ and every "sampler only" member
@@ -185,8 +180,6 @@ class Metrics {
   std::uint64_t chunk_retries_seen_ = 0;
   std::uint64_t publication_gaps_seen_ = 0;
   std::uint64_t unknown_types_seen_ = 0;
-  std::int64_t next_progress_log_ns_ = 0;
-  std::int64_t last_progress_log_ns_ = 0;
   std::string status_;
 
   std::mutex sampler_mutex_;  // guards stop_sampler_
