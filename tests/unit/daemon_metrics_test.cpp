@@ -19,6 +19,7 @@
 #include "daemon/counting_sink.h"
 #include "daemon/http_endpoint.h"
 #include "daemon/logging.h"
+#include "daemon/metric_registry.h"
 #include "daemon/metrics.h"
 #include "tests/support/http_get.h"
 
@@ -98,6 +99,38 @@ class DaemonMetrics : public ::testing::Test {
   // does. (Without it, a sampler thread scheduled late read a destroyed buffer: a rare SIGSEGV.)
   void TearDown() override { metrics_.detach(); }
 };
+
+const char* type_name(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter: return "counter";
+    case MetricType::kGauge: return "gauge";
+    case MetricType::kHistogram: return "histogram";
+  }
+  return "?";
+}
+
+TEST(DaemonMetricRegistry, BuildsEveryMetricOfTheTableAndRefusesTheWrongLabelsOrType) {
+  MetricRegistry registry;
+  std::string text = registry.text_exposition();
+  for (const MetricSpec& spec : kMetricTable) {
+    // Labelled series come with their values, the one only known sometimes when it is known.
+    if (!spec.labels[0].empty() || spec.only_when_known) continue;
+    EXPECT_NE(text.find("# TYPE " + std::string(spec.name) + " " + type_name(spec.type) + "\n"),
+              std::string::npos)
+        << spec.name;
+  }
+  registry.counter(MetricId::kRecordsRead, {"public.t", "insert"}).Increment(2);
+  EXPECT_EQ(series_value(registry.text_exposition(),
+                         R"(pgcdc_records_read_total{op="insert",table="public.t"})"),
+            2);
+  EXPECT_THROW(registry.counter(MetricId::kRecordsRead, {"public.t"}), std::logic_error);
+  EXPECT_THROW(registry.counter(MetricId::kRecordsRead), std::logic_error);
+  EXPECT_THROW(registry.gauge(MetricId::kReconnects), std::logic_error);
+  EXPECT_THROW(registry.gauge(MetricId::kReady, {"x"}), std::logic_error);
+  EXPECT_THROW(registry.gauge_family(MetricId::kReady), std::logic_error);
+  registry.gauge_family(MetricId::kSlotSafeWalSize).Add({}).Set(5);
+  EXPECT_EQ(series_value(registry.text_exposition(), "pgcdc_slot_safe_wal_size_bytes"), 5);
+}
 
 TEST_F(DaemonMetrics, EveryNamedMetricIsExposedBeforeAnythingHappens) {
   std::string text = metrics_.text_exposition();
