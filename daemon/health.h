@@ -63,7 +63,7 @@ std::int64_t steady_now_ns();
 // The phase, the moments deliveries last moved, and the answers for a session.
 class Health {
  public:
-  explicit Health(HealthLimits limits);
+  explicit Health(HealthLimits limits);  // main thread
   Health(const Health&) = delete;
   Health& operator=(const Health&) = delete;
 

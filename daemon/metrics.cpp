@@ -15,8 +15,8 @@ namespace {
 
 constexpr auto kSampleInterval = std::chrono::seconds(1);
 
-// Adds to `counter` what a cumulative source value gained since `seen`. A value below `seen`
-// started again from zero (a new session's counter): all of it is new.
+// Sampler: adds to `counter` what a cumulative source value gained since `seen`. A value below
+// `seen` started again from zero (a new session's counter): all of it is new.
 void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t current) {
   std::uint64_t gained = current >= seen ? current - seen : current;
   if (gained > 0) counter.Increment(static_cast<double>(gained));

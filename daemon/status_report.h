@@ -23,6 +23,7 @@ class StatusReport {
  public:
   static constexpr std::chrono::seconds kProgressLogInterval{30};
 
+  // Main thread (Metrics' constructor): the configured tables.
   explicit StatusReport(const std::vector<TableConfig>& tables);
 
   // ServerSampler thread: PostgreSQL's row estimates by "schema.table" (pg_class.reltuples).
