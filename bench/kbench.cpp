@@ -34,9 +34,14 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "sinks/kafka_handles.h"  // one owner per librdkafka object, as in pgcdc
+
 namespace {
+
+using namespace pgcdc;
 
 using Clock = std::chrono::steady_clock;
 
@@ -114,11 +119,11 @@ void set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
     die("config " + k + "=" + v + ": " + err);
 }
 
-rd_kafka_t* make(rd_kafka_type_t type, rd_kafka_conf_t* conf, const std::string& brokers) {
-  set(conf, "bootstrap.servers", brokers);
-  set(conf, "log_level", "3");
+RdKafkaPtr make(rd_kafka_type_t type, RdKafkaConfPtr conf, const std::string& brokers) {
+  set(conf.get(), "bootstrap.servers", brokers);
+  set(conf.get(), "log_level", "3");
   char err[512];
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  RdKafkaPtr rk = new_rd_kafka(type, std::move(conf), err, sizeof err);
   if (!rk) die(std::string("rd_kafka_new: ") + err);
   return rk;
 }
@@ -127,25 +132,22 @@ rd_kafka_t* make(rd_kafka_type_t type, rd_kafka_conf_t* conf, const std::string&
 std::map<std::string, int> partitions_of(rd_kafka_t* rk, const std::vector<std::string>& topics) {
   std::map<std::string, int> out;
   for (const auto& t : topics) out[t] = 0;
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, 10000);
+  RdKafkaMetadataPtr md;
+  rd_kafka_resp_err_t err = fetch_metadata(rk, true, nullptr, 10000, md);
   if (err) die(std::string("metadata: ") + rd_kafka_err2str(err));
   for (int i = 0; i < md->topic_cnt; ++i) {
     auto it = out.find(md->topics[i].topic);
     if (it != out.end() && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
       it->second = md->topics[i].partition_cnt;
   }
-  rd_kafka_metadata_destroy(md);
   return out;
 }
 
-rd_kafka_event_t* wait_event(rd_kafka_queue_t* q, rd_kafka_event_type_t type, int timeout_ms) {
+RdKafkaEventPtr wait_event(rd_kafka_queue_t* q, rd_kafka_event_type_t type, int timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (Clock::now() < deadline) {
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 500);
-    if (!ev) continue;
-    if (rd_kafka_event_type(ev) == type) return ev;
-    rd_kafka_event_destroy(ev);
+    RdKafkaEventPtr ev(rd_kafka_queue_poll(q, 500));
+    if (ev && rd_kafka_event_type(ev.get()) == type) return ev;
   }
   die("timed out waiting for the admin result");
 }
@@ -165,21 +167,25 @@ int64_t watermark_span(rd_kafka_t* rk, const std::string& topic, int partition) 
 }
 
 int cmd_create(const Args& a) {
-  rd_kafka_t* rk = make(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), a.brokers);
-  std::vector<rd_kafka_NewTopic_t*> nts;
+  RdKafkaPtr owner = make(RD_KAFKA_PRODUCER, RdKafkaConfPtr(rd_kafka_conf_new()), a.brokers);
+  rd_kafka_t* rk = owner.get();
+  std::vector<RdKafkaNewTopicPtr> nts;
+  std::vector<rd_kafka_NewTopic_t*> nt_handles;  // borrowed from nts, for the call
   char err[512];
   for (const auto& t : a.topics) {
-    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.c_str(), a.partitions, 1, err, sizeof err);
+    RdKafkaNewTopicPtr nt(rd_kafka_NewTopic_new(t.c_str(), a.partitions, 1, err, sizeof err));
     if (!nt) die("NewTopic " + t + ": " + err);
-    if (a.log_append_time) rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "LogAppendTime");
-    nts.push_back(nt);
+    if (a.log_append_time)
+      rd_kafka_NewTopic_set_config(nt.get(), "message.timestamp.type", "LogAppendTime");
+    nt_handles.push_back(nt.get());
+    nts.push_back(std::move(nt));
   }
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, nts.data(), nts.size(), nullptr, q);
-  rd_kafka_event_t* ev = wait_event(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, 60000);
+  RdKafkaQueuePtr q(rd_kafka_queue_new(rk));
+  rd_kafka_CreateTopics(rk, nt_handles.data(), nt_handles.size(), nullptr, q.get());
+  RdKafkaEventPtr ev = wait_event(q.get(), RD_KAFKA_EVENT_CREATETOPICS_RESULT, 60000);
   size_t n = 0;
   const rd_kafka_topic_result_t** res =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
   int rc = 0;
   for (size_t i = 0; i < n; ++i) {
     rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
@@ -189,8 +195,9 @@ int cmd_create(const Args& a) {
       rc = 1;
     }
   }
-  rd_kafka_event_destroy(ev);
-  for (auto* nt : nts) rd_kafka_NewTopic_destroy(nt);
+  ev.reset();
+  nt_handles.clear();
+  nts.clear();
   // Wait (bounded) until every topic shows up in the metadata with its partitions.
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (rc == 0) {
@@ -204,21 +211,24 @@ int cmd_create(const Args& a) {
   if (rc == 0)
     for (const auto& t : a.topics)
       for (int p = 0; p < a.partitions; ++p) (void)watermark_span(rk, t, p);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_destroy(rk);
   return rc;
 }
 
 int cmd_delete(const Args& a) {
-  rd_kafka_t* rk = make(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), a.brokers);
-  std::vector<rd_kafka_DeleteTopic_t*> dts;
-  for (const auto& t : a.topics) dts.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_DeleteTopics(rk, dts.data(), dts.size(), nullptr, q);
-  rd_kafka_event_t* ev = wait_event(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, 60000);
+  RdKafkaPtr owner = make(RD_KAFKA_PRODUCER, RdKafkaConfPtr(rd_kafka_conf_new()), a.brokers);
+  rd_kafka_t* rk = owner.get();
+  std::vector<RdKafkaDeleteTopicPtr> dts;
+  std::vector<rd_kafka_DeleteTopic_t*> dt_handles;  // borrowed from dts, for the call
+  for (const auto& t : a.topics) {
+    dts.emplace_back(rd_kafka_DeleteTopic_new(t.c_str()));
+    dt_handles.push_back(dts.back().get());
+  }
+  RdKafkaQueuePtr q(rd_kafka_queue_new(rk));
+  rd_kafka_DeleteTopics(rk, dt_handles.data(), dt_handles.size(), nullptr, q.get());
+  RdKafkaEventPtr ev = wait_event(q.get(), RD_KAFKA_EVENT_DELETETOPICS_RESULT, 60000);
   size_t n = 0;
   const rd_kafka_topic_result_t** res =
-      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
   int rc = 0;
   for (size_t i = 0; i < n; ++i) {
     rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
@@ -228,15 +238,12 @@ int cmd_delete(const Args& a) {
       rc = 1;
     }
   }
-  rd_kafka_event_destroy(ev);
-  for (auto* dt : dts) rd_kafka_DeleteTopic_destroy(dt);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_destroy(rk);
   return rc;
 }
 
 int cmd_hw(const Args& a) {
-  rd_kafka_t* rk = make(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), a.brokers);
+  RdKafkaPtr owner = make(RD_KAFKA_PRODUCER, RdKafkaConfPtr(rd_kafka_conf_new()), a.brokers);
+  rd_kafka_t* rk = owner.get();
   long long total = 0;
   for (const auto& [t, parts] : partitions_of(rk, a.topics)) {
     for (int p = 0; p < parts; ++p) {
@@ -244,7 +251,6 @@ int cmd_hw(const Args& a) {
     }
   }
   std::printf("%lld\n", total);
-  rd_kafka_destroy(rk);
   return 0;
 }
 
@@ -264,15 +270,17 @@ struct CountResult {
 // and keeps them in `sample`.
 CountResult consume(const Args& a, const std::vector<std::string>& topics, long long limit,
                     std::vector<Sampled>* sample, FILE* dump) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  set(conf, "group.id", "kbench-" + std::to_string(::getpid()));
-  set(conf, "enable.auto.commit", "false");
-  set(conf, "enable.partition.eof", "true");
-  set(conf, "isolation.level", "read_committed");
-  set(conf, "auto.offset.reset", "earliest");
-  rd_kafka_t* rk = make(RD_KAFKA_CONSUMER, conf, a.brokers);
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
+  set(conf.get(), "group.id", "kbench-" + std::to_string(::getpid()));
+  set(conf.get(), "enable.auto.commit", "false");
+  set(conf.get(), "enable.partition.eof", "true");
+  set(conf.get(), "isolation.level", "read_committed");
+  set(conf.get(), "auto.offset.reset", "earliest");
+  RdKafkaPtr owner = make(RD_KAFKA_CONSUMER, std::move(conf), a.brokers);  // closed, then destroyed
+  rd_kafka_t* rk = owner.get();
   rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(16);
+  RdKafkaPartitionListPtr owned_list(rd_kafka_topic_partition_list_new(16));
+  rd_kafka_topic_partition_list_t* list = owned_list.get();
   int nparts = 0;
   for (const auto& [t, parts] : partitions_of(rk, topics)) {
     for (int p = 0; p < parts; ++p) {
@@ -289,15 +297,14 @@ CountResult consume(const Args& a, const std::vector<std::string>& topics, long 
     while (eofs < nparts && (limit <= 0 || r.records < limit)) {
       if (Clock::now() > deadline) die("count: timed out before the end of the topics");
       if (Clock::now() - last_progress > std::chrono::seconds(60)) die("count: no progress for 60s");
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+      RdKafkaMessagePtr owned_message(rd_kafka_consumer_poll(rk, 200));
+      rd_kafka_message_t* m = owned_message.get();
       if (!m) continue;
       last_progress = Clock::now();
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         ++eofs;
       } else if (m->err) {
-        std::string msg = rd_kafka_message_errstr(m);
-        rd_kafka_message_destroy(m);
-        die("consume: " + msg);
+        die(std::string("consume: ") + rd_kafka_message_errstr(m));
       } else {
         rd_kafka_timestamp_type_t tt;
         int64_t ts = rd_kafka_message_timestamp(m, &tt);
@@ -320,12 +327,8 @@ CountResult consume(const Args& a, const std::vector<std::string>& topics, long 
           sample->push_back(std::move(s));
         }
       }
-      rd_kafka_message_destroy(m);
     }
   }
-  rd_kafka_topic_partition_list_destroy(list);
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
   return r;
 }
 
@@ -381,33 +384,35 @@ int cmd_produce(const Args& a) {
   if (sample.empty()) die("no records to sample in the sample topics");
 
   ProduceState st;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  // pgcdc's defaults (sinks/kafka_sink.cpp), so only the source side differs.
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
+  // pgcdc's defaults (sinks/kafka_properties.cpp), so only the source side differs.
   const std::vector<std::pair<std::string, std::string>> defaults = {
       {"enable.idempotence", "true"}, {"acks", "all"},
       {"linger.ms", "5"},             {"compression.type", "lz4"},
       {"message.timeout.ms", "300000"}, {"partitioner", "murmur2_random"},
       {"queue.buffering.max.kbytes", "2048"}, {"client.id", "kbench"}};
-  for (const auto& [k, v] : defaults) set(conf, k, v);
-  for (const auto& [k, v] : a.props) set(conf, k, v);
-  rd_kafka_conf_set_opaque(conf, &st);
-  rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
-  rd_kafka_t* rk = make(RD_KAFKA_PRODUCER, conf, a.brokers);
+  for (const auto& [k, v] : defaults) set(conf.get(), k, v);
+  for (const auto& [k, v] : a.props) set(conf.get(), k, v);
+  rd_kafka_conf_set_opaque(conf.get(), &st);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), on_dr);
+  RdKafkaPtr owner = make(RD_KAFKA_PRODUCER, std::move(conf), a.brokers);
+  rd_kafka_t* rk = owner.get();
+  std::vector<RdKafkaTopicPtr> owned_topics;  // after `owner`: destroyed before the producer
   std::vector<rd_kafka_topic_t*> handles;
-  for (const auto& t : a.topics) handles.push_back(rd_kafka_topic_new(rk, t.c_str(), nullptr));
+  for (const auto& t : a.topics) {
+    owned_topics.emplace_back(rd_kafka_topic_new(rk, t.c_str(), nullptr));
+    handles.push_back(owned_topics.back().get());
+  }
 
   // Learn every topic's leader before the clock starts: the limit is the broker's, not the
   // first metadata round trips.
   for (auto* h : handles) {
-    const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk, 0, h, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-      rd_kafka_metadata_destroy(md);
+    RdKafkaMetadataPtr md;
+    (void)fetch_metadata(rk, false, h, 10000, md);
   }
-  auto check = [](rd_kafka_error_t* error, const char* what) {
-    if (!error) return;
-    std::string text = std::string(what) + ": " + rd_kafka_error_string(error);
-    rd_kafka_error_destroy(error);
-    die(text);
+  auto check = [](rd_kafka_error_t* raw, const char* what) {
+    RdKafkaErrorPtr error(raw);
+    if (error) die(std::string(what) + ": " + rd_kafka_error_string(error.get()));
   };
   const bool transactional = a.transaction_ms > 0;
   if (transactional) {
@@ -452,8 +457,6 @@ int cmd_produce(const Args& a) {
       "\"key_bytes\": %lld, \"value_bytes\": %lld, \"sample\": %zu, \"first_error\": \"%s\"}\n",
       a.count, st.delivered, st.failed, secs, key_bytes, value_bytes, sample.size(),
       st.first_error.c_str());
-  for (auto* h : handles) rd_kafka_topic_destroy(h);
-  rd_kafka_destroy(rk);
   return st.failed == 0 ? 0 : 1;
 }
 

@@ -9,6 +9,7 @@
 #include "connector/replication_setup.h"
 #include "core/offset_store.h"
 #include "core/position_ledger.h"
+#include "sinks/kafka_handles.h"
 #include "sinks/kafka_sink.h"
 #include "sinks/sink_factory.h"
 
@@ -114,14 +115,13 @@ std::string topic_creation_check(rd_kafka_t* rk, const Config& config,
                                  const std::vector<TableInfo>& tables) {
   // Metadata for all topics: asking for one missing topic by name would make a broker with
   // auto.create.topics.enable create it, and check changes nothing.
-  const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &metadata, 10000);
+  RdKafkaMetadataPtr metadata;
+  rd_kafka_resp_err_t err = fetch_metadata(rk, true, nullptr, 10000, metadata);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error(std::string("cannot list topics: ") + rd_kafka_err2str(err));
   }
   std::set<std::string> existing;
   for (int i = 0; i < metadata->topic_cnt; ++i) existing.insert(metadata->topics[i].topic);
-  rd_kafka_metadata_destroy(metadata);
   std::vector<std::string> missing;
   for (const auto& table : tables) {
     if (!existing.count(table.topic)) missing.push_back(table.topic);
@@ -131,25 +131,30 @@ std::string topic_creation_check(rd_kafka_t* rk, const Config& config,
     missing.push_back(config.sink.kafka.offsets_topic);
   }
   if (missing.empty()) return "every topic exists";
-  std::vector<rd_kafka_NewTopic_t*> requests;
+  std::vector<RdKafkaNewTopicPtr> requests;
+  std::vector<rd_kafka_NewTopic_t*> request_handles;  // borrowed from `requests`, for the call
   char errstr[512];
   for (const auto& name : missing) {
-    requests.push_back(rd_kafka_NewTopic_new(name.c_str(), -1, -1, errstr, sizeof errstr));
+    requests.emplace_back(rd_kafka_NewTopic_new(name.c_str(), -1, -1, errstr, sizeof errstr));
+    request_handles.push_back(requests.back().get());
   }
-  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_validate_only(options, 1, errstr, sizeof errstr);
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, requests.data(), requests.size(), options, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
+  RdKafkaAdminOptionsPtr options(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS));
+  rd_kafka_AdminOptions_set_validate_only(options.get(), 1, errstr, sizeof errstr);
+  RdKafkaQueuePtr queue(rd_kafka_queue_new(rk));
+  rd_kafka_CreateTopics(rk, request_handles.data(), request_handles.size(), options.get(),
+                        queue.get());
+  RdKafkaEventPtr event(rd_kafka_queue_poll(queue.get(), 15000));
   std::string problems;
   if (!event) {
     problems = "no answer to a validate-only CreateTopics request";
   } else {
     size_t count = 0;
-    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
     const rd_kafka_topic_result_t** results =
         result ? rd_kafka_CreateTopics_result_topics(result, &count) : nullptr;
-    if (!result && rd_kafka_event_error(event)) problems = rd_kafka_event_error_string(event);
+    if (!result && rd_kafka_event_error(event.get())) {
+      problems = rd_kafka_event_error_string(event.get());
+    }
     for (size_t i = 0; i < count; ++i) {
       rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -157,11 +162,7 @@ std::string topic_creation_check(rd_kafka_t* rk, const Config& config,
                     ": " + rd_kafka_err2str(err);
       }
     }
-    rd_kafka_event_destroy(event);
   }
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(options);
-  for (auto* request : requests) rd_kafka_NewTopic_destroy(request);
   if (!problems.empty()) {
     throw std::runtime_error("topics cannot be created: " + problems +
                              " (create them, or grant this client Create on the topics)");

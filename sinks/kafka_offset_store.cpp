@@ -4,39 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <memory>
 #include <stdexcept>
+#include <utility>
 #include <vector>
+
+#include "sinks/kafka_handles.h"
 
 namespace pgcdc {
 namespace {
-
-struct ConsumerDeleter {
-  void operator()(rd_kafka_t* rk) const {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-  }
-};
-struct TopicDeleter {
-  void operator()(rd_kafka_topic_t* topic) const { rd_kafka_topic_destroy(topic); }
-};
-struct MetadataDeleter {
-  void operator()(const rd_kafka_metadata_t* metadata) const { rd_kafka_metadata_destroy(metadata); }
-};
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
-};
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* event) const { rd_kafka_event_destroy(event); }
-};
-struct MessageDeleter {
-  void operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
-};
-struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* list) const {
-    rd_kafka_topic_partition_list_destroy(list);
-  }
-};
 
 constexpr int kTimeoutMs = 30000;
 
@@ -61,13 +36,12 @@ void create_compacted_topic(rd_kafka_t* rk, const std::string& topic) {
   char errstr[512];
   rd_kafka_NewTopic_t* raw = rd_kafka_NewTopic_new(topic.c_str(), 1, -1, errstr, sizeof errstr);
   if (!raw) throw std::runtime_error("kafka offsets topic " + topic + ": " + errstr);
-  std::unique_ptr<rd_kafka_NewTopic_t, decltype(&rd_kafka_NewTopic_destroy)> new_topic(
-      raw, &rd_kafka_NewTopic_destroy);
+  RdKafkaNewTopicPtr new_topic(raw);
   rd_kafka_NewTopic_set_config(new_topic.get(), "cleanup.policy", "compact");
-  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  RdKafkaQueuePtr queue(rd_kafka_queue_new(rk));
   rd_kafka_NewTopic_t* topics[] = {new_topic.get()};
   rd_kafka_CreateTopics(rk, topics, 1, nullptr, queue.get());
-  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(rd_kafka_queue_poll(queue.get(), kTimeoutMs));
+  RdKafkaEventPtr event(rd_kafka_queue_poll(queue.get(), kTimeoutMs));
   if (!event) throw std::runtime_error("kafka offsets topic " + topic + ": creation timed out");
   const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
   size_t count = 0;
@@ -87,35 +61,26 @@ void create_compacted_topic(rd_kafka_t* rk, const std::string& topic) {
 
 std::optional<SourceOffset> KafkaOffsetStore::load() {
   const std::string& topic = config_.offsets_topic;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  try {
-    set(conf, "bootstrap.servers", config_.brokers);
-    set(conf, "group.id", "pgcdc-offsets-reader");  // unused: partitions are assigned, not subscribed
-    set(conf, "enable.auto.commit", "false");
-    set(conf, "enable.partition.eof", "true");
-    // Only committed transactions: an aborted one's position never counts.
-    set(conf, "isolation.level", "read_committed");
-    for (const auto& [name, value] : config_.properties) {
-      if (applies_to_consumer(name)) set(conf, name, value);
-    }
-  } catch (...) {
-    rd_kafka_conf_destroy(conf);
-    throw;
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
+  set(conf.get(), "bootstrap.servers", config_.brokers);
+  // Unused: partitions are assigned, not subscribed.
+  set(conf.get(), "group.id", "pgcdc-offsets-reader");
+  set(conf.get(), "enable.auto.commit", "false");
+  set(conf.get(), "enable.partition.eof", "true");
+  // Only committed transactions: an aborted one's position never counts.
+  set(conf.get(), "isolation.level", "read_committed");
+  for (const auto& [name, value] : config_.properties) {
+    if (applies_to_consumer(name)) set(conf.get(), name, value);
   }
   char errstr[512];
-  rd_kafka_t* raw = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-  if (!raw) {
-    rd_kafka_conf_destroy(conf);  // still ours on failure
-    throw std::runtime_error(std::string("kafka offsets reader: ") + errstr);
-  }
-  std::unique_ptr<rd_kafka_t, ConsumerDeleter> consumer(raw);  // rd_kafka_new took the conf
+  // Closed (leaving its group) and destroyed by its owner on every way out.
+  RdKafkaPtr consumer = new_rd_kafka(RD_KAFKA_CONSUMER, std::move(conf), errstr, sizeof errstr);
+  if (!consumer) throw std::runtime_error(std::string("kafka offsets reader: ") + errstr);
 
-  std::unique_ptr<rd_kafka_topic_t, TopicDeleter> handle(
-      rd_kafka_topic_new(consumer.get(), topic.c_str(), nullptr));
-  const rd_kafka_metadata_t* metadata_raw = nullptr;
+  RdKafkaTopicPtr handle(rd_kafka_topic_new(consumer.get(), topic.c_str(), nullptr));
+  RdKafkaMetadataPtr metadata;
   rd_kafka_resp_err_t err =
-      rd_kafka_metadata(consumer.get(), 0, handle.get(), &metadata_raw, kTimeoutMs);
-  std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> metadata(metadata_raw);
+      fetch_metadata(consumer.get(), false, handle.get(), kTimeoutMs, metadata);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error("kafka offsets topic " + topic + ": " + rd_kafka_err2str(err));
   }
@@ -125,7 +90,7 @@ std::optional<SourceOffset> KafkaOffsetStore::load() {
     return std::nullopt;
   }
 
-  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> partitions(
+  RdKafkaPartitionListPtr partitions(
       rd_kafka_topic_partition_list_new(metadata->topics[0].partition_cnt));
   for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
     rd_kafka_topic_partition_list_add(partitions.get(), topic.c_str(),
@@ -145,8 +110,7 @@ std::optional<SourceOffset> KafkaOffsetStore::load() {
                                std::to_string(kTimeoutMs / 1000) +
                                " s (an open transaction of another producer?)");
     }
-    std::unique_ptr<rd_kafka_message_t, MessageDeleter> message(
-        rd_kafka_consumer_poll(consumer.get(), 200));
+    RdKafkaMessagePtr message(rd_kafka_consumer_poll(consumer.get(), 200));
     if (!message) continue;
     if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       ++at_end;

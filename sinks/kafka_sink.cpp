@@ -16,13 +16,6 @@ constexpr int to_ms(std::chrono::milliseconds timeout) {
   return timeout.count() < 0 ? 0 : static_cast<int>(timeout.count());
 }
 
-struct MetadataDeleter {
-  void operator()(const rd_kafka_metadata_t* metadata) const {
-    rd_kafka_metadata_destroy(metadata);
-  }
-};
-using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
-
 void set_property(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
   char errstr[512];
   if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
@@ -163,13 +156,8 @@ KafkaSink::KafkaSink(const KafkaSinkConfig& config, DeliveryListener& listener,
   rd_kafka_conf_set_log_cb(conf.get(), &KafkaSink::on_log);
 
   char errstr[512];
-  producer_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
-  if (!producer_) {
-    // On failure the conf is still ours: `conf` destroys it.
-    throw std::runtime_error(std::string("kafka: cannot create producer: ") + errstr);
-  }
-  // On success rd_kafka_new took ownership of the conf: give it up without destroying it.
-  (void)conf.release();
+  producer_ = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof(errstr));
+  if (!producer_) throw std::runtime_error(std::string("kafka: cannot create producer: ") + errstr);
   logger_->info("kafka producer {} created for {}", rd_kafka_name(producer_.get()), brokers_);
   scram_note_ = scram_compatibility_note(conf_value(rd_kafka_conf(producer_.get()), "security.protocol"),
                                          conf_value(rd_kafka_conf(producer_.get()), "sasl.mechanisms"),
@@ -289,11 +277,11 @@ Sink::SendResult KafkaSink::send(Record& record) {
     return SendResult::kAccepted;
   }
   if (transactional_ && !txn_open_) {
-    rd_kafka_error_t* error = rd_kafka_begin_transaction(producer_.get());
+    RdKafkaErrorPtr error(rd_kafka_begin_transaction(producer_.get()));
     if (error) {
-      std::string text = std::string("kafka begin transaction: ") + rd_kafka_error_string(error);
-      if (rd_kafka_error_is_fatal(error)) remember_fatal(text);
-      rd_kafka_error_destroy(error);
+      std::string text =
+          std::string("kafka begin transaction: ") + rd_kafka_error_string(error.get());
+      if (rd_kafka_error_is_fatal(error.get())) remember_fatal(text);
       logger_->error("{}", text);
       txn_poisoned_ = text;
       fail_at_once(record, text);
@@ -537,7 +525,7 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
   // Flushes the transaction's messages (their delivery reports are served here and held), then
   // commits. Retriable errors are retried a few times; abortable ones abort.
   for (int attempt = 0;; ++attempt) {
-    rd_kafka_error_t* result = rd_kafka_commit_transaction(producer_.get(), to_ms(timeout));
+    RdKafkaErrorPtr result(rd_kafka_commit_transaction(producer_.get(), to_ms(timeout)));
     if (!result && !txn_failed_) {
       txn_open_ = false;
       position_.reset();
@@ -554,10 +542,10 @@ bool KafkaSink::commit_transaction(std::chrono::milliseconds timeout) {
       release_held_reports(DeliveryStatus::kFailed, txn_error_);
       return false;
     }
-    std::string text = std::string("kafka commit transaction: ") + rd_kafka_error_string(result);
-    bool fatal = rd_kafka_error_is_fatal(result);
-    bool retriable = rd_kafka_error_is_retriable(result);
-    rd_kafka_error_destroy(result);
+    std::string text =
+        std::string("kafka commit transaction: ") + rd_kafka_error_string(result.get());
+    bool fatal = rd_kafka_error_is_fatal(result.get());
+    bool retriable = rd_kafka_error_is_retriable(result.get());
     if (fatal) {
       remember_fatal(text);
       txn_open_ = false;
@@ -615,12 +603,12 @@ void KafkaSink::abort_transaction(const std::string& why) {
   logger_->warn("aborting kafka transaction: {}", why);
   // No later transaction of this sink may commit (see txn_poisoned_).
   if (!txn_poisoned_) txn_poisoned_ = "an earlier kafka transaction was aborted (" + why + ")";
-  rd_kafka_error_t* result = rd_kafka_abort_transaction(producer_.get(), 30000);
+  RdKafkaErrorPtr result(rd_kafka_abort_transaction(producer_.get(), 30000));
   if (result) {
-    std::string text = std::string("kafka abort transaction: ") + rd_kafka_error_string(result);
-    if (rd_kafka_error_is_fatal(result)) remember_fatal(text);
+    std::string text =
+        std::string("kafka abort transaction: ") + rd_kafka_error_string(result.get());
+    if (rd_kafka_error_is_fatal(result.get())) remember_fatal(text);
     logger_->warn("{}", text);
-    rd_kafka_error_destroy(result);
   }
   // Purged messages report here (held, as failed); then every held report fails.
   rd_kafka_poll(producer_.get(), 0);
@@ -695,10 +683,9 @@ bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
-    const rd_kafka_metadata_t* raw = nullptr;
-    err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw,
-                            to_ms(std::min(left, std::chrono::milliseconds(1000))));
-    MetadataPtr metadata(raw);
+    RdKafkaMetadataPtr metadata;
+    err = fetch_metadata(producer_.get(), false, nullptr,
+                         to_ms(std::min(left, std::chrono::milliseconds(1000))), metadata);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
     rd_kafka_poll(producer_.get(), 0);  // serves the error events that say why
     std::lock_guard lock(fatal_mutex_);
@@ -731,11 +718,10 @@ bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
   if (transactional_ && !transactions_ready_) {
     // Registers the transactional.id and fences any older producer that still uses it; its open
     // transaction is aborted, so read_committed consumers never see a zombie's records.
-    rd_kafka_error_t* result = rd_kafka_init_transactions(producer_.get(), to_ms(timeout));
+    RdKafkaErrorPtr result(rd_kafka_init_transactions(producer_.get(), to_ms(timeout)));
     if (result) {
-      error = std::string("kafka init transactions: ") + rd_kafka_error_string(result);
-      if (rd_kafka_error_is_fatal(result)) remember_fatal(error);
-      rd_kafka_error_destroy(result);
+      error = std::string("kafka init transactions: ") + rd_kafka_error_string(result.get());
+      if (rd_kafka_error_is_fatal(result.get())) remember_fatal(error);
       return false;
     }
     transactions_ready_ = true;
@@ -744,9 +730,9 @@ bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
 }
 
 std::string KafkaSink::describe_metadata(std::chrono::milliseconds timeout) {
-  const rd_kafka_metadata_t* raw = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &raw, to_ms(timeout));
-  MetadataPtr metadata(raw);
+  RdKafkaMetadataPtr metadata;
+  rd_kafka_resp_err_t err =
+      fetch_metadata(producer_.get(), false, nullptr, to_ms(timeout), metadata);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error("kafka brokers " + brokers_ + " not reachable within " +
                              std::to_string(timeout.count()) + " ms: " + rd_kafka_err2str(err));

@@ -7,10 +7,12 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/bounded_buffer.h"
 #include "core/position_ledger.h"
+#include "sinks/kafka_handles.h"
 #include "sinks/kafka_sink.h"
 #include "sinks/sink_runner.h"
 #include "tests/support/kafka_consumer.h"
@@ -61,13 +63,13 @@ TEST(KafkaBroker, RawProduceAndConsumeRoundTrip) {
   const std::string topic = test::unique_name("pgcdc_it_raw");
 
   char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr)),
-            RD_KAFKA_CONF_OK)
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
+  ASSERT_EQ(
+      rd_kafka_conf_set(conf.get(), "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr)),
+      RD_KAFKA_CONF_OK)
       << errstr;
-  RdKafkaPtr producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)));
-  if (!producer) rd_kafka_conf_destroy(conf);  // not taken on failure
-  ASSERT_TRUE(producer) << errstr;             // on success rd_kafka_new owns conf
+  RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof(errstr));
+  ASSERT_TRUE(producer) << errstr;
 
   const std::string key = "raw-key";
   const std::string value = "raw-value";

@@ -2,56 +2,15 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <memory>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
+#include "sinks/kafka_handles.h"
 #include "tests/support/test_env.h"
 
 namespace pgcdc::test {
 namespace {
-
-struct HandleDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
-};
-struct TopicDeleter {
-  void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
-};
-struct MetadataDeleter {
-  void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
-};
-struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* list) const {
-    rd_kafka_topic_partition_list_destroy(list);
-  }
-};
-struct MessageDeleter {
-  void operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
-};
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
-};
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* event) const { rd_kafka_event_destroy(event); }
-};
-struct AdminOptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t* options) const {
-    rd_kafka_AdminOptions_destroy(options);
-  }
-};
-struct ConfigResourceDeleter {
-  void operator()(rd_kafka_ConfigResource_t* resource) const {
-    rd_kafka_ConfigResource_destroy(resource);
-  }
-};
-struct NewTopicDeleter {
-  void operator()(rd_kafka_NewTopic_t* topic) const { rd_kafka_NewTopic_destroy(topic); }
-};
-using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
-using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
 void set(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
   char errstr[512];
@@ -60,25 +19,22 @@ void set(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
   }
 }
 
-HandlePtr make_handle(rd_kafka_type_t type, ConfPtr conf) {
+RdKafkaPtr make_handle(rd_kafka_type_t type, RdKafkaConfPtr conf) {
   char errstr[512];
-  HandlePtr rk(rd_kafka_new(type, conf.get(), errstr, sizeof(errstr)));
+  RdKafkaPtr rk = new_rd_kafka(type, std::move(conf), errstr, sizeof(errstr));
   if (!rk) throw std::runtime_error(std::string("test kafka client: ") + errstr);
-  (void)conf.release();  // rd_kafka_new took the conf
   return rk;
 }
 
 // Partition count of `topic` once the broker knows it and every partition has a leader.
 int wait_for_partitions(rd_kafka_t* rk, const std::string& topic,
                         std::chrono::steady_clock::time_point deadline) {
-  std::unique_ptr<rd_kafka_topic_t, TopicDeleter> rkt(
-      rd_kafka_topic_new(rk, topic.c_str(), nullptr));
+  RdKafkaTopicPtr rkt(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
   if (!rkt) throw std::runtime_error("test kafka client: cannot create topic handle " + topic);
   std::string last_error = "no answer";
   while (std::chrono::steady_clock::now() < deadline) {
-    const rd_kafka_metadata_t* raw = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt.get(), &raw, 5000);
-    std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> md(raw);
+    RdKafkaMetadataPtr md;
+    rd_kafka_resp_err_t err = fetch_metadata(rk, false, rkt.get(), 5000, md);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
       const rd_kafka_metadata_topic_t& t = md->topics[0];
       bool ready = t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0;
@@ -100,17 +56,16 @@ std::vector<ConsumedMessage> consume_all(const std::string& brokers, const std::
                                          std::chrono::milliseconds timeout,
                                          std::chrono::milliseconds linger) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  ConfPtr conf(rd_kafka_conf_new());
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", brokers);
   set(conf.get(), "group.id", unique_name("pgcdc_test_consumer"));  // required, never joined
   set(conf.get(), "enable.auto.commit", "false");
   set(conf.get(), "enable.auto.offset.store", "false");
   set(conf.get(), "isolation.level", "read_committed");
-  HandlePtr rk = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
+  RdKafkaPtr rk = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
 
   const int partitions = wait_for_partitions(rk.get(), topic, deadline);
-  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> assignment(
-      rd_kafka_topic_partition_list_new(partitions));
+  RdKafkaPartitionListPtr assignment(rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) {
     rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
@@ -128,8 +83,7 @@ std::vector<ConsumedMessage> consume_all(const std::string& brokers, const std::
       stop_at = std::chrono::steady_clock::now() + linger;
       continue;
     }
-    std::unique_ptr<rd_kafka_message_t, MessageDeleter> message(
-        rd_kafka_consumer_poll(rk.get(), 100));
+    RdKafkaMessagePtr message(rd_kafka_consumer_poll(rk.get(), 100));
     if (!message) continue;
     if (message->err) continue;  // transient (e.g. partition EOF); the deadline bounds the wait
     ConsumedMessage consumed;
@@ -151,29 +105,27 @@ std::vector<ConsumedMessage> consume_all(const std::string& brokers, const std::
 std::vector<ConsumedMessage> consume_to_end(const std::string& brokers, const std::string& topic,
                                             std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  ConfPtr conf(rd_kafka_conf_new());
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", brokers);
   set(conf.get(), "group.id", unique_name("pgcdc_test_consumer"));  // required, never joined
   set(conf.get(), "enable.auto.commit", "false");
   set(conf.get(), "enable.auto.offset.store", "false");
   set(conf.get(), "isolation.level", "read_committed");
   set(conf.get(), "enable.partition.eof", "true");
-  HandlePtr rk = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
+  RdKafkaPtr rk = make_handle(RD_KAFKA_CONSUMER, std::move(conf));
 
   // Does the topic exist? (Metadata for all topics: asking for one would create it.)
-  const rd_kafka_metadata_t* raw = nullptr;
-  if (rd_kafka_metadata(rk.get(), 1, nullptr, &raw, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  RdKafkaMetadataPtr md;
+  if (fetch_metadata(rk.get(), true, nullptr, 10000, md) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error("test kafka client: no metadata from " + brokers);
   }
-  std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> md(raw);
   int partitions = 0;
   for (int t = 0; t < md->topic_cnt; ++t) {
     if (topic == md->topics[t].topic) partitions = md->topics[t].partition_cnt;
   }
   if (partitions == 0) return {};
   std::vector<std::int64_t> high(static_cast<std::size_t>(partitions), 0);
-  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> assignment(
-      rd_kafka_topic_partition_list_new(partitions));
+  RdKafkaPartitionListPtr assignment(rd_kafka_topic_partition_list_new(partitions));
   int remaining = 0;
   for (int p = 0; p < partitions; ++p) {
     std::int64_t low = 0;
@@ -197,8 +149,7 @@ std::vector<ConsumedMessage> consume_to_end(const std::string& brokers, const st
     if (std::chrono::steady_clock::now() >= deadline) {
       throw std::runtime_error("test kafka client: " + topic + " not read to its end in time");
     }
-    std::unique_ptr<rd_kafka_message_t, MessageDeleter> message(
-        rd_kafka_consumer_poll(rk.get(), 200));
+    RdKafkaMessagePtr message(rd_kafka_consumer_poll(rk.get(), 200));
     if (!message) continue;
     const auto p = static_cast<std::size_t>(message->partition);
     // Control records of transactions are skipped: the end of a partition comes as an EOF event
@@ -234,12 +185,12 @@ std::vector<ConsumedMessage> consume_to_end(const std::string& brokers, const st
 void create_topic(const std::string& brokers, const std::string& topic, int partitions,
                   std::chrono::milliseconds timeout,
                   const std::map<std::string, std::string>& configs) {
-  ConfPtr conf(rd_kafka_conf_new());
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", brokers);
-  HandlePtr rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
+  RdKafkaPtr rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
 
   char errstr[512];
-  std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter> new_topic(
+  RdKafkaNewTopicPtr new_topic(
       rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof(errstr)));
   if (!new_topic) throw std::runtime_error(std::string("test kafka client: ") + errstr);
   for (const auto& [name, value] : configs) {
@@ -248,16 +199,15 @@ void create_topic(const std::string& brokers, const std::string& topic, int part
       throw std::runtime_error("test kafka client: topic config " + name + "=" + value);
     }
   }
-  std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> options(
+  RdKafkaAdminOptionsPtr options(
       rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
   rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
                                               errstr, sizeof(errstr));
-  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk.get()));
+  RdKafkaQueuePtr queue(rd_kafka_queue_new(rk.get()));
   rd_kafka_NewTopic_t* topics[] = {new_topic.get()};
   rd_kafka_CreateTopics(rk.get(), topics, 1, options.get(), queue.get());
 
-  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(
-      rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000));
+  RdKafkaEventPtr event(rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000));
   if (!event) throw std::runtime_error("test kafka client: CreateTopics timed out for " + topic);
   if (rd_kafka_event_error(event.get())) {
     throw std::runtime_error(std::string("test kafka client: CreateTopics: ") +
@@ -279,11 +229,11 @@ void create_topic(const std::string& brokers, const std::string& topic, int part
 void alter_topic_configs(const std::string& brokers, const std::string& topic,
                          const std::map<std::string, std::string>& configs,
                          std::chrono::milliseconds timeout) {
-  ConfPtr conf(rd_kafka_conf_new());
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", brokers);
-  HandlePtr rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
+  RdKafkaPtr rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
 
-  std::unique_ptr<rd_kafka_ConfigResource_t, ConfigResourceDeleter> resource(
+  RdKafkaConfigResourcePtr resource(
       rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str()));
   for (const auto& [name, value] : configs) {
     if (rd_kafka_ConfigResource_set_config(resource.get(), name.c_str(), value.c_str()) !=
@@ -292,15 +242,14 @@ void alter_topic_configs(const std::string& brokers, const std::string& topic,
     }
   }
   char errstr[512];
-  std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> options(
+  RdKafkaAdminOptionsPtr options(
       rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_ALTERCONFIGS));
   rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()),
                                             errstr, sizeof(errstr));
-  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk.get()));
+  RdKafkaQueuePtr queue(rd_kafka_queue_new(rk.get()));
   rd_kafka_ConfigResource_t* resources[] = {resource.get()};
   rd_kafka_AlterConfigs(rk.get(), resources, 1, options.get(), queue.get());
-  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(
-      rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000));
+  RdKafkaEventPtr event(rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000));
   if (!event) throw std::runtime_error("test kafka client: AlterConfigs timed out for " + topic);
   if (rd_kafka_event_error(event.get())) {
     throw std::runtime_error(std::string("test kafka client: AlterConfigs: ") +

@@ -2,7 +2,6 @@
 // backpressure cases that a real broker cannot produce on demand.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>  // must follow rdkafka.h
 #include <unistd.h>
 
 #include <atomic>
@@ -11,10 +10,12 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/position_ledger.h"
 #include "core/source_offset.h"
+#include "sinks/kafka_handles.h"
 #include "sinks/kafka_offset_store.h"
 #include "sinks/kafka_sink.h"
 #include "sinks/sink_factory.h"
@@ -62,26 +63,20 @@ class MockCluster {
  public:
   MockCluster() {
     char errstr[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-    host_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)));
-    if (!host_) {
-      rd_kafka_conf_destroy(conf);  // not taken on failure
-      throw std::runtime_error(errstr);
-    }
-    cluster_ = rd_kafka_mock_cluster_new(host_.get(), 1);
+    RdKafkaConfPtr conf(rd_kafka_conf_new());
+    rd_kafka_conf_set(conf.get(), "log_level", "3", errstr, sizeof(errstr));
+    host_ = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof(errstr));
+    if (!host_) throw std::runtime_error(errstr);
+    cluster_.reset(rd_kafka_mock_cluster_new(host_.get(), 1));
     if (!cluster_) throw std::runtime_error("rd_kafka_mock_cluster_new failed");
   }
-  ~MockCluster() { rd_kafka_mock_cluster_destroy(cluster_); }  // before host_ goes
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
 
-  rd_kafka_mock_cluster_t* get() const { return cluster_; }
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+  rd_kafka_mock_cluster_t* get() const { return cluster_.get(); }
+  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_.get()); }
 
  private:
   RdKafkaPtr host_;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  RdKafkaMockClusterPtr cluster_;  // declared after host_: destroyed before it
 };
 
 Record make_record(DeliveryToken token, const std::string& topic, int seq, bool tombstone = false) {
@@ -362,12 +357,13 @@ TEST_F(KafkaMockSinkTest, FullQueueIsBackpressureAndNothingIsReportedForIt) {
 // after the first record that meets a full queue, even a later one that would fit.
 TEST_F(KafkaMockSinkTest, LibrdkafkaTakesNothingAfterAFullQueue) {
   char errstr[256];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", cluster_.bootstraps().c_str(), errstr,
-                              sizeof errstr), RD_KAFKA_CONF_OK);
-  ASSERT_EQ(rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1", errstr, sizeof errstr),
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
+  ASSERT_EQ(rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_.bootstraps().c_str(),
+                              errstr, sizeof errstr),
             RD_KAFKA_CONF_OK);
-  RdKafkaPtr producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));
+  ASSERT_EQ(rd_kafka_conf_set(conf.get(), "queue.buffering.max.kbytes", "1", errstr, sizeof errstr),
+            RD_KAFKA_CONF_OK);
+  RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof errstr);
   ASSERT_TRUE(producer) << errstr;
   RdKafkaTopicPtr topic(rd_kafka_topic_new(producer.get(), topic_.c_str(), nullptr));
   ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -688,7 +684,8 @@ TEST_F(KafkaMockTransactionTest, SlowCommitsStretchTheNextTransactionsUpToTenInt
 
     send_entry(sink, ledger, 100, 3);
     EXPECT_TRUE(sink.flush(milliseconds(10000)));
-    EXPECT_EQ(sink.transaction_length(), interval) << "a quick commit (well under 555 ms)";
+    EXPECT_EQ(sink.transaction_length(), interval)
+        << "a quick commit (well under 555 ms)";
 
     ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 400), RD_KAFKA_RESP_ERR_NO_ERROR);
     const auto began = std::chrono::steady_clock::now();
@@ -696,8 +693,10 @@ TEST_F(KafkaMockTransactionTest, SlowCommitsStretchTheNextTransactionsUpToTenInt
     EXPECT_TRUE(sink.flush(milliseconds(30000)));
     const auto took = std::chrono::steady_clock::now() - began;
     EXPECT_GE(took, milliseconds(800)) << "the round trips did not slow the commit";
-    EXPECT_GE(sink.transaction_length(), std::min<Duration>(interval * 10, milliseconds(800) * 9));
-    EXPECT_LE(sink.transaction_length(), std::min<Duration>(interval * 10, took * 9));
+    EXPECT_GE(sink.transaction_length(),
+              std::min<Duration>(interval * 10, milliseconds(800) * 9));
+    EXPECT_LE(sink.transaction_length(),
+              std::min<Duration>(interval * 10, took * 9));
 
     ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
     send_entry(sink, ledger, 300, 3);
