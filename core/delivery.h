@@ -4,7 +4,9 @@
 // (records = 1); a listener that passes reports on may merge a run of alike ones into one report
 // with `records` > 1 (daemon/pipeline.cpp's CountingListener), which the ledger and the metrics
 // count as that many records.
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/record.h"
@@ -33,6 +35,37 @@ struct DeliveryReport {
   // How many records this report stands for: all with the fields above (payload_bytes is their
   // sum). 1 from every sink.
   std::uint64_t records = 1;
+};
+
+// What a sink keeps of a record it accepted until it reports it: the fields its DeliveryReport
+// carries. Owns the table name, so it may outlive the record.
+struct ReportedRecord {
+  DeliveryToken token = 0;
+  Operation op = Operation::kRead;
+  std::string table;
+  std::size_t payload_bytes = 0;
+  std::int64_t commit_time_us = 0;
+
+  // Takes the fields from `record`, reusing this one's storage for the table name.
+  void assign(const Record& record) {
+    token = record.token;
+    op = record.op;
+    table.assign(record.table);
+    payload_bytes = record.payload_bytes();
+    commit_time_us = record.commit_time_us;
+  }
+  // Its report, valid while this lives (reported_at_us 0: the listener reads the clock).
+  DeliveryReport report(DeliveryStatus status, std::string_view error) const {
+    DeliveryReport out;
+    out.token = token;
+    out.status = status;
+    out.error = error;
+    out.op = op;
+    out.table = table;
+    out.payload_bytes = payload_bytes;
+    out.commit_time_us = commit_time_us;
+    return out;
+  }
 };
 
 class DeliveryListener {

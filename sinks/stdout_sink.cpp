@@ -93,11 +93,7 @@ Sink::SendResult StdoutSink::send(Record& record) {
   line_ += '\n';
 
   Pending pending;
-  pending.token = record.token;
-  pending.op = record.op;
-  pending.table = record.table;
-  pending.payload_bytes = record.payload_bytes();
-  pending.commit_time_us = record.commit_time_us;
+  pending.record.assign(record);
   if (std::fwrite(line_.data(), 1, line_.size(), out_) != line_.size()) {
     pending.error = "stdout sink: write to " + path_ + " failed: " + std::strerror(errno);
     std::clearerr(out_);
@@ -117,12 +113,7 @@ void StdoutSink::report_pending() {
     flush_error = "stdout sink: fsync of " + path_ + " failed: " + std::strerror(errno);
   }
   for (const Pending& pending : pending_) {
-    DeliveryReport report;
-    report.token = pending.token;
-    report.op = pending.op;
-    report.table = pending.table;
-    report.payload_bytes = pending.payload_bytes;
-    report.commit_time_us = pending.commit_time_us;
+    DeliveryReport report = pending.record.report(DeliveryStatus::kDelivered, {});
     if (!pending.error.empty()) {
       report.status = DeliveryStatus::kFailed;
       report.error = pending.error;

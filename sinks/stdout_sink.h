@@ -43,11 +43,7 @@ class StdoutSink : public Sink {
 
  private:
   struct Pending {
-    DeliveryToken token = 0;
-    Operation op = Operation::kRead;
-    std::string table;
-    std::size_t payload_bytes = 0;
-    std::int64_t commit_time_us = 0;
+    ReportedRecord record;
     std::string error;  // set when writing this record failed
   };
   struct FileCloser {
@@ -60,9 +56,9 @@ class StdoutSink : public Sink {
   std::string path_;
   std::unique_ptr<std::FILE, FileCloser> owned_file_;  // null when writing to stdout
   std::FILE* out_;                                     // owned_file_ or stdout
-  bool sync_ = false;  // fsync before reporting: out_ is a regular file
-  std::string line_;                                   // reused for each record
-  std::vector<Pending> pending_;                       // written, not yet flushed and reported
+  bool sync_ = false;             // fsync before reporting: out_ is a regular file
+  std::string line_;              // reused for each record
+  std::vector<Pending> pending_;  // written, not yet flushed and reported
   std::atomic<std::size_t> in_flight_{0};
 };
 

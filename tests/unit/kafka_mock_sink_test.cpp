@@ -17,7 +17,9 @@
 #include "core/source_offset.h"
 #include "sinks/kafka_handles.h"
 #include "sinks/kafka_offset_store.h"
+#include "sinks/kafka_properties.h"
 #include "sinks/kafka_sink.h"
+#include "sinks/kafka_transactions.h"
 #include "sinks/sink_factory.h"
 
 namespace pgcdc {
@@ -680,11 +682,11 @@ TEST_F(KafkaMockTransactionTest, SlowCommitsStretchTheNextTransactionsUpToTenInt
   {
     KafkaSink sink(c, listener);
     ASSERT_NO_FATAL_FAILURE(start(sink));
-    EXPECT_EQ(sink.transaction_length(), interval);
+    EXPECT_EQ(sink.transactions()->transaction_length(), interval);
 
     send_entry(sink, ledger, 100, 3);
     EXPECT_TRUE(sink.flush(milliseconds(10000)));
-    EXPECT_EQ(sink.transaction_length(), interval)
+    EXPECT_EQ(sink.transactions()->transaction_length(), interval)
         << "a quick commit (well under 555 ms)";
 
     ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 400), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -693,15 +695,15 @@ TEST_F(KafkaMockTransactionTest, SlowCommitsStretchTheNextTransactionsUpToTenInt
     EXPECT_TRUE(sink.flush(milliseconds(30000)));
     const auto took = std::chrono::steady_clock::now() - began;
     EXPECT_GE(took, milliseconds(800)) << "the round trips did not slow the commit";
-    EXPECT_GE(sink.transaction_length(),
+    EXPECT_GE(sink.transactions()->transaction_length(),
               std::min<Duration>(interval * 10, milliseconds(800) * 9));
-    EXPECT_LE(sink.transaction_length(),
+    EXPECT_LE(sink.transactions()->transaction_length(),
               std::min<Duration>(interval * 10, took * 9));
 
     ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster_.get(), 1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
     send_entry(sink, ledger, 300, 3);
     EXPECT_TRUE(sink.flush(milliseconds(10000)));
-    EXPECT_EQ(sink.transaction_length(), interval);
+    EXPECT_EQ(sink.transactions()->transaction_length(), interval);
   }
   EXPECT_EQ(listener.count(DeliveryStatus::kDelivered), 9u);
   EXPECT_EQ(committed_position(c), 300u);
@@ -799,15 +801,15 @@ namespace {
 // SCRAM); the end-to-end case is KafkaSecurity.ScramLogsInWhere... against the dev broker.
 TEST(KafkaScramNote, NamesTheLibraryAndTheFixOnlyForScramWithAnOldLibrdkafka) {
   const int debian12 = 0x020002ff;  // 2.0.2
-  const std::string note = KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", debian12);
+  const std::string note = scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", debian12);
   EXPECT_NE(note.find("librdkafka 2.0.2"), std::string::npos) << note;
   EXPECT_NE(note.find("2.6.1"), std::string::npos) << note;
-  EXPECT_FALSE(KafkaSink::scram_compatibility_note("sasl_plaintext", "scram-sha-256", debian12).empty());
-  EXPECT_EQ(KafkaSink::scram_compatibility_note("SASL_SSL", "PLAIN", debian12), "");
-  EXPECT_EQ(KafkaSink::scram_compatibility_note("SSL", "SCRAM-SHA-512", debian12), "");
-  EXPECT_EQ(KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x02060100), "");
-  EXPECT_EQ(KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x020a01ff), "");
-  EXPECT_FALSE(KafkaSink::scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x020600ff).empty());
+  EXPECT_FALSE(scram_compatibility_note("sasl_plaintext", "scram-sha-256", debian12).empty());
+  EXPECT_EQ(scram_compatibility_note("SASL_SSL", "PLAIN", debian12), "");
+  EXPECT_EQ(scram_compatibility_note("SSL", "SCRAM-SHA-512", debian12), "");
+  EXPECT_EQ(scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x02060100), "");
+  EXPECT_EQ(scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x020a01ff), "");
+  EXPECT_FALSE(scram_compatibility_note("SASL_SSL", "SCRAM-SHA-512", 0x020600ff).empty());
 }
 
 }  // namespace
