@@ -76,6 +76,18 @@ void Writer::forget_rows(std::size_t table,
   log_.detached[tables_[table].name].insert(vs.begin(), vs.end());
 }
 
+std::int64_t Writer::highest_drawn() const {
+  std::lock_guard lock(mutex_);
+  std::int64_t highest = 0;
+  for (const auto* sets :
+       {&log_.committed, &log_.rolled_back, &log_.uncertain, &log_.unpublished}) {
+    for (const auto& [table, vs] : *sets) {
+      if (!vs.empty()) highest = std::max(highest, *vs.rbegin());
+    }
+  }
+  return highest;
+}
+
 void Writer::note_reread(const std::string& table) {
   std::lock_guard lock(mutex_);
   ++log_.rereads[table];
@@ -91,9 +103,16 @@ void Writer::run() {
       busy_ = true;
     }
     try {
-      if (!db)
+      if (!db) {
         db = std::make_unique<PgConnection>(pg_url_, PgConnection::Kind::kQuery,
                                             test::kTestConnectionTimeout);
+        // After a crash PostgreSQL can hand out again the sequence values of transactions
+        // whose WAL never reached the disk; v must stay unique, so the sequence moves past
+        // every v drawn so far before the next transaction.
+        db->exec_params("SELECT setval($1::regclass, GREATEST((SELECT last_value FROM " +
+                            sequence_ + "), $2::bigint))",
+                        {sequence_, std::to_string(highest_drawn())});
+      }
       one_transaction(*db);
     } catch (const std::exception&) {
       db.reset();  // reconnect; one_transaction() logged the outcome

@@ -76,6 +76,8 @@ class Writer {
   void insert(PgConnection& db, std::size_t table, TransactionState& state);
   void large_insert(PgConnection& db, std::size_t table, TransactionState& state);
   void ddl(PgConnection& db, std::size_t table);
+  // The highest v in the log (any outcome).
+  std::int64_t highest_drawn() const;
 
   std::string pg_url_;
   std::vector<TableShape>& tables_;
