@@ -22,6 +22,7 @@
 
 #include "tests/support/black_hole_proxy.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/http_get.h"
 #include "tests/support/kafka_consumer.h"
 #include "tests/support/pipeline_fixture.h"
 #include "tests/support/test_env.h"
@@ -37,6 +38,8 @@ using Clock = std::chrono::steady_clock;
 
 // How long pgcdc may take to catch up after a fault before the run fails.
 constexpr auto kRecoveryBound = 120s;
+// How long the snapshots may take to finish once the writer and the faults stop.
+constexpr auto kSnapshotBound = 600s;
 
 struct Options {
   int seconds = 60;
@@ -99,7 +102,11 @@ class Run {
 
  private:
   std::string config_text();
+  // Writes the configuration to `path` with a fresh metrics port (returned in `metrics_port`).
+  std::string write_config(const std::string& path, int& metrics_port);
   void start_daemon();
+  // Every table streaming: its snapshot, and any reading again, done.
+  bool snapshots_done(std::chrono::milliseconds timeout);
   bool caught_up(std::chrono::milliseconds timeout);
   void fault();
   std::string draw_fault();
@@ -117,6 +124,8 @@ class Run {
   const test::TestEnv& env_ = test::test_env();
   std::unique_ptr<PgConnection> db_;
   std::string name_, dir_, config_path_;
+  std::string config_;    // the configuration but its [metrics] section
+  int metrics_port_ = 0;  // daemon_'s
   std::vector<TableShape> tables_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<test::DaemonProcess> daemon_, second_;
@@ -162,8 +171,7 @@ std::string Run::config_text() {
   if (options_.exactly_once) text += "delivery = 'exactly_once'\ntransaction_interval = '50ms'\n";
   text += "\n[buffer]\nmax_records = " + std::string(records[buffer]) +
           "\nmax_bytes = " + bytes[buffer] + "\n\n[offsets]\npath = '" + dir_ +
-          "/offsets.json'\n\n[metrics]\n"
-          "listen = ''\n\n[log]\nlevel = 'info'\n";
+          "/offsets.json'\n\n[log]\nlevel = 'info'\n";
   say("config: snapshot_chunk_rows " + std::to_string(std::max<std::uint32_t>(chunk, 1)) +
       ", buffer " + records[buffer] + " records / " + bytes[buffer] +
       " bytes, connection_timeout " + std::to_string(connection_timeout_s_) +
@@ -172,11 +180,37 @@ std::string Run::config_text() {
   return text;
 }
 
+std::string Run::write_config(const std::string& path, int& metrics_port) {
+  // Each process its own metrics port (a standby runs beside the first), else the same file.
+  metrics_port = test::free_port();
+  test::write_file(
+      path, config_ + "\n[metrics]\nlisten = '127.0.0.1:" + std::to_string(metrics_port) + "'\n");
+  return path;
+}
+
 void Run::start_daemon() {
   daemon_ = std::make_unique<test::DaemonProcess>(
-      std::vector<std::string>{"run", "-c", config_path_}, dir_ + "/pgcdc.log");
+      std::vector<std::string>{"run", "-c", write_config(config_path_, metrics_port_)},
+      dir_ + "/pgcdc.log");
   daemon_->start();
   ++starts_;
+}
+
+bool Run::snapshots_done(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (!daemon_alive()) return false;
+    const std::string metrics = test::http_get(metrics_port_, "/metrics").body;
+    bool done = !metrics.empty();
+    for (const auto& table : tables_) {
+      const std::string line =
+          "pgcdc_table_state{state=\"streaming\",table=\"public." + table.name + "\"} 1";
+      done = done && metrics.find(line) != std::string::npos;
+    }
+    if (done) return true;
+    std::this_thread::sleep_for(500ms);
+  }
+  return false;
 }
 
 bool Run::daemon_alive() {
@@ -413,8 +447,10 @@ void Run::fault() {
     writer_->resume();
   } else if (kind == "second-instance") {
     // Same configuration: it must stand by, then take over when the first dies.
+    int second_port = 0;
     second_ = std::make_unique<test::DaemonProcess>(
-        std::vector<std::string>{"run", "-c", config_path_}, dir_ + "/pgcdc-second.log");
+        std::vector<std::string>{"run", "-c", write_config(config_path_ + ".second", second_port)},
+        dir_ + "/pgcdc-second.log");
     second_->start();
     std::this_thread::sleep_for(std::chrono::milliseconds(1000 + random_() % 3000));
     if (!second_->running()) {
@@ -425,6 +461,7 @@ void Run::fault() {
     daemon_->signal(SIGKILL);
     daemon_->wait(10s);
     daemon_ = std::move(second_);
+    metrics_port_ = second_port;
   } else if (kind == "pg-black-hole") {
     // Mostly shorter than source.connection_timeout, which pgcdc must wait out; sometimes up to
     // twice as long, which it must notice.
@@ -481,7 +518,7 @@ int Run::go() {
     say("table " + table.name + ": " + kind_name(table.kind) + " key, " + std::to_string(rows) +
         " rows" + (table.toast ? ", TOAST" : "") + (table.nullable ? ", nullable columns" : ""));
   }
-  test::write_file(config_path_, config_text());
+  config_ = config_text();
   start_daemon();
   // Changes from here on are streamed; the snapshot reads what came before.
   const auto slot_deadline = Clock::now() + 60s;
@@ -521,6 +558,9 @@ int Run::go() {
   for (const auto& [kind, count] : faults_) faults += count;
   Verdict verdict;
   try {
+    // Every table's snapshot (and any reading again) delivered, then the stream caught up.
+    if (failure_.empty() && !snapshots_done(kSnapshotBound))
+      failure_ = "pgcdc did not finish its snapshots within 600 s at the end";
     if (failure_.empty() && !caught_up(kRecoveryBound))
       failure_ = "pgcdc did not catch up at the end";
     if (failure_.empty()) {
