@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "connector/sql_quote.h"
+
 namespace pgcdc {
 
 bool is_transient_connect_failure(std::string_view message) {
@@ -383,12 +385,7 @@ std::string PgConnection::quote_identifier(std::string_view name) const {
 }
 
 std::string quote_replication_literal(std::string_view text) {
-  std::string quoted = "'";
-  for (char c : text) {
-    quoted += c;
-    if (c == '\'') quoted += '\'';
-  }
-  return quoted + "'";
+  return quote_doubling(text, '\'');
 }
 
 std::string PgConnection::quote_literal(std::string_view text) const {

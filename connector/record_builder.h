@@ -11,20 +11,12 @@
 #include "connector/catalog.h"
 #include "connector/json_writer.h"
 #include "connector/pgoutput.h"
+#include "connector/row_layout.h"
 #include "connector/value_converter.h"
 #include "core/lsn.h"
 #include "core/record.h"
 
 namespace pgcdc {
-
-// Where the values of one tuple go.
-struct RowLayout {
-  std::vector<std::string> names;    // tuple columns, in tuple order
-  std::vector<std::string> json_names;  // the same, as JSON strings (quoted, escaped) once
-  std::vector<ColumnType> types;     // same order
-  std::vector<int> output_indexes;   // tuple positions of `after` members, in output order
-  std::vector<int> key_indexes;      // tuple positions of key members, in key order
-};
 
 // Builds the layout for tuples with the given columns. Throws SetupError when a key or output
 // column is missing from them (e.g. dropped by ALTER TABLE while pgcdc runs).
