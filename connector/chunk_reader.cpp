@@ -91,49 +91,16 @@ void ChunkReader::read(const std::string& copy_sql, std::size_t columns, ChunkRo
 }
 
 void ChunkReader::send(const std::string& copy_sql) {
-  if (!PQsendQuery(connection_.raw(), copy_sql.c_str())) {
-    throw make_pg_error(nullptr, connection_.raw(), "sending a snapshot chunk query failed");
-  }
-  copy_sent_ = true;
+  copy_.emplace(connection_, copy_sql);
 }
 
 void ChunkReader::receive(std::size_t columns, ChunkRows& rows) {
-  PGconn* conn = connection_.raw();
-  rows.reset(columns);  // keeps its memory: a chunk's rows fill the space of the one before
-  // Each wait below ends after source.connection_timeout of silence (PgConnection).
-  const std::string what = "reading a snapshot chunk";
-  PgResult copying = connection_.get_result(what);
-  if (!copying || PQresultStatus(copying.get()) != PGRES_COPY_OUT) {
-    // The query failed before sending a row (its error is in this result).
-    while (connection_.get_result(what)) {
-    }
-    copy_sent_ = false;
-    throw make_pg_error(copying.get(), conn, "reading a snapshot chunk failed");
-  }
-  for (;;) {
-    char* line = nullptr;
-    const int length = connection_.get_copy_data(&line, what);  // a row or the end
-    if (length == -1) break;                                    // the end: the final result follows
-    if (length < 0) {
-      copy_sent_ = false;  // the connection failed: the session ends
-      throw make_pg_error(nullptr, conn, "reading a snapshot chunk failed");
-    }
-    std::unique_ptr<char, decltype(&PQfreemem)> owned(line, &PQfreemem);
-    rows.add_line(std::string_view(line, static_cast<std::size_t>(length)));
-  }
-  PgResult end = connection_.get_result(what);
-  while (connection_.get_result(what)) {
-  }
-  copy_sent_ = false;
-  if (!end || PQresultStatus(end.get()) != PGRES_COMMAND_OK) {
-    throw make_pg_error(end.get(), conn, "reading a snapshot chunk failed");
-  }
+  copy_->receive(columns, rows);  // a failed COPY stays here until abandon() rolls it back
+  copy_.reset();
 }
 
 void ChunkReader::consume_input() {
-  if (copy_sent_ && PQconsumeInput(connection_.raw()) == 0) {
-    throw make_pg_error(nullptr, connection_.raw(), "reading a snapshot chunk failed");
-  }
+  if (copy_) copy_->consume_input();
 }
 
 void ChunkReader::commit() {
@@ -141,37 +108,8 @@ void ChunkReader::commit() {
 }
 
 void ChunkReader::abandon() {
-  PGconn* conn = connection_.raw();
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    copy_sent_ = false;
-    return;
-  }
-  try {
-    if (copy_sent_) {
-      // Cancel so PostgreSQL stops reading for nobody, then drain what was sent before it.
-      if (PGcancel* cancel = PQgetCancel(conn)) {
-        char error[256];
-        PQcancel(cancel, error, sizeof error);
-        PQfreeCancel(cancel);
-      }
-      const std::string what = "ending a cancelled snapshot chunk";
-      while (PgResult result = connection_.get_result(what)) {
-        if (PQresultStatus(result.get()) != PGRES_COPY_OUT) continue;
-        char* line = nullptr;
-        int length = 0;
-        while ((length = connection_.get_copy_data(&line, what)) > 0) PQfreemem(line);
-        if (length == -2) break;  // the connection failed; nothing more will come
-      }
-      copy_sent_ = false;
-    }
-    const PGTransactionStatusType status = PQtransactionStatus(conn);
-    if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR) connection_.exec("ROLLBACK");
-  } catch (const PgError& e) {
-    // The connection is broken or presumed dead (and then closed): every later use fails at once
-    // and ends the session. Called from a destructor and after other failures: never throws.
-    copy_sent_ = false;
-    spdlog::warn("abandoning a snapshot chunk on the {} failed: {}", connection_.name(), e.what());
-  }
+  copy_.reset();  // cancels the COPY if it still runs, and rolls its transaction back
+  roll_back_quietly(connection_, "abandoning a snapshot chunk");
 }
 
 }  // namespace pgcdc

@@ -20,6 +20,7 @@
 
 #include "connector/catalog.h"
 #include "connector/chunk_rows.h"
+#include "connector/copy_query.h"
 #include "connector/pg_connection.h"
 
 namespace pgcdc {
@@ -47,13 +48,12 @@ class ChunkReader {
   std::string snapshot();
   // In an open chunk: runs `copy_sql` (COPY ... TO STDOUT) and waits for all its rows.
   void read(const std::string& copy_sql, std::size_t columns, ChunkRows& rows);
-  // In an open chunk: sends `copy_sql` and returns; receive() gets the rows.
+  // In an open chunk: sends `copy_sql` and returns; receive() gets the rows (CopyQuery).
   void send(const std::string& copy_sql);
   void receive(std::size_t columns, ChunkRows& rows);
   // Takes in what a sent COPY has delivered so far, without waiting, so PostgreSQL never waits on
   // a full socket while the source works.
   void consume_input();
-  bool sent() const { return copy_sent_; }
   // Ends the chunk's transaction (its lock is released).
   void commit();
   // Cancels a sent COPY and rolls the chunk's transaction back; a no-op when nothing is open.
@@ -66,7 +66,7 @@ class ChunkReader {
   Lock lock(TableInfo& table);
 
   PgConnection connection_;
-  bool copy_sent_ = false;
+  std::optional<CopyQuery> copy_;  // sent, its rows not received yet
 };
 
 }  // namespace pgcdc
