@@ -1,6 +1,47 @@
 #include "connector/publication_watch.h"
 
+#include <spdlog/spdlog.h>
+
+#include "connector/replication_setup.h"
+
 namespace pgcdc {
+namespace {
+
+// Resets `entry` so its table is read again from its start.
+void read_again(TableSnapshotProgress& entry, const std::string& table, PublicationCheck& check) {
+  entry.done = false;
+  entry.rows = 0;
+  entry.last_key.reset();
+  check.read_again.push_back(table);
+}
+
+// A partitioned table's leaves against those its offsets recorded in `entry`.
+void check_partitions(PgConnection& query, const TableInfo& table, TableSnapshotProgress& entry,
+                      PublicationCheck& check) {
+  const std::string leaves = leaf_partitions(query, table.oid);
+  if (entry.partitions.empty() || entry.partitions == leaves) {
+    entry.partitions = leaves;
+    return;
+  }
+  for (const std::string& oid : leaves_gone(entry.partitions, leaves)) {
+    spdlog::warn(
+        "a partition (oid {}) left {} (DETACH PARTITION or DROP TABLE): PostgreSQL "
+        "writes no deletes for its rows, so their last records stay in topic {}",
+        oid, table.qualified, table.topic);
+  }
+  const std::vector<std::string> attached = attached_with_rows(query, entry.partitions, leaves);
+  entry.partitions = leaves;
+  if (attached.empty()) return;  // created empty: its rows are streamed through the root
+  std::string names;
+  for (const auto& name : attached) names += (names.empty() ? "" : ", ") + name;
+  spdlog::warn(
+      "partition(s) {} joined {} holding rows that PostgreSQL never streams (ATTACH "
+      "PARTITION): reading {} again with watermark chunks",
+      names, table.qualified, table.qualified);
+  read_again(entry, table.qualified, check);
+}
+
+}  // namespace
 
 PublicationMembership read_publication_membership(PgConnection& connection,
                                                   const std::string& publication_name,
@@ -96,6 +137,62 @@ std::vector<PublicationGap> find_publication_gaps(
     }
   }
   return gaps;
+}
+
+PublicationCheck watch_publication(PgConnection& query, const SourceConfig& source,
+                                   const std::vector<TableInfo>& tables,
+                                   const SnapshotProgress& progress,
+                                   std::atomic<std::uint64_t>& gaps_seen) {
+  PublicationMembership membership =
+      read_publication_membership(query, source.publication_name, tables);
+  if (!membership.publication_exists) {
+    throw SetupError("publication " + source.publication_name +
+                     " was dropped while pgcdc "
+                     "streams from it: changes since then cannot be decoded. Drop the slot " +
+                     source.slot_name + " and the offsets file to start over with a new snapshot");
+  }
+  bool missing = false;
+  for (const auto& [table, how] : membership.by_table) missing = missing || how.empty();
+  if (missing) {
+    // Adds them back when source.alter_publication allows it; otherwise throws naming the fix.
+    ensure_publication(query, source, tables);
+    membership = read_publication_membership(query, source.publication_name, tables);
+  }
+  PublicationCheck check;
+  check.progress = progress;
+  for (const PublicationGap& gap : find_publication_gaps(progress, membership.by_table)) {
+    const std::string what = "table " + gap.table + " left publication " + source.publication_name +
+                             (gap.current.empty() ? "" : " and was added back") +
+                             " while its changes were streamed: changes made meanwhile were "
+                             "not decoded";
+    ++gaps_seen;
+    if (source.on_publication_gap == SourceConfig::OnPublicationGap::kFail) {
+      throw SetupError(what +
+                       " (source.on_publication_gap = fail). Set on_publication_gap = "
+                       "\"resnapshot\" to read the table again, or start over with a new "
+                       "snapshot");
+    }
+    spdlog::error(
+        "{}; reading it again with watermark chunks while streaming goes on "
+        "(source.on_publication_gap = resnapshot)",
+        what);
+    TableSnapshotProgress& entry = check.progress[gap.table];
+    entry.publication = gap.current;
+    read_again(entry, gap.table, check);
+    check.gaps.push_back(gap.table);
+  }
+  for (const auto& table : tables) {
+    auto entry = check.progress.find(table.qualified);
+    if (entry == check.progress.end()) {
+      TableSnapshotProgress fresh;
+      fresh.done = !source.snapshot;  // no snapshot wanted: streamed from now on only
+      entry = check.progress.emplace(table.qualified, std::move(fresh)).first;
+    }
+    if (entry->second.publication.empty())
+      entry->second.publication = membership.by_table[table.qualified];
+    if (table.partitioned) check_partitions(query, table, entry->second, check);
+  }
+  return check;
 }
 
 }  // namespace pgcdc

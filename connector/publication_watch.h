@@ -5,10 +5,13 @@
 // a member (pg_publication_rel, pg_publication_namespace) is a new row with a new OID after a drop
 // and an add. pgcdc records that "membership" per table in its offsets and compares it at start
 // and periodically while streaming.
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "connector/catalog.h"
 #include "connector/pg_connection.h"
 #include "core/source_offset.h"
@@ -49,5 +52,27 @@ struct PublicationGap {
 // nothing recorded yet are not gaps: their membership is simply taken.
 std::vector<PublicationGap> find_publication_gaps(
     const SnapshotProgress& progress, const std::map<std::string, std::string>& current);
+
+// What a look at the publication found.
+struct PublicationCheck {
+  // `progress` with every table's membership and leaf partitions recorded, and the tables to
+  // read again reset to their start.
+  SnapshotProgress progress;
+  std::vector<std::string> gaps;        // tables that left the publication, to be read again
+  std::vector<std::string> read_again;  // every table reset: gaps, partitions attached with rows
+};
+
+// Source thread (the query connection), at start and every few seconds while streaming: every
+// captured table is still in the publication as `progress` recorded. A gap is counted in
+// `gaps_seen` and logged, and the table is read again (source.on_publication_gap = resnapshot)
+// or a SetupError thrown (fail). Tables missing from the publication are added back when
+// source.alter_publication allows it (ensure_publication throws naming the fix otherwise). A
+// partitioned table's leaves are compared with those recorded: a partition attached with rows
+// (never streamed) has the table read again; one detached or dropped is logged. Throws
+// SetupError when the publication is gone.
+PublicationCheck watch_publication(PgConnection& query, const SourceConfig& source,
+                                   const std::vector<TableInfo>& tables,
+                                   const SnapshotProgress& progress,
+                                   std::atomic<std::uint64_t>& gaps_seen);
 
 }  // namespace pgcdc

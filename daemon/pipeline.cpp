@@ -1,5 +1,6 @@
 #include "daemon/pipeline.h"
 
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -109,6 +110,34 @@ std::optional<std::string> slot_holder(const SourceConfig& source) {
   return std::nullopt;
 }
 
+// The one place that says whether positions travel with the records: exactly-once keeps them in
+// Kafka (written inside each transaction), at-least-once in the offsets file.
+bool delivers_exactly_once(const Config& config) {
+  return config.sink.kind == SinkConfig::Kind::kKafka &&
+         config.sink.kafka.delivery == KafkaSinkConfig::Delivery::kExactlyOnce;
+}
+
+// What the source needs to know of the whole configuration. Built per session, after the offsets
+// store was read: `no_position` says how the store was found.
+SourceOptions source_options(const Config& config, bool exactly_once) {
+  SourceOptions options;
+  options.source = config.source;
+  options.format = config.format;
+  options.topic_prefix = config.sink.kafka.topic_prefix;
+  options.tombstones = config.sink.kafka.tombstones;
+  options.position_markers = exactly_once;
+  if (exactly_once) {
+    options.offsets_store = "the offsets topic " + config.sink.kafka.offsets_topic;
+    options.no_position = options.offsets_store + " holds no position for this pipeline";
+  } else {
+    options.offsets_store = "the offsets file " + config.offsets.path;
+    options.no_position =
+        options.offsets_store +
+        (std::filesystem::exists(config.offsets.path) ? " holds no position" : " is missing");
+  }
+  return options;
+}
+
 }  // namespace
 
 Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::string& error) {
@@ -118,10 +147,7 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
       return SessionEnd::kStandby;
     }
   }
-  // Exactly-once keeps positions in Kafka (written inside each transaction); otherwise in the
-  // offsets file.
-  const bool exactly_once = config_.sink.kind == SinkConfig::Kind::kKafka &&
-                            config_.sink.kafka.delivery == KafkaSinkConfig::Delivery::kExactlyOnce;
+  const bool exactly_once = delivers_exactly_once(config_);
   std::unique_ptr<OffsetStore> offsets;
   if (exactly_once) {
     offsets = std::make_unique<KafkaOffsetStore>(config_.sink.kafka);
@@ -165,7 +191,8 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   source_stats_.note_loop_turn();
   AttachedSession attached(metrics_, {&buffer, &ledger, &source_stats_, sink.get(), sink_name});
 
-  PostgresSource source(config_, buffer, ledger, *offsets, source_stats_);
+  PostgresSource source(source_options(config_, exactly_once), buffer, ledger, *offsets,
+                        source_stats_);
   PostgresSource::Outcome outcome = PostgresSource::Outcome::kStopped;
   SessionEnd end = SessionEnd::kStopped;
   try {
