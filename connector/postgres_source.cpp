@@ -76,7 +76,8 @@ void PostgresSource::connect_and_prepare() {
   types_ = std::make_unique<TypeCache>(*query_);
   builder_ = std::make_unique<RecordBuilder>(converter_, query_->database());
   tables_ = describe_tables(*query_, options_);
-  relations_.emplace(tables_, *query_, *types_, source.publication_name);
+  relations_.emplace(tables_, *query_, *types_, source.publication_name,
+                     start_over_advice(options_));
 
   snapshot_.emplace(options_, *query_, *types_, watermarks_);
 
@@ -143,7 +144,7 @@ PostgresSource::Outcome PostgresSource::stream_loop(const std::atomic<bool>& sto
 }
 void PostgresSource::check_publication() {
   next_publication_check_ = Clock::now() + kPublicationCheckInterval;
-  PublicationCheck check = watch_publication(*query_, options_.source, tables_, *plan_.progress(),
+  PublicationCheck check = watch_publication(*query_, options_, tables_, *plan_.progress(),
                                              stats_.publication_gaps);
   reread_after_gap_.insert(check.gaps.begin(), check.gaps.end());
   for (const std::string& table : check.read_again) {

@@ -139,17 +139,18 @@ std::vector<PublicationGap> find_publication_gaps(
   return gaps;
 }
 
-PublicationCheck watch_publication(PgConnection& query, const SourceConfig& source,
+PublicationCheck watch_publication(PgConnection& query, const SourceOptions& options,
                                    const std::vector<TableInfo>& tables,
                                    const SnapshotProgress& progress,
                                    std::atomic<std::uint64_t>& gaps_seen) {
+  const SourceConfig& source = options.source;
   PublicationMembership membership =
       read_publication_membership(query, source.publication_name, tables);
   if (!membership.publication_exists) {
     throw SetupError("publication " + source.publication_name +
                      " was dropped while pgcdc "
-                     "streams from it: changes since then cannot be decoded. Drop the slot " +
-                     source.slot_name + " and the offsets file to start over with a new snapshot");
+                     "streams from it: changes since then cannot be decoded: " +
+                     start_over_advice(options));
   }
   bool missing = false;
   for (const auto& [table, how] : membership.by_table) missing = missing || how.empty();

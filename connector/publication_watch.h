@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "connector/catalog.h"
 #include "connector/pg_connection.h"
+#include "connector/source_options.h"
 #include "core/source_offset.h"
 
 namespace pgcdc {
@@ -70,7 +71,7 @@ struct PublicationCheck {
 // partitioned table's leaves are compared with those recorded: a partition attached with rows
 // (never streamed) has the table read again; one detached or dropped is logged. Throws
 // SetupError when the publication is gone.
-PublicationCheck watch_publication(PgConnection& query, const SourceConfig& source,
+PublicationCheck watch_publication(PgConnection& query, const SourceOptions& options,
                                    const std::vector<TableInfo>& tables,
                                    const SnapshotProgress& progress,
                                    std::atomic<std::uint64_t>& gaps_seen);

@@ -7,11 +7,13 @@
 namespace pgcdc {
 
 RelationMap::RelationMap(const std::vector<TableInfo>& tables, PgConnection& query,
-                         TypeCache& types, std::string publication_name)
+                         TypeCache& types, std::string publication_name,
+                         std::string start_over)
     : tables_(tables),
       query_(query),
       types_(types),
-      publication_name_(std::move(publication_name)) {}
+      publication_name_(std::move(publication_name)),
+      start_over_(std::move(start_over)) {}
 
 void RelationMap::update(const pgoutput::Relation& relation) {
   Relation state;
@@ -70,8 +72,8 @@ const RelationMap::Relation* RelationMap::for_change(std::uint32_t relation_id) 
                      "ALTER PUBLICATION " + query_.quote_identifier(publication_name_) +
                      " SET (publish_via_partition_root = true) and publish the partitioned " +
                      "table itself, not an ancestor of a configured partition; changes already " +
-                     "written this way cannot be decoded again under the right name: drop the " +
-                     "slot and the offsets file to snapshot again");
+                     "written this way cannot be decoded again under the right name: " +
+                     start_over_);
   }
   return relation.table ? &relation : nullptr;
 }

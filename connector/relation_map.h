@@ -32,8 +32,9 @@ class RelationMap {
   };
 
   // `query` looks up partitions and `types` the columns' types; both must outlive this.
+  // `start_over` ends the error of a change that cannot be decoded under the right name.
   RelationMap(const std::vector<TableInfo>& tables, PgConnection& query, TypeCache& types,
-              std::string publication_name);
+              std::string publication_name, std::string start_over);
 
   // A Relation message.
   void update(const pgoutput::Relation& relation);
@@ -52,6 +53,7 @@ class RelationMap {
   PgConnection& query_;
   TypeCache& types_;
   std::string publication_name_;
+  std::string start_over_;
   std::unordered_map<std::uint32_t, Relation> relations_;
 };
 

@@ -57,8 +57,8 @@ SlotCheck check_slot(PgConnection& query, const SourceOptions& options,
     } else if (slot->wal_status == "lost") {
       throw SetupError("replication slot " + source.slot_name +
                        " was invalidated (wal_status "
-                       "lost): PostgreSQL removed WAL it still needed, changes were lost. Drop the "
-                       "slot and the offsets file to start over with a new snapshot");
+                       "lost): PostgreSQL removed WAL it still needed, changes were lost: " +
+                       start_over_advice(options));
     }
     if (slot && slot->active) {
       // Another process (a second pgcdc instance) streams from it: stand by.
@@ -79,14 +79,14 @@ SlotCheck check_slot(PgConnection& query, const SourceOptions& options,
     // cannot publish the changes in between, so the stream would fail on them forever.
     throw SetupError("publication " + source.publication_name +
                      " was dropped while the slot "
-                     "still has changes to stream: they cannot be decoded any more. Drop the slot "
-                     "and the offsets file to start over with a new snapshot");
+                     "still has changes to stream: they cannot be decoded any more: " +
+                     start_over_advice(options));
   }
   if (!slot && resume_lsn != 0) {
     throw SetupError("replication slot " + source.slot_name + " does not exist, but " +
                      options.offsets_store + " says streaming reached " + format_lsn(resume_lsn) +
-                     ": changes since then cannot be recovered. Remove "
-                     "the offsets file to start over with a new snapshot");
+                     ": changes since then cannot be recovered: " + options.forget_position +
+                     " to start over with a new snapshot");
   }
   check.exists = slot.has_value();
   return check;

@@ -24,6 +24,15 @@ struct SourceOptions {
   // How that store holds no position, for the warning when a slot exists without one: "the
   // offsets file PATH is missing".
   std::string no_position;
+  // How a person removes this pipeline's position from that store: "delete the offsets file PATH".
+  std::string forget_position;
 };
+
+// The advice that ends an error the slot cannot recover from: the slot and the position go, and
+// the next start snapshots every table again.
+inline std::string start_over_advice(const SourceOptions& options) {
+  return "drop the replication slot " + options.source.slot_name + " and " +
+         options.forget_position + " to start over with a new snapshot";
+}
 
 }  // namespace pgcdc

@@ -129,11 +129,15 @@ SourceOptions source_options(const Config& config, bool exactly_once) {
   if (exactly_once) {
     options.offsets_store = "the offsets topic " + config.sink.kafka.offsets_topic;
     options.no_position = options.offsets_store + " holds no position for this pipeline";
+    // KafkaOffsetStore takes a record without a value as "no position" (compaction removes it).
+    options.forget_position = "write a record with key " + config.sink.kafka.transactional_id +
+                              " and no value (a tombstone) to " + options.offsets_store;
   } else {
     options.offsets_store = "the offsets file " + config.offsets.path;
     options.no_position =
         options.offsets_store +
         (std::filesystem::exists(config.offsets.path) ? " holds no position" : " is missing");
+    options.forget_position = "delete " + options.offsets_store;
   }
   return options;
 }

@@ -121,8 +121,13 @@ std::optional<SourceOffset> KafkaOffsetStore::load() {
                                rd_kafka_message_errstr(message.get()));
     }
     std::string key(static_cast<const char*>(message->key), message->key_len);
-    if (key != config_.transactional_id || !message->payload) continue;
-    last.emplace(static_cast<const char*>(message->payload), message->len);
+    if (key != config_.transactional_id) continue;
+    // A record without a value (a tombstone a person wrote) removes the position: start over.
+    if (!message->payload) {
+      last.reset();
+    } else {
+      last.emplace(static_cast<const char*>(message->payload), message->len);
+    }
   }
   if (!last) return std::nullopt;
   try {

@@ -651,6 +651,46 @@ TEST_F(KafkaMockTransactionTest, EntriesSentAsBatchesCommitTheirPositions) {
   EXPECT_EQ(committed_position(c), 200u);
 }
 
+// The advice to start over with exactly-once is a tombstone for the pipeline's key: after it, no
+// position is read back (an older one of the same key must not come back either).
+TEST_F(KafkaMockTransactionTest, ATombstoneForThePipelinesKeyRemovesItsPosition) {
+  PositionLedger ledger;
+  RecordingListener listener(&ledger);
+  KafkaSinkConfig c = transactional();
+  {
+    KafkaSink sink(c, listener);
+    ASSERT_NO_FATAL_FAILURE(start(sink));
+    send_entry(sink, ledger, 100, 1);
+    EXPECT_TRUE(sink.flush(milliseconds(10000)));
+  }
+  ASSERT_EQ(committed_position(c), 100u);
+  char errstr[256];
+  RdKafkaConfPtr conf(rd_kafka_conf_new());
+  ASSERT_EQ(rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_.bootstraps().c_str(),
+                              errstr, sizeof errstr),
+            RD_KAFKA_CONF_OK);
+  RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof errstr);
+  ASSERT_TRUE(producer) << errstr;
+  // Another pipeline's position in the same topic stays where it is.
+  const std::string other = "other-pipeline";
+  const std::string other_position = offset_to_json(at(7));
+  ASSERT_EQ(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(c.offsets_topic.c_str()),
+                              RD_KAFKA_V_KEY(c.transactional_id.data(), c.transactional_id.size()),
+                              RD_KAFKA_V_VALUE(nullptr, 0), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(c.offsets_topic.c_str()),
+                              RD_KAFKA_V_KEY(other.data(), other.size()),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(other_position.data()),
+                                               other_position.size()),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_flush(producer.get(), 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_FALSE(KafkaOffsetStore(c).load().has_value());
+  KafkaSinkConfig other_config = c;
+  other_config.transactional_id = other;
+  EXPECT_EQ(committed_position(other_config), 7u);
+}
+
 TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadOfAborting) {
   PositionLedger ledger;
   RecordingListener listener(&ledger);
