@@ -652,18 +652,12 @@ TEST_F(KafkaMockTransactionTest, EntriesSentAsBatchesCommitTheirPositions) {
 }
 
 // The advice to start over with exactly-once is a tombstone for the pipeline's key: after it, no
-// position is read back (an older one of the same key must not come back either).
+// position is read back (an older one of the same key must not come back either), and another
+// pipeline's position in the same topic stays.
 TEST_F(KafkaMockTransactionTest, ATombstoneForThePipelinesKeyRemovesItsPosition) {
-  PositionLedger ledger;
-  RecordingListener listener(&ledger);
-  KafkaSinkConfig c = transactional();
-  {
-    KafkaSink sink(c, listener);
-    ASSERT_NO_FATAL_FAILURE(start(sink));
-    send_entry(sink, ledger, 100, 1);
-    EXPECT_TRUE(sink.flush(milliseconds(10000)));
-  }
-  ASSERT_EQ(committed_position(c), 100u);
+  const KafkaSinkConfig c = transactional();
+  KafkaSinkConfig other = c;
+  other.transactional_id = "other-pipeline";
   char errstr[256];
   RdKafkaConfPtr conf(rd_kafka_conf_new());
   ASSERT_EQ(rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_.bootstraps().c_str(),
@@ -671,24 +665,23 @@ TEST_F(KafkaMockTransactionTest, ATombstoneForThePipelinesKeyRemovesItsPosition)
             RD_KAFKA_CONF_OK);
   RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof errstr);
   ASSERT_TRUE(producer) << errstr;
-  // Another pipeline's position in the same topic stays where it is.
-  const std::string other = "other-pipeline";
-  const std::string other_position = offset_to_json(at(7));
-  ASSERT_EQ(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(c.offsets_topic.c_str()),
-                              RD_KAFKA_V_KEY(c.transactional_id.data(), c.transactional_id.size()),
-                              RD_KAFKA_V_VALUE(nullptr, 0), RD_KAFKA_V_END),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  ASSERT_EQ(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(c.offsets_topic.c_str()),
-                              RD_KAFKA_V_KEY(other.data(), other.size()),
-                              RD_KAFKA_V_VALUE(const_cast<char*>(other_position.data()),
-                                               other_position.size()),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  ASSERT_EQ(rd_kafka_flush(producer.get(), 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  // A record of `key` in the offsets topic; without a position, a tombstone.
+  auto put = [&](const std::string& key, std::optional<Lsn> position) {
+    const std::string value = position ? offset_to_json(at(*position)) : std::string();
+    ASSERT_EQ(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(c.offsets_topic.c_str()),
+                                RD_KAFKA_V_KEY(key.data(), key.size()),
+                                RD_KAFKA_V_VALUE((position ? const_cast<char*>(value.data()) : nullptr),
+                                                 value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_flush(producer.get(), 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  };
+  put(c.transactional_id, 100);
+  put(other.transactional_id, 7);
+  ASSERT_EQ(committed_position(c), 100u);
+  put(c.transactional_id, std::nullopt);
   EXPECT_FALSE(KafkaOffsetStore(c).load().has_value());
-  KafkaSinkConfig other_config = c;
-  other_config.transactional_id = other;
-  EXPECT_EQ(committed_position(other_config), 7u);
+  EXPECT_EQ(committed_position(other), 7u);
 }
 
 TEST_F(KafkaMockTransactionTest, AFullQueueWhenThePositionIsWrittenWaitsInsteadOfAborting) {
