@@ -62,6 +62,11 @@ struct SourceConfig {
   // with watermark chunks, or stop with an error.
   enum class OnPublicationGap { kResnapshot, kFail };
   OnPublicationGap on_publication_gap = OnPublicationGap::kResnapshot;
+  // Whether the slot is a failover slot (PostgreSQL 17+: copied to standbys with
+  // sync_replication_slots, so it survives a promotion). kAuto: wherever the server supports it;
+  // kOn: required (refused at start before 17); kOff: never.
+  enum class FailoverSlot { kAuto, kOn, kOff };
+  FailoverSlot failover_slot = FailoverSlot::kAuto;
   // A second instance finding the slot in use waits as a standby and checks this often.
   std::chrono::milliseconds standby_interval{5000};
   // How long a connection to PostgreSQL (replication, queries, a snapshot's COPY) may stay silent

@@ -263,6 +263,11 @@ std::string describe_config(const Config& config) {
                          ? "fail"
                          : "resnapshot")
       << "\n";
+  out << "failover_slot = "
+      << (source.failover_slot == SourceConfig::FailoverSlot::kAuto
+              ? toml_string("auto")
+              : bool_text(source.failover_slot == SourceConfig::FailoverSlot::kOn))
+      << "\n";
   out << "standby_interval = " << toml_string(duration_text(source.standby_interval)) << "\n";
   out << "connection_timeout = " << toml_string(duration_text(source.connection_timeout)) << "\n";
 

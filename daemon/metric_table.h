@@ -55,6 +55,7 @@ enum class MetricId : std::size_t {
   kSlotActive,
   kSlotSafeWalSize,
   kSlotConfirmedFlushLsn,
+  kSlotFailoverReady,
   kSlotSampleErrors,
   kErrors,
   kBuildInfo,
@@ -226,6 +227,9 @@ inline constexpr std::array kMetricTable = {
     MetricSpec{MetricId::kSlotConfirmedFlushLsn, MetricType::kGauge,
                "pgcdc_slot_confirmed_flush_lsn",
                "The slot's confirmed_flush_lsn as the server sees it"},
+    MetricSpec{MetricId::kSlotFailoverReady, MetricType::kGauge, "pgcdc_slot_failover_ready",
+               "1 when the slot is a failover slot and every standby slot in "
+               "synchronized_standby_slots has its standby connected (PostgreSQL 17+)"},
     MetricSpec{MetricId::kSlotSampleErrors, MetricType::kCounter, "pgcdc_slot_sample_errors_total",
                "Failed attempts to read slot health and row estimates"},
     MetricSpec{MetricId::kErrors,

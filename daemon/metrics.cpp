@@ -201,6 +201,7 @@ void Metrics::record_server_sample(const ServerSample& sample) {
       .Set(static_cast<double>(sample.retained_wal_bytes.value_or(0)));
   registry_.gauge(MetricId::kSlotConfirmedFlushLsn)
       .Set(static_cast<double>(sample.slot_confirmed_flush_lsn));
+  registry_.gauge(MetricId::kSlotFailoverReady).Set(sample.slot_failover_ready ? 1 : 0);
   // Only this thread adds or removes the safe-size gauge.
   auto& safe_wal = registry_.gauge_family(MetricId::kSlotSafeWalSize);
   if (sample.safe_wal_size_bytes) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "connector/failover_slot.h"
 #include "connector/pg_connection.h"
 #include "core/thread_name.h"
 
@@ -80,6 +81,12 @@ ServerSample ServerSampler::sample(PgConnection& connection, const Config& confi
       out.safe_wal_size_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 5), nullptr, 10);
     }
     out.slot_confirmed_flush_lsn = parse_lsn(field(wal.get(), 0, 6)).value_or(0);
+    try {
+      out.slot_failover_ready = read_failover_readiness(connection, slot).ready();
+    } catch (const PgError& e) {
+      out.error = e.what();
+      return out;
+    }
   }
   for (const auto& table : config.source.tables) {
     PgResult estimate = query(connection,

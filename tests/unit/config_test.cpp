@@ -321,6 +321,18 @@ TEST_F(ConfigTest, ReadsTheConnectionTimeoutAndRefusesOneBelowTwoSeconds) {
   EXPECT_NE(error.find("must be at least 2s"), std::string::npos) << error;
 }
 
+TEST_F(ConfigTest, ReadsFailoverSlotAsAutoOrABoolean) {
+  auto failover = [](const std::string& lines) {
+    return load_config_text(minimal_toml("table = \"t\"\n" + lines), "toml").source.failover_slot;
+  };
+  EXPECT_EQ(failover(""), SourceConfig::FailoverSlot::kAuto);
+  EXPECT_EQ(failover("failover_slot = \"auto\"\n"), SourceConfig::FailoverSlot::kAuto);
+  EXPECT_EQ(failover("failover_slot = true\n"), SourceConfig::FailoverSlot::kOn);
+  EXPECT_EQ(failover("failover_slot = \"off\"\n"), SourceConfig::FailoverSlot::kOff);
+  std::string error = toml_error(minimal_toml("table = \"t\"\nfailover_slot = \"sometimes\"\n"));
+  EXPECT_NE(error.find("source.failover_slot"), std::string::npos) << error;
+}
+
 TEST_F(ConfigTest, ReadsBooleansFromStringsInAnyCase) {
   auto source = [](const std::string& lines) {
     return load_config_text(minimal_toml("table = \"t\"\n" + lines), "toml").source;
