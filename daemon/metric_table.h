@@ -55,6 +55,7 @@ enum class MetricId : std::size_t {
   kSlotActive,
   kSlotSafeWalSize,
   kSlotConfirmedFlushLsn,
+  kSlotWalAtRisk,
   kSlotSampleErrors,
   kErrors,
   kBuildInfo,
@@ -226,6 +227,9 @@ inline constexpr std::array kMetricTable = {
     MetricSpec{MetricId::kSlotConfirmedFlushLsn, MetricType::kGauge,
                "pgcdc_slot_confirmed_flush_lsn",
                "The slot's confirmed_flush_lsn as the server sees it"},
+    MetricSpec{MetricId::kSlotWalAtRisk, MetricType::kGauge, "pgcdc_slot_wal_at_risk",
+               "1 while the slot retains source.wal_retention_warn of max_slot_wal_keep_size or "
+               "more, or its wal_status is unreserved or lost (/readyz says which)"},
     MetricSpec{MetricId::kSlotSampleErrors, MetricType::kCounter, "pgcdc_slot_sample_errors_total",
                "Failed attempts to read slot health and row estimates"},
     MetricSpec{MetricId::kErrors,
