@@ -57,6 +57,9 @@ struct SourceConfig {
   // changes were lost): stop with an error, or drop it, create a new one and read the tables again.
   enum class OnSlotLost { kFail, kResnapshot };
   OnSlotLost on_slot_lost = OnSlotLost::kFail;
+  // Warn (an error in the log, pgcdc_slot_wal_at_risk, /readyz degraded) once the slot retains
+  // this fraction of the server's max_slot_wal_keep_size, before PostgreSQL invalidates it.
+  double wal_retention_warn = 0.8;
   // What to do when a captured table left the publication (or left and came back) while its
   // changes were being streamed: the changes in between were never decoded. Read the table again
   // with watermark chunks, or stop with an error.

@@ -5,6 +5,7 @@
 //   - the server's WAL position;
 //   - the replication slot: wal_status, active, WAL it retains, safe_wal_size, confirmed flush,
 //     and whether it would survive a failover (connector/failover_slot.h);
+//     and the server's max_slot_wal_keep_size;
 //   - each configured table's estimated row count (pg_class.reltuples), for snapshot progress.
 // Every query is a catalog read that any role may run (no superuser, no pg_monitor needed).
 #include <chrono>
@@ -36,6 +37,8 @@ struct ServerSample {
   Lsn slot_confirmed_flush_lsn = 0;
   // A failover slot with a connected standby in synchronized_standby_slots (PostgreSQL 17+).
   bool slot_failover_ready = false;
+  // The server's max_slot_wal_keep_size; nullopt when it is -1 (no limit).
+  std::optional<std::int64_t> max_slot_wal_keep_size_bytes;
   // "schema.table" -> pg_class.reltuples; below 0 when PostgreSQL has no estimate yet (never
   // vacuumed or analyzed). Missing tables are left out.
   std::map<std::string, double> estimated_rows;
