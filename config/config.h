@@ -57,11 +57,19 @@ struct SourceConfig {
   // changes were lost): stop with an error, or drop it, create a new one and read the tables again.
   enum class OnSlotLost { kFail, kResnapshot };
   OnSlotLost on_slot_lost = OnSlotLost::kFail;
+  // Warn (an error in the log, pgcdc_slot_wal_at_risk, /readyz degraded) once the slot retains
+  // this fraction of the server's max_slot_wal_keep_size, before PostgreSQL invalidates it.
+  double wal_retention_warn = 0.8;
   // What to do when a captured table left the publication (or left and came back) while its
   // changes were being streamed: the changes in between were never decoded. Read the table again
   // with watermark chunks, or stop with an error.
   enum class OnPublicationGap { kResnapshot, kFail };
   OnPublicationGap on_publication_gap = OnPublicationGap::kResnapshot;
+  // Whether the slot is a failover slot (PostgreSQL 17+: copied to standbys with
+  // sync_replication_slots, so it survives a promotion). kAuto: wherever the server supports it;
+  // kOn: required (refused at start before 17); kOff: never.
+  enum class FailoverSlot { kAuto, kOn, kOff };
+  FailoverSlot failover_slot = FailoverSlot::kAuto;
   // A second instance finding the slot in use waits as a standby and checks this often.
   std::chrono::milliseconds standby_interval{5000};
   // How long a connection to PostgreSQL (replication, queries, a snapshot's COPY) may stay silent

@@ -4,6 +4,7 @@
 #include "config/config.h"
 
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <sstream>
 #include <string_view>
@@ -206,6 +207,16 @@ std::string duration_text(std::chrono::milliseconds duration) {
   return std::to_string(ms) + "ms";
 }
 
+// A TOML float that reads back as the same double (0.8, not 0.80000000000000004), always with a
+// fraction or exponent so it stays a float.
+std::string number_text(double value) {
+  char buffer[64];
+  auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  std::string text(buffer, end);
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
 const char* bool_text(bool value) {
   return value ? "true" : "false";
 }
@@ -258,10 +269,16 @@ std::string describe_config(const Config& config) {
  out << "on_slot_lost = "
       << toml_string(source.on_slot_lost == SourceConfig::OnSlotLost::kResnapshot ? "resnapshot" : "fail")
       << "\n";
+  out << "wal_retention_warn = " << number_text(source.wal_retention_warn) << "\n";
   out << "on_publication_gap = "
       << toml_string(source.on_publication_gap == SourceConfig::OnPublicationGap::kFail
                          ? "fail"
                          : "resnapshot")
+      << "\n";
+  out << "failover_slot = "
+      << (source.failover_slot == SourceConfig::FailoverSlot::kAuto
+              ? toml_string("auto")
+              : bool_text(source.failover_slot == SourceConfig::FailoverSlot::kOn))
       << "\n";
   out << "standby_interval = " << toml_string(duration_text(source.standby_interval)) << "\n";
   out << "connection_timeout = " << toml_string(duration_text(source.connection_timeout)) << "\n";

@@ -23,7 +23,8 @@ void Loader::read_source(const Node& node, SourceConfig& source) const {
       with_file_keys({"table", "tables", "columns", "key", "cdc", "snapshot", "alter_publication",
                       "drop_slot_on_stop", "snapshot_chunk_rows", "snapshot_chunk_bytes",
                       "status_interval", "heartbeat_interval", "standby_interval", "on_slot_lost",
-                      "on_publication_gap", "connection_timeout"},
+                      "wal_retention_warn", "on_publication_gap", "connection_timeout",
+                      "failover_slot"},
                      {"url", "replication_url", "publication_name", "slot_name"}));
 
   std::optional<Text> url = string_or_file(section, "url");
@@ -99,11 +100,24 @@ void Loader::read_source(const Node& node, SourceConfig& source) const {
             ? SourceConfig::OnSlotLost::kResnapshot
             : SourceConfig::OnSlotLost::kFail;
   }
+  if (const Node* value = section.get("wal_retention_warn")) {
+    source.wal_retention_warn = fraction(*value, section.path_of("wal_retention_warn"));
+  }
   if (const Node* value = section.get("on_publication_gap")) {
     source.on_publication_gap =
         one_of(*value, section.path_of("on_publication_gap"), kOnPublicationGap) == "fail"
             ? SourceConfig::OnPublicationGap::kFail
             : SourceConfig::OnPublicationGap::kResnapshot;
+  }
+  if (const Node* value = section.get("failover_slot")) {
+    // "auto" (the default: a failover slot wherever the server has them), or a boolean.
+    if (value->type == Node::Type::kString && lower(value->string) == "auto") {
+      source.failover_slot = SourceConfig::FailoverSlot::kAuto;
+    } else {
+      source.failover_slot = boolean(*value, section.path_of("failover_slot"))
+                                 ? SourceConfig::FailoverSlot::kOn
+                                 : SourceConfig::FailoverSlot::kOff;
+    }
   }
   if (const Node* value = section.get("standby_interval")) {
     source.standby_interval = duration(*value, section.path_of("standby_interval"));

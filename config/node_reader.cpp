@@ -4,6 +4,7 @@
 #include "config/node_reader.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "config/value_parsers.h"
@@ -173,6 +174,24 @@ std::uint64_t NodeReader::positive_integer(const Node& node, const std::string& 
     fail(path, "must be a positive integer, got " + std::to_string(node.integer), node.line);
   }
   return static_cast<std::uint64_t>(node.integer);
+}
+
+double NodeReader::fraction(const Node& node, const std::string& path) const {
+  double value = 0;
+  if (node.type == Node::Type::kFloat) {
+    value = node.floating;
+  } else if (node.type == Node::Type::kInteger) {
+    value = static_cast<double>(node.integer);
+  } else {
+    wrong_type(node, path, "a number between 0 and 1, e.g. 0.8");
+  }
+  // Also rejects NaN.
+  if (!(value > 0 && value <= 1)) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    fail(path, std::string("must be above 0 and at most 1, got ") + text, node.line);
+  }
+  return value;
 }
 
 std::chrono::milliseconds NodeReader::duration(const Node& node, const std::string& path) const {

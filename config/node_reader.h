@@ -82,6 +82,9 @@ class NodeReader {
                                 std::uint64_t max) const;
   std::uint64_t positive_integer(const Node& node, const std::string& path) const;
 
+  // A number above 0 and at most 1 (a float, or the integer 1).
+  double fraction(const Node& node, const std::string& path) const;
+
   // A string such as "10s" (parse_duration), or integer milliseconds.
   std::chrono::milliseconds duration(const Node& node, const std::string& path) const;
 

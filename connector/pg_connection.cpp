@@ -20,7 +20,9 @@ bool is_transient_connect_failure(std::string_view message) {
   // "too many clients"), as PostgreSQL 15 words them, and libpq's own for an absent server.
   // "not yet accepting connections" is crash recovery before a consistent state: a restart
   // with -m immediate shows it for a moment.
-  static constexpr std::array<std::string_view, 11> kTransient = {
+  // With several hosts and target_session_attrs, libpq refuses the standbys ("session is
+  // read-only", "server is in hot standby mode") until one of them is promoted.
+  static constexpr std::array<std::string_view, 13> kTransient = {
       "Connection refused",
       "could not connect",
       "the database system is starting up",
@@ -31,7 +33,9 @@ bool is_transient_connect_failure(std::string_view message) {
       "sorry, too many clients already",
       "timeout expired",
       "Connection timed out",
-      "server closed the connection"};
+      "server closed the connection",
+      "session is read-only",
+      "server is in hot standby mode"};
   // Authentication and missing-database failures also say "could not connect" in some libpq
   // versions' prefixes; they are permanent.
   for (std::string_view permanent :

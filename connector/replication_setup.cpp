@@ -35,8 +35,9 @@ std::optional<SlotState> find_slot(PgConnection& connection, const std::string& 
   auto result = connection.exec_params(
       "SELECT coalesce(plugin, ''), coalesce(database::text, ''), "
       "       coalesce(confirmed_flush_lsn::text, '0/0'), active, coalesce(wal_status, ''), "
-      "       slot_type "
-      "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+      "       slot_type, " +
+          std::string(connection.server_version() >= 170000 ? "failover" : "false") +
+          " FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
       {slot_name});
   if (PQntuples(result.get()) == 0) return std::nullopt;
   if (field(result.get(), 0, 5) != "logical") {
@@ -49,6 +50,7 @@ std::optional<SlotState> find_slot(PgConnection& connection, const std::string& 
   slot.confirmed_flush = parse_lsn(field(result.get(), 0, 2)).value_or(0);
   slot.active = field(result.get(), 0, 3) == "t";
   slot.wal_status = field(result.get(), 0, 4);
+  slot.failover = field(result.get(), 0, 6) == "t";
   return slot;
 }
 
@@ -78,14 +80,16 @@ std::optional<PublicationState> find_publication(PgConnection& connection,
                                                  const std::string& publication_name,
                                                  const std::vector<TableInfo>& tables) {
   auto publication = connection.exec_params(
-      "SELECT puballtables, pubinsert AND pubupdate AND pubdelete, pubviaroot "
-      "FROM pg_catalog.pg_publication WHERE pubname = $1",
+      "SELECT puballtables, pubinsert AND pubupdate AND pubdelete, pubviaroot, " +
+          std::string(connection.server_version() >= 180000 ? "pubgencols <> 'n'" : "false") +
+          " FROM pg_catalog.pg_publication WHERE pubname = $1",
       {publication_name});
   if (PQntuples(publication.get()) == 0) return std::nullopt;
   PublicationState state;
   state.all_tables = field(publication.get(), 0, 0) == "t";
   state.publishes_all_operations = field(publication.get(), 0, 1) == "t";
   state.via_partition_root = field(publication.get(), 0, 2) == "t";
+  state.publishes_generated_columns = field(publication.get(), 0, 3) == "t";
   if (tables.empty()) return state;
   // For each configured table, the topmost of itself and its ancestors that the publication
   // includes, as pgoutput picks it: with publish_via_partition_root the changes come under that
@@ -162,6 +166,14 @@ std::string publication_problem(PgConnection& connection, const PublicationState
   // pgcdc sets publish_via_partition_root for partitioned tables: a partition published under an
   // ancestor would then be too, so this counts whether the option is on now or is about to be.
   const bool via_root = state.via_partition_root || (alter && !state.partitioned_tables.empty());
+  if (state.publishes_generated_columns) {
+    // The snapshot reads no generated column: the stream must not carry them either, or a row
+    // read by the snapshot and the same row streamed would differ.
+    return "publication " + publication_name + " publishes generated columns " +
+           "(publish_generated_columns = stored), which pgcdc's snapshot does not read: " +
+           "ALTER PUBLICATION " + name + " SET (publish_generated_columns = none), or let " +
+           "pgcdc create a publication of its own (source.publication_name)";
+  }
   if (via_root && !state.published_under_ancestor.empty()) {
     return "publication " + publication_name + " publishes the changes of " +
            list(state.published_under_ancestor) + " under the partitioned table it includes " +
@@ -256,11 +268,12 @@ void drop_publication(PgConnection& connection, const std::string& publication_n
   connection.exec("DROP PUBLICATION IF EXISTS " + connection.quote_identifier(publication_name));
 }
 
-Lsn create_slot(PgConnection& replication, const std::string& slot_name) {
+Lsn create_slot(PgConnection& replication, const std::string& slot_name, bool failover) {
   PgResult result;
   try {
     result = replication.exec("CREATE_REPLICATION_SLOT " + replication.quote_identifier(slot_name) +
-                              " LOGICAL pgoutput (SNAPSHOT 'nothing')");
+                              " LOGICAL pgoutput (SNAPSHOT 'nothing'" +
+                              (failover ? ", FAILOVER" : "") + ")");
   } catch (const PgError& e) {
     // The caller found no slot a moment ago: another process created it since.
     if (e.sqlstate() == "42710") {
@@ -273,7 +286,8 @@ Lsn create_slot(PgConnection& replication, const std::string& slot_name) {
   // Columns: slot_name, consistent_point, snapshot_name, output_plugin.
   auto lsn = parse_lsn(field(result.get(), 0, 1));
   if (!lsn) throw SetupError("CREATE_REPLICATION_SLOT returned no consistent point");
-  spdlog::info("created replication slot {} at {}", slot_name, format_lsn(*lsn));
+  spdlog::info("created replication slot {} at {}{}", slot_name, format_lsn(*lsn),
+               failover ? " (a failover slot)" : "");
   return *lsn;
 }
 

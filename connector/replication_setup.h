@@ -29,6 +29,7 @@ struct SlotState {
   Lsn confirmed_flush = 0;
   bool active = false;
   std::string wal_status;  // reserved, extended, unreserved, lost
+  bool failover = false;   // a failover slot (PostgreSQL 17 and later)
 };
 
 // Ping and server checks: version, and for CDC wal_level=logical and the REPLICATION attribute.
@@ -41,6 +42,7 @@ struct PublicationState {
   bool all_tables = false;                // FOR ALL TABLES
   bool publishes_all_operations = false;  // insert, update and delete
   bool via_partition_root = false;        // publish_via_partition_root
+  bool publishes_generated_columns = false;  // PostgreSQL 18's publish_generated_columns
   std::vector<std::string> missing_tables;  // configured tables it does not publish
   // Configured tables it publishes through a column list without one of their key columns, as
   // "schema.table (key column c)": their changes would carry no key (and PostgreSQL refuses the
@@ -81,9 +83,10 @@ bool ensure_publication(PgConnection& connection, const SourceConfig& config,
 
 void drop_publication(PgConnection& connection, const std::string& publication_name);
 
-// CREATE_REPLICATION_SLOT ... LOGICAL pgoutput on a replication connection; returns the slot's
-// consistent point. Throws SlotInUse when another process created the slot meanwhile.
-Lsn create_slot(PgConnection& replication, const std::string& slot_name);
+// CREATE_REPLICATION_SLOT ... LOGICAL pgoutput on a replication connection, with FAILOVER when
+// `failover` (PostgreSQL 17 and later); returns the slot's consistent point. Throws SlotInUse
+// when another process created the slot meanwhile.
+Lsn create_slot(PgConnection& replication, const std::string& slot_name, bool failover);
 
 void drop_slot(PgConnection& connection, const std::string& slot_name);
 

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "connector/failover_slot.h"
 #include "connector/replication_setup.h"
 
 namespace pgcdc {
@@ -12,6 +13,7 @@ PgConnection connect_to_source(const SourceOptions& options) {
   const SourceConfig& source = options.source;
   PgConnection query(source.url, PgConnection::Kind::kQuery, source.connection_timeout);
   check_server(query, source.cdc);
+  check_failover_setting(source, query.server_version());
   return query;
 }
 
@@ -83,13 +85,40 @@ SlotCheck check_slot(PgConnection& query, const SourceOptions& options,
                      start_over_advice(options));
   }
   if (!slot && resume_lsn != 0) {
-    throw SetupError("replication slot " + source.slot_name + " does not exist, but " +
-                     options.offsets_store + " says streaming reached " + format_lsn(resume_lsn) +
-                     ": changes since then cannot be recovered: " + options.forget_position +
-                     " to start over with a new snapshot");
+    // Dropped by hand, or this is a promoted standby that the slot did not reach (PostgreSQL
+    // before 17, or not a failover slot): the slot is lost as surely as an invalidated one.
+    const std::string missing =
+        "replication slot " + source.slot_name + " does not exist, but " + options.offsets_store +
+        " says streaming reached " + format_lsn(resume_lsn) +
+        " (dropped, or this server is a promoted standby the slot did not reach: before "
+        "PostgreSQL 17, or without source.failover_slot)";
+    if (source.on_slot_lost != SourceConfig::OnSlotLost::kResnapshot) {
+      throw SetupError(missing +
+                       ": changes since then cannot be recovered: " + options.forget_position +
+                       " to start over with a new snapshot, or set source.on_slot_lost = "
+                       "resnapshot");
+    }
+    spdlog::error(
+        "{}: changes since then are lost. source.on_slot_lost = resnapshot: creating "
+        "a new slot and reading every table again",
+        missing);
+    check.start_over = true;
+    check.dropped = true;  // nothing to drop: this instance resets the saved position
+    return check;
   }
   check.exists = slot.has_value();
   return check;
+}
+
+void refuse_standby(PgConnection& replication) {
+  auto recovery = replication.exec("SELECT pg_catalog.pg_is_in_recovery()");
+  if (field(recovery.get(), 0, 0) == "t") {
+    throw SetupError(
+        "source.replication_url connects to a standby (the server is in recovery): pgcdc "
+        "decodes only on the primary, where source.url manages its slot; point "
+        "source.replication_url at the primary, or leave it unset (it defaults to source.url), "
+        "and use target_session_attrs=read-write with several hosts");
+  }
 }
 
 PgConnection open_replication(PgConnection& query, const SourceOptions& options,
@@ -99,7 +128,15 @@ PgConnection open_replication(PgConnection& query, const SourceOptions& options,
   try {
     PgConnection replication(source.replication_url, PgConnection::Kind::kReplication,
                              source.connection_timeout);
-    if (!slot_exists) create_slot(replication, source.slot_name);
+    refuse_standby(replication);
+    const bool failover = wants_failover_slot(source, replication.server_version());
+    if (!slot_exists) {
+      create_slot(replication, source.slot_name, failover);
+    } else if (auto slot = find_slot(query, source.slot_name)) {
+      // A slot made before (by an older pgcdc, by hand, or with another setting) follows
+      // source.failover_slot too; the slot is not in use here (check_slot).
+      align_slot_failover(replication, source.slot_name, slot->failover, failover);
+    }
     return replication;
   } catch (const SlotInUse&) {
     throw;  // the instance that made the slot streams with this publication: it stays

@@ -37,6 +37,12 @@ struct SlotCheck {
 SlotCheck check_slot(PgConnection& query, const SourceOptions& options,
                      const std::vector<TableInfo>& tables, Lsn resume_lsn, bool progress_empty);
 
+// Throws SetupError when the replication connection reached a standby. Decoding on a standby
+// (PostgreSQL 16+) is refused: pgcdc finds, checks and drops its slot, and writes its snapshot
+// watermarks, through source.url, so a slot living on another server would be missing at every
+// check; and a slot on a standby cannot be a failover slot.
+void refuse_standby(PgConnection& replication);
+
 // Creates or checks the publication, opens the replication connection and creates the slot
 // unless it exists. A publication this call created is dropped again when the slot could not be
 // made (unless another instance made it meanwhile: that one streams with it).

@@ -5,8 +5,10 @@
 #include <set>
 
 #include "connector/catalog.h"
+#include "connector/failover_slot.h"
 #include "connector/pg_connection.h"
 #include "connector/replication_setup.h"
+#include "connector/session_setup.h"
 #include "core/offset_store.h"
 #include "core/position_ledger.h"
 #include "sinks/kafka_handles.h"
@@ -204,6 +206,7 @@ int run_checks(const Config& config) {
   if (connected) {
     check("server settings and privileges", [&] {
       check_server(*connection, config.source.cdc);
+      check_failover_setting(config.source, connection->server_version());
       return std::string(config.source.cdc ? "wal_level logical, role may replicate" : "");
     });
     for (const auto& table : config.source.tables) {
@@ -270,6 +273,28 @@ int run_checks(const Config& config) {
         return "exists, confirmed flush " + format_lsn(slot->confirmed_flush) +
                (slot->active ? ", in use by another process" : "");
       });
+      if (slot_checked) {
+        check("failover (source.failover_slot)", [&] {
+          const int version = connection->server_version();
+          const bool wanted = wants_failover_slot(config.source, version);
+          if (version < kFailoverSlotsVersion) {
+            return "PostgreSQL " + std::to_string(version / 10000) +
+                   " has no failover slots: the slot does not survive a failover to a standby "
+                   "(docs/operations.md, \"PostgreSQL versions and failover\")";
+          }
+          if (!slot) {
+            return std::string(wanted ? "the slot will be created as a failover slot"
+                                      : "the slot will be created as a plain slot "
+                                        "(source.failover_slot = false)");
+          }
+          if (slot->failover != wanted) {
+            return std::string(wanted ? "the slot is not a failover slot; the next run makes it one"
+                                      : "the slot is a failover slot; the next run makes it a "
+                                        "plain one (source.failover_slot = false)");
+          }
+          return read_failover_readiness(*connection, config.source.slot_name).describe();
+        });
+      }
     }
     // The position run() resumes from, and what it would refuse about it. With exactly-once it
     // is in Kafka (read only by a run: reading it fences the running producer).
@@ -304,6 +329,7 @@ int run_checks(const Config& config) {
       } catch (const std::exception& e) {
         throw_with_hint(e, "source.replication_url");
       }
+      refuse_standby(*replication);
       auto system = replication->exec("IDENTIFY_SYSTEM");
       return "system " + std::string(field(system.get(), 0, 0)) + ", WAL at " +
              std::string(field(system.get(), 0, 2));

@@ -49,7 +49,10 @@ HealthAnswer evaluate_liveness(const HealthInputs& in, const HealthLimits& limit
   return {false, "unknown phase"};
 }
 
-HealthAnswer evaluate_readiness(const HealthInputs& in, const HealthLimits& limits) {
+namespace {
+
+// Readiness without the slot's WAL risk.
+HealthAnswer pipeline_readiness(const HealthInputs& in, const HealthLimits& limits) {
   switch (in.phase) {
     case Phase::kStarting:
       return {false, "starting"};
@@ -81,6 +84,19 @@ HealthAnswer evaluate_readiness(const HealthInputs& in, const HealthLimits& limi
   return {true, in.snapshotting ? "snapshotting" : "streaming"};
 }
 
+}  // namespace
+
+HealthAnswer evaluate_readiness(const HealthInputs& in, const HealthLimits& limits) {
+  HealthAnswer answer = pipeline_readiness(in, limits);
+  // A slot about to lose WAL degrades the answer without failing it: pgcdc is doing its job,
+  // and an orchestrator restarting it on a 503 would only delay its catching up.
+  if (!in.slot_wal_risk.empty()) {
+    answer.reason = answer.ok ? "degraded: " + in.slot_wal_risk
+                              : answer.reason + "; degraded: " + in.slot_wal_risk;
+  }
+  return answer;
+}
+
 std::int64_t steady_now_ns() {
   return std::chrono::steady_clock::now().time_since_epoch().count();
 }
@@ -95,8 +111,17 @@ void Health::note_idle(std::int64_t now_ns) {
   last_idle_ns_ = now_ns;
 }
 
+void Health::set_slot_wal_risk(std::string reason) {
+  std::lock_guard lock(slot_wal_risk_mutex_);
+  slot_wal_risk_ = std::move(reason);
+}
+
 HealthInputs Health::observe(const SessionView& session) const {
   HealthInputs in;
+  {
+    std::lock_guard lock(slot_wal_risk_mutex_);
+    in.slot_wal_risk = slot_wal_risk_;
+  }
   std::int64_t now = steady_now_ns();
   ServiceState::View phase = state_.view();
   in.phase = phase.phase;

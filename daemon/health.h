@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "daemon/service_state.h"
@@ -45,6 +46,9 @@ struct HealthInputs {
   std::chrono::nanoseconds delivery_idle{0};
   // Since the source loop last turned; negative or huge when it never did in this session.
   std::chrono::nanoseconds since_loop_turn{0};
+  // Why the slot may soon lose WAL (SlotWalGuard); empty when it is safe. Readiness stays as it
+  // is and says "degraded: <this>": restarting pgcdc would not help it catch up.
+  std::string slot_wal_risk;
 };
 
 struct HealthAnswer {
@@ -77,6 +81,9 @@ class Health {
   // flight at `now_ns` (steady_now_ns()), so no delivery is owed since then.
   void note_idle(std::int64_t now_ns);
 
+  // ServerSampler thread, after each slot sample: the slot's WAL risk ("" = safe).
+  void set_slot_wal_risk(std::string reason);
+
   // Any thread, while `session`'s objects stay alive for the call (Metrics holds its view lock).
   HealthInputs observe(const SessionView& session) const;
   HealthAnswer liveness(const SessionView& session) const;
@@ -93,7 +100,9 @@ class Health {
   // was in flight (sampler).
   std::atomic<std::int64_t> last_delivery_ns_{0};
   std::atomic<std::int64_t> last_idle_ns_{0};
-  bool last_ready_ = false;  // sample_readiness() only
+  bool last_ready_ = false;                 // sample_readiness() only
+  mutable std::mutex slot_wal_risk_mutex_;  // guards slot_wal_risk_
+  std::string slot_wal_risk_;
 };
 
 }  // namespace pgcdc

@@ -55,6 +55,8 @@ enum class MetricId : std::size_t {
   kSlotActive,
   kSlotSafeWalSize,
   kSlotConfirmedFlushLsn,
+  kSlotFailoverReady,
+  kSlotWalAtRisk,
   kSlotSampleErrors,
   kErrors,
   kBuildInfo,
@@ -226,6 +228,12 @@ inline constexpr std::array kMetricTable = {
     MetricSpec{MetricId::kSlotConfirmedFlushLsn, MetricType::kGauge,
                "pgcdc_slot_confirmed_flush_lsn",
                "The slot's confirmed_flush_lsn as the server sees it"},
+    MetricSpec{MetricId::kSlotFailoverReady, MetricType::kGauge, "pgcdc_slot_failover_ready",
+               "1 when the slot is a failover slot and every standby slot in "
+               "synchronized_standby_slots has its standby connected (PostgreSQL 17+)"},
+    MetricSpec{MetricId::kSlotWalAtRisk, MetricType::kGauge, "pgcdc_slot_wal_at_risk",
+               "1 while the slot retains source.wal_retention_warn of max_slot_wal_keep_size or "
+               "more, or its wal_status is unreserved or lost (/readyz says which)"},
     MetricSpec{MetricId::kSlotSampleErrors, MetricType::kCounter, "pgcdc_slot_sample_errors_total",
                "Failed attempts to read slot health and row estimates"},
     MetricSpec{MetricId::kErrors,

@@ -31,7 +31,10 @@ std::string libpq_version() {
 }  // namespace
 
 Metrics::Metrics(const Config& config, HealthLimits limits)
-    : config_(config), health_(limits), status_report_(config.source.tables) {
+    : config_(config),
+      health_(limits),
+      status_report_(config.source.tables),
+      slot_wal_guard_(config.source.slot_name, config.source.wal_retention_warn) {
   for (const char* stage : kErrorStages) registry_.counter(MetricId::kErrors, {stage});
   for (const char* status : kSlotStatuses) registry_.gauge(MetricId::kSlotWalStatus, {status});
   for (const auto& table : config_.source.tables) {
@@ -201,6 +204,10 @@ void Metrics::record_server_sample(const ServerSample& sample) {
       .Set(static_cast<double>(sample.retained_wal_bytes.value_or(0)));
   registry_.gauge(MetricId::kSlotConfirmedFlushLsn)
       .Set(static_cast<double>(sample.slot_confirmed_flush_lsn));
+  registry_.gauge(MetricId::kSlotFailoverReady).Set(sample.slot_failover_ready ? 1 : 0);
+  const SlotWalRisk& risk = slot_wal_guard_.update(sample);
+  registry_.gauge(MetricId::kSlotWalAtRisk).Set(risk.at_risk() ? 1 : 0);
+  health_.set_slot_wal_risk(risk.reason);
   // Only this thread adds or removes the safe-size gauge.
   auto& safe_wal = registry_.gauge_family(MetricId::kSlotSafeWalSize);
   if (sample.safe_wal_size_bytes) {

@@ -29,6 +29,7 @@
 #include "daemon/metric_registry.h"
 #include "daemon/server_sampler.h"
 #include "daemon/session_view.h"
+#include "daemon/slot_wal_guard.h"
 #include "daemon/status_report.h"
 #include "daemon/table_state.h"
 
@@ -136,6 +137,7 @@ class Metrics {
   mutable std::mutex server_mutex_;  // guards last_server_error_
   std::string last_server_error_;
   prometheus::Gauge* slot_safe_wal_ = nullptr;  // ServerSampler thread; present only when known
+  SlotWalGuard slot_wal_guard_;                 // ServerSampler thread
 
   mutable std::mutex view_mutex_;  // guards view_ and every "sampler only" member
   SessionView view_;

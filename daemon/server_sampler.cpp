@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "connector/failover_slot.h"
 #include "connector/pg_connection.h"
 #include "core/thread_name.h"
 
@@ -64,12 +65,19 @@ ServerSample ServerSampler::sample(PgConnection& connection, const Config& confi
                        "ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) "
                        "SELECT w.lsn::text, s.slot_name IS NOT NULL, s.wal_status, s.active, "
                        "pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint, "
-                       "s.safe_wal_size, s.confirmed_flush_lsn::text "
+                       "s.safe_wal_size, s.confirmed_flush_lsn::text, "
+                       // In MB (its unit in pg_settings); -1 when unlimited.
+                       "(SELECT setting::bigint FROM pg_catalog.pg_settings "
+                       "WHERE name = 'max_slot_wal_keep_size') "
                        "FROM w LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = $1",
                        {slot}, out.error);
   if (!wal) return out;
   out.server_wal_lsn = parse_lsn(field(wal.get(), 0, 0)).value_or(0);
   out.slot_exists = field(wal.get(), 0, 1) == "t";
+  if (!PQgetisnull(wal.get(), 0, 7)) {
+    std::int64_t keep_mb = std::strtoll(PQgetvalue(wal.get(), 0, 7), nullptr, 10);
+    if (keep_mb >= 0) out.max_slot_wal_keep_size_bytes = keep_mb * 1024 * 1024;
+  }
   if (out.slot_exists) {
     out.wal_status = std::string(field(wal.get(), 0, 2));
     out.slot_active = field(wal.get(), 0, 3) == "t";
@@ -80,6 +88,12 @@ ServerSample ServerSampler::sample(PgConnection& connection, const Config& confi
       out.safe_wal_size_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 5), nullptr, 10);
     }
     out.slot_confirmed_flush_lsn = parse_lsn(field(wal.get(), 0, 6)).value_or(0);
+    try {
+      out.slot_failover_ready = read_failover_readiness(connection, slot).ready();
+    } catch (const PgError& e) {
+      out.error = e.what();
+      return out;
+    }
   }
   for (const auto& table : config.source.tables) {
     PgResult estimate = query(connection,

@@ -3,7 +3,9 @@
 // own connection (application_name "pgcdc-metrics"), so the source loop pays nothing and the
 // numbers keep coming while the pipeline is in backoff:
 //   - the server's WAL position;
-//   - the replication slot: wal_status, active, WAL it retains, safe_wal_size, confirmed flush;
+//   - the replication slot: wal_status, active, WAL it retains, safe_wal_size, confirmed flush,
+//     and whether it would survive a failover (connector/failover_slot.h);
+//     and the server's max_slot_wal_keep_size;
 //   - each configured table's estimated row count (pg_class.reltuples), for snapshot progress.
 // Every query is a catalog read that any role may run (no superuser, no pg_monitor needed).
 #include <chrono>
@@ -33,6 +35,10 @@ struct ServerSample {
   std::optional<std::int64_t> retained_wal_bytes;   // server WAL position - restart_lsn
   std::optional<std::int64_t> safe_wal_size_bytes;  // NULL unless max_slot_wal_keep_size is set
   Lsn slot_confirmed_flush_lsn = 0;
+  // A failover slot with a connected standby in synchronized_standby_slots (PostgreSQL 17+).
+  bool slot_failover_ready = false;
+  // The server's max_slot_wal_keep_size; nullopt when it is -1 (no limit).
+  std::optional<std::int64_t> max_slot_wal_keep_size_bytes;
   // "schema.table" -> pg_class.reltuples; below 0 when PostgreSQL has no estimate yet (never
   // vacuumed or analyzed). Missing tables are left out.
   std::map<std::string, double> estimated_rows;

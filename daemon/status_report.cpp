@@ -123,7 +123,11 @@ std::string StatusReport::line(const HealthInputs& in, const HealthAnswer& ready
     line += "streaming, lag " + human_bytes(lag_bytes);
   }
   line += "; " + std::to_string(records_delivered) + " records delivered";
-  if (!ready.ok) line += "; not ready: " + ready.reason;
+  if (!ready.ok) {
+    line += "; not ready: " + ready.reason;
+  } else if (!in.slot_wal_risk.empty()) {
+    line += "; degraded: " + in.slot_wal_risk;
+  }
   return line;
 }
 

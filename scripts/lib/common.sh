@@ -43,3 +43,57 @@ kafka_is_installed() {
     m="$(kafka_marker)"
     [[ -f "$m" && "$(cat "$m")" == "$(kafka_pom_sum)" ]]
 }
+
+# ---- PostgreSQL versions (tools/postgres/versions) ----
+PGCDC_PG_VERSIONS_FILE="$PGCDC_REPO_ROOT/tools/postgres/versions"
+# The version scripts/dev-env starts when none is asked for: Debian 12's own.
+PGCDC_PG_DEFAULT_MAJOR=15
+# Debian's client tools (psql, pg_isready): the npm package has none, and psql 15 talks to 16-18.
+PGCDC_PG_CLIENT_BIN="${PGCDC_PG_CLIENT_BIN:-/usr/lib/postgresql/15/bin}"
+
+# Where install-deps unpacks server binaries. As root the servers run as the `postgres` user,
+# which cannot enter root's home directory: the binaries then live under /var/cache.
+pg_cache_dir() {
+    if [[ -n "${PGCDC_PG_CACHE_DIR:-}" ]]; then
+        printf '%s\n' "$PGCDC_PG_CACHE_DIR"
+    elif is_root; then
+        printf '/var/cache/pgcdc/pg\n'
+    else
+        printf '%s/pg\n' "$PGCDC_CACHE_DIR"
+    fi
+}
+
+# The npm package version pinned for MAJOR, or nothing.
+pg_package_version() {
+    awk -v m="$1" '$1 == m { print $2 }' "$PGCDC_PG_VERSIONS_FILE"
+}
+
+# The majors install-deps can fetch, space-separated.
+pg_known_majors() {
+    printf '%s ' "$PGCDC_PG_DEFAULT_MAJOR"
+    awk '!/^#/ && NF == 2 { printf "%s ", $1 }' "$PGCDC_PG_VERSIONS_FILE"
+    printf '\n'
+}
+
+# The directory holding initdb, pg_ctl and postgres of MAJOR (installed or not).
+pg_server_bin() {
+    local major="$1" version
+    if [[ "$major" == "$PGCDC_PG_DEFAULT_MAJOR" ]]; then
+        printf '/usr/lib/postgresql/%s/bin\n' "$major"
+        return 0
+    fi
+    version="$(pg_package_version "$major")"
+    [[ -n "$version" ]] || die "PostgreSQL $major is not one of $(pg_known_majors)(tools/postgres/versions)"
+    printf '%s/%s/bin\n' "$(pg_cache_dir)" "$version"
+}
+
+# Whether MAJOR's server binaries are complete (install-deps writes .complete last).
+pg_is_installed() {
+    local major="$1" bin
+    bin="$(pg_server_bin "$major")"
+    if [[ "$major" == "$PGCDC_PG_DEFAULT_MAJOR" ]]; then
+        [[ -x "$bin/initdb" ]]
+    else
+        [[ -f "$(dirname "$bin")/.complete" && -x "$bin/postgres" ]]
+    fi
+}

@@ -1,12 +1,16 @@
 # shellcheck shell=bash
 # PostgreSQL of scripts/dev-env: one throw-away cluster on 127.0.0.1:$PG_PORT, state in $STATE/pg.
 # Sourced by scripts/dev-env, which sets STATE, PG_PORT and the helpers (log, die, show_tail).
+# The server is Debian's PostgreSQL 15 unless `up --pg N` asks for another version (its binaries
+# from scripts/install-deps --pg N); psql and pg_isready are always Debian's (PGCDC_PG_CLIENT_BIN).
 #
 # initdb and postgres refuse to run as root. As root (CI), the data dir belongs to
 # the `postgres` user and every server-side command runs through runuser; otherwise
 # they run as the calling user.
 
-PG_BIN="${PGCDC_PG_BIN:-/usr/lib/postgresql/15/bin}"
+PG_BIN=""   # the server's initdb, pg_ctl, postgres: set by pg_select_bin
+# The server binaries a state dir was made with: later commands (down, pg-restart) use the same.
+PG_BIN_FILE="$STATE/pg-bin"
 PG_DB=pgcdc
 PG_START_TIMEOUT=30   # seconds
 
@@ -27,7 +31,31 @@ pg_url() { printf 'postgres://postgres@127.0.0.1:%s/%s\n' "$PG_PORT" "$PG_DB"; }
 
 psql_admin() {
     PGOPTIONS="-c client_min_messages=warning" \
-    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
+    "$PGCDC_PG_CLIENT_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
+}
+
+# The server binaries: those of `--pg MAJOR` (empty: not given), else those the state dir was made
+# with, else $PGCDC_PG_BIN, else Debian's 15. A state dir keeps its version until `down`.
+pg_select_bin() {
+    local major="$1" recorded=""
+    [[ -f "$PG_BIN_FILE" ]] && recorded="$(cat "$PG_BIN_FILE")"
+    if [[ -n "$major" ]]; then
+        PG_BIN="$(pg_server_bin "$major")" || exit 1
+        pg_is_installed "$major" \
+            || die "PostgreSQL $major is not installed: run scripts/install-deps --pg $major"
+        if [[ -n "$recorded" && "$recorded" != "$PG_BIN" ]]; then
+            die "$STATE holds a cluster made with $recorded: run '$0 down' before --pg $major"
+        fi
+    elif [[ -n "$recorded" ]]; then
+        PG_BIN="$recorded"
+    else
+        PG_BIN="${PGCDC_PG_BIN:-$(pg_server_bin "$PGCDC_PG_DEFAULT_MAJOR")}"
+    fi
+}
+
+# Remembers the server binaries of this state dir (up).
+pg_record_bin() {
+    [[ -f "$PG_BIN_FILE" ]] || printf '%s\n' "$PG_BIN" >"$PG_BIN_FILE"
 }
 
 # PostgreSQL paths, with $STATE/pg resolved: when it is a symlink to /tmp, the
@@ -107,7 +135,7 @@ pg_pid() {
 }
 
 pg_ready() {
-    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U postgres -t 2
+    "$PGCDC_PG_CLIENT_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U postgres -t 2
 }
 
 pg_wait_ready() {

@@ -2,9 +2,12 @@
 
 #include <rapidjson/document.h>
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "tests/support/test_env.h"
 
@@ -32,42 +35,85 @@ void create_verifier_table(PgConnection& db, const std::string& table, int rows)
           ") g");
 }
 
+namespace {
+
+// Whether the transaction whose changes are `pending` committed, from the table as it is now: its
+// last change is there (a key's v is unique, and only this writer touches its keys).
+bool committed(PgConnection& db, const std::string& table, const std::vector<Write>& pending) {
+  if (pending.empty()) return false;
+  const Write& last = pending.back();
+  auto r = db.exec("SELECT v FROM " + table + " WHERE id = " + std::to_string(last.id));
+  if (last.v == -1) return PQntuples(r.get()) == 0;
+  return PQntuples(r.get()) == 1 && std::stoll(std::string(field(r.get(), 0, 0))) == last.v;
+}
+
+}  // namespace
+
 void Writer::run(std::int64_t max_existing_id, const std::atomic<bool>* stop) {
-  PgConnection db(test_env().pg_url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
+  const std::string url = url_.empty() ? test_env().pg_url : url_;
+  PgConnection db(url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
   std::mt19937_64 random(static_cast<unsigned>(parity_ * 7919 + 1));
   const std::string next = "nextval('" + table_ + "_seq')";
   for (int t = 0; t < transactions_ && !(stop && *stop); ++t) {
     std::vector<Write> pending;
-    db.exec("BEGIN");
-    int changes = 1 + static_cast<int>(random() % 4);
-    for (int c = 0; c < changes; ++c) {
-      int kind = static_cast<int>(random() % 10);
-      if (kind < 2) {  // a new key
-        std::int64_t id = next_id_;
-        next_id_ += 2;
-        auto r = db.exec("INSERT INTO " + table_ + " VALUES (" + std::to_string(id) + ", " + next +
-                         ") RETURNING v");
-        pending.push_back({id, std::stoll(std::string(field(r.get(), 0, 0)))});
-        continue;
-      }
-      std::int64_t id =
-          static_cast<std::int64_t>(random() % static_cast<std::uint64_t>(max_existing_id / 2)) * 2 +
-          parity_;
-      if (kind < 9) {
-        auto r = db.exec("UPDATE " + table_ + " SET v = " + next + " WHERE id = " +
-                         std::to_string(id) + " RETURNING v");
-        if (PQntuples(r.get()) == 1) {
-          pending.push_back({id, std::stoll(std::string(field(r.get(), 0, 0)))});
+    try {
+      write_one(db, random, next, max_existing_id, pending);
+    } catch (const PgError&) {
+      if (url_.empty()) throw;
+      // The server went away mid-transaction: connect again (up to a minute) and ask the table
+      // whether the transaction committed before it did.
+      std::optional<PgConnection> again;
+      for (int attempt = 0; attempt < 600 && !again; ++attempt) {
+        try {
+          again.emplace(url, PgConnection::Kind::kQuery, kTestConnectionTimeout);
+        } catch (const PgError&) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-      } else {
-        auto r = db.exec("DELETE FROM " + table_ + " WHERE id = " + std::to_string(id) +
-                         " RETURNING id");
-        if (PQntuples(r.get()) == 1) pending.push_back({id, -1});
       }
+      if (!again) throw;
+      db = std::move(*again);
+      ++reconnects_;
+      if (committed(db, table_, pending)) {
+        writes_.insert(writes_.end(), pending.begin(), pending.end());
+      } else {
+        // Not committed: the keys it inserted stay unused, so later inserts take new ones.
+      }
+      continue;
     }
-    db.exec("COMMIT");
     writes_.insert(writes_.end(), pending.begin(), pending.end());
   }
+}
+
+void Writer::write_one(PgConnection& db, std::mt19937_64& random, const std::string& next,
+                       std::int64_t max_existing_id, std::vector<Write>& pending) {
+  db.exec("BEGIN");
+  int changes = 1 + static_cast<int>(random() % 4);
+  for (int c = 0; c < changes; ++c) {
+    int kind = static_cast<int>(random() % 10);
+    if (kind < 2) {  // a new key
+      std::int64_t id = next_id_;
+      next_id_ += 2;
+      auto r = db.exec("INSERT INTO " + table_ + " VALUES (" + std::to_string(id) + ", " + next +
+                       ") RETURNING v");
+      pending.push_back({id, std::stoll(std::string(field(r.get(), 0, 0)))});
+      continue;
+    }
+    std::int64_t id =
+        static_cast<std::int64_t>(random() % static_cast<std::uint64_t>(max_existing_id / 2)) * 2 +
+        parity_;
+    if (kind < 9) {
+      auto r = db.exec("UPDATE " + table_ + " SET v = " + next +
+                       " WHERE id = " + std::to_string(id) + " RETURNING v");
+      if (PQntuples(r.get()) == 1) {
+        pending.push_back({id, std::stoll(std::string(field(r.get(), 0, 0)))});
+      }
+    } else {
+      auto r =
+          db.exec("DELETE FROM " + table_ + " WHERE id = " + std::to_string(id) + " RETURNING id");
+      if (PQntuples(r.get()) == 1) pending.push_back({id, -1});
+    }
+  }
+  db.exec("COMMIT");
 }
 
 std::string VerifyReport::summary() const {

@@ -6,6 +6,7 @@
 // insert and update sets v = nextval, so per key, v grows in commit order.
 #include <atomic>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -33,14 +34,26 @@ class Writer {
         next_id_(first_new_id + parity) {}
 
   void run(std::int64_t max_existing_id, const std::atomic<bool>* stop = nullptr);
+  // Writes through `url` instead of the dev environment's server, and rides out a failover: when
+  // the connection breaks it connects again (a multi-host URL with target_session_attrs finds the
+  // new primary), learns from the table whether the transaction in flight committed, and goes
+  // on. Must be called before run().
+  void follow_failover(std::string url) { url_ = std::move(url); }
+  int reconnects() const { return reconnects_; }
   const std::vector<Write>& writes() const { return writes_; }
 
  private:
+  // One transaction of 1..4 changes; `pending` holds them as they are made.
+  void write_one(PgConnection& db, std::mt19937_64& random, const std::string& next,
+                 std::int64_t max_existing_id, std::vector<Write>& pending);
+
   std::string table_;
   int parity_;
   int transactions_;
   std::int64_t next_id_;
   std::vector<Write> writes_;
+  std::string url_;
+  int reconnects_ = 0;
 };
 
 struct VerifyReport {

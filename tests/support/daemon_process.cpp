@@ -15,7 +15,11 @@
 namespace pgcdc::test {
 
 DaemonProcess::DaemonProcess(std::vector<std::string> args, std::string log_path)
-    : args_(std::move(args)), log_path_(std::move(log_path)) {}
+    : DaemonProcess(PGCDC_BINARY, std::move(args), std::move(log_path)) {}
+
+DaemonProcess::DaemonProcess(std::string binary, std::vector<std::string> args,
+                             std::string log_path)
+    : binary_(std::move(binary)), args_(std::move(args)), log_path_(std::move(log_path)) {}
 
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0 && running()) {
@@ -36,11 +40,10 @@ void DaemonProcess::start() {
       ::close(fd);
     }
     std::vector<char*> argv;
-    std::string binary = PGCDC_BINARY;
-    argv.push_back(binary.data());
+    argv.push_back(binary_.data());
     for (auto& arg : args_) argv.push_back(arg.data());
     argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
+    ::execvp(binary_.c_str(), argv.data());
     _exit(127);
   }
 }

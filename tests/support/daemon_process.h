@@ -1,5 +1,6 @@
 #pragma once
-// Runs the real pgcdc binary as a child process, as an operator would, for integration tests.
+// Runs the real pgcdc binary (or another server a test needs, such as Prometheus) as a child
+// process, as an operator would, for integration tests.
 #include <sys/types.h>
 
 #include <chrono>
@@ -12,6 +13,8 @@ class DaemonProcess {
  public:
   // `args` after the binary, e.g. {"run", "-c", path}. Output goes to `log_path`.
   DaemonProcess(std::vector<std::string> args, std::string log_path);
+  // Runs `binary` (a path, or a name looked up in PATH) instead of pgcdc.
+  DaemonProcess(std::string binary, std::vector<std::string> args, std::string log_path);
   ~DaemonProcess();  // SIGKILLs a child still running
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
@@ -25,6 +28,7 @@ class DaemonProcess {
   pid_t pid() const { return pid_; }
 
  private:
+  std::string binary_;
   std::vector<std::string> args_;
   std::string log_path_;
   pid_t pid_ = -1;

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -51,7 +52,25 @@ inline HttpResponse http_get(int port, const std::string& path,
   if (raw.rfind("HTTP/1.", 0) != 0 || raw.size() < 12) return response;
   response.status = std::atoi(raw.substr(9, 3).c_str());
   auto end_of_headers = raw.find("\r\n\r\n");
-  if (end_of_headers != std::string::npos) response.body = raw.substr(end_of_headers + 4);
+  if (end_of_headers == std::string::npos) return response;
+  response.body = raw.substr(end_of_headers + 4);
+  std::string headers = raw.substr(0, end_of_headers);
+  for (char& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (headers.find("\r\ntransfer-encoding: chunked") != std::string::npos) {
+    // Larger answers of other servers (Prometheus's API) come in chunks: "<hex
+    // size>\r\n<data>\r\n".
+    std::string body;
+    std::size_t at = 0;
+    for (;;) {
+      std::size_t line_end = response.body.find("\r\n", at);
+      if (line_end == std::string::npos) break;
+      std::size_t size = std::strtoul(response.body.substr(at, line_end - at).c_str(), nullptr, 16);
+      if (size == 0) break;
+      body += response.body.substr(line_end + 2, size);
+      at = line_end + 2 + size + 2;
+    }
+    response.body = body;
+  }
   return response;
 }
 

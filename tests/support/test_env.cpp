@@ -32,6 +32,7 @@ constexpr std::pair<const char*, std::string TestEnv::*> kVariables[] = {
     {"PGCDC_KAFKA_UNTRUSTED_CLIENT_KEY", &TestEnv::kafka_untrusted_client_key},
     {"PGCDC_KAFKA_PROXIED_BROKERS", &TestEnv::kafka_proxied_brokers},
     {"PGCDC_KAFKA_PROXIED_UPSTREAM", &TestEnv::kafka_proxied_upstream},
+    {"PGCDC_PG_BIN", &TestEnv::pg_bin},
 };
 
 TestEnv load() {

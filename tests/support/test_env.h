@@ -28,6 +28,8 @@ struct TestEnv {
   // test's TCP proxy listens and forwards to kafka_proxied_upstream.
   std::string kafka_proxied_brokers;
   std::string kafka_proxied_upstream;
+  // The server's binaries (initdb, pg_ctl, postgres): Debian's 15, or those of `up --pg N`.
+  std::string pg_bin;
 };
 
 // From PGCDC_PG_URL / PGCDC_KAFKA_BROKERS when set, otherwise from $PGCDC_DEV_DIR/env (written by

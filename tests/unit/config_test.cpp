@@ -321,6 +321,39 @@ TEST_F(ConfigTest, ReadsTheConnectionTimeoutAndRefusesOneBelowTwoSeconds) {
   EXPECT_NE(error.find("must be at least 2s"), std::string::npos) << error;
 }
 
+TEST_F(ConfigTest, ReadsFailoverSlotAsAutoOrABoolean) {
+  auto failover = [](const std::string& lines) {
+    return load_config_text(minimal_toml("table = \"t\"\n" + lines), "toml").source.failover_slot;
+  };
+  EXPECT_EQ(failover(""), SourceConfig::FailoverSlot::kAuto);
+  EXPECT_EQ(failover("failover_slot = \"auto\"\n"), SourceConfig::FailoverSlot::kAuto);
+  EXPECT_EQ(failover("failover_slot = true\n"), SourceConfig::FailoverSlot::kOn);
+  EXPECT_EQ(failover("failover_slot = \"off\"\n"), SourceConfig::FailoverSlot::kOff);
+  std::string error = toml_error(minimal_toml("table = \"t\"\nfailover_slot = \"sometimes\"\n"));
+  EXPECT_NE(error.find("source.failover_slot"), std::string::npos) << error;
+}
+
+TEST_F(ConfigTest, ReadsTheWalRetentionWarningAsAFractionUpToOne) {
+  auto warn = [](const std::string& value) {
+    return load_config_text(minimal_toml("table = \"t\"\nwal_retention_warn = " + value + "\n"),
+                            "toml")
+        .source.wal_retention_warn;
+  };
+  EXPECT_EQ(load_config_text(minimal_toml("table = \"t\"\n"), "toml").source.wal_retention_warn,
+            0.8);
+  EXPECT_EQ(warn("0.5"), 0.5);
+  EXPECT_EQ(warn("1"), 1.0);
+  EXPECT_EQ(load_config_text(R"({"source": {"url": "postgres://h/d", "table": "t",
+      "wal_retention_warn": 0.25}, "sink": {"stdout": {}}})",
+                             "json")
+                .source.wal_retention_warn,
+            0.25);
+  const std::string error = toml_error(minimal_toml("table = \"t\"\nwal_retention_warn = -0.1\n"));
+  EXPECT_NE(error.find("source.wal_retention_warn: must be above 0 and at most 1, got -0.1"),
+            std::string::npos)
+      << error;
+}
+
 TEST_F(ConfigTest, ReadsBooleansFromStringsInAnyCase) {
   auto source = [](const std::string& lines) {
     return load_config_text(minimal_toml("table = \"t\"\n" + lines), "toml").source;
@@ -674,6 +707,12 @@ TEST_F(ConfigTest, DescribeConfigLoadsBackToTheSameModel) {
   Config config =
       load_config_text(minimal_toml("table = \"t\"\npublication_name = \"a$${b}\"\n"), "toml");
   EXPECT_EQ(load_config_text(describe_config(config), "toml"), config);
+  // A fraction comes back as the same double, written as a float even when whole.
+  for (const char* warn : {"0.3", "1"}) {
+    config = load_config_text(
+        minimal_toml("table = \"t\"\nwal_retention_warn = " + std::string(warn) + "\n"), "toml");
+    EXPECT_EQ(load_config_text(describe_config(config), "toml"), config) << describe_config(config);
+  }
 }
 
 }  // namespace

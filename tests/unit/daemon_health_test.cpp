@@ -121,6 +121,37 @@ TEST(DaemonReadiness, EveryOtherStateSaysWhyItIsNotReady) {
   }
 }
 
+TEST(DaemonReadiness, ASlotAboutToLoseWalDegradesTheAnswerWithoutFailingIt) {
+  HealthLimits limits;
+  HealthInputs in = streaming_session();
+  in.slot_wal_risk = "replication slot s retains 900 MB of WAL";
+  HealthAnswer answer = evaluate_readiness(in, limits);
+  EXPECT_TRUE(answer.ok);
+  EXPECT_EQ(answer.reason, "degraded: replication slot s retains 900 MB of WAL");
+  // Not ready for another reason too: both are said.
+  in.records_in_flight = 7;
+  in.delivery_idle = limits.delivery_stall + 1s;
+  answer = evaluate_readiness(in, limits);
+  EXPECT_FALSE(answer.ok);
+  EXPECT_NE(answer.reason.find("7 record(s) waiting"), std::string::npos) << answer.reason;
+  EXPECT_NE(answer.reason.find("; degraded: replication slot s retains 900 MB of WAL"),
+            std::string::npos)
+      << answer.reason;
+}
+
+TEST(DaemonReadiness, HealthCarriesTheSlotWalRiskIntoItsObservations) {
+  Health health(HealthLimits{});
+  SessionView detached;
+  EXPECT_EQ(health.observe(detached).slot_wal_risk, "");
+  health.set_slot_wal_risk("replication slot s needs WAL beyond max_slot_wal_keep_size");
+  EXPECT_EQ(health.observe(detached).slot_wal_risk,
+            "replication slot s needs WAL beyond max_slot_wal_keep_size");
+  EXPECT_NE(health.readiness(detached).reason.find("; degraded: replication slot s"),
+            std::string::npos);
+  health.set_slot_wal_risk("");
+  EXPECT_EQ(health.readiness(detached).reason.find("degraded"), std::string::npos);
+}
+
 TEST(DaemonServiceState, KeepsThePhaseItsDetailAndWhenItWasEntered) {
   ServiceState state;
   EXPECT_EQ(state.view().phase, Phase::kStarting);

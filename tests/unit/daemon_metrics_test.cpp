@@ -588,5 +588,14 @@ TEST(DaemonMetricsDocs, TheGrafanaDashboardQueriesOnlyServedMetrics) {
   for (const auto& name : used) EXPECT_TRUE(served.count(name)) << "not served: " << name;
 }
 
+TEST(DaemonMetricsDocs, TheAlertRulesQueryOnlyServedMetrics) {
+  std::string rules = read_source_file("packaging/prometheus/alerts.yml");
+  ASSERT_FALSE(rules.empty());
+  std::set<std::string> served = served_metric_names();
+  std::set<std::string> used = metric_names_in(rules);
+  EXPECT_GT(used.size(), 10u);
+  for (const auto& name : used) EXPECT_TRUE(served.count(name)) << "not served: " << name;
+}
+
 }  // namespace
 }  // namespace pgcdc

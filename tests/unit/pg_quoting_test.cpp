@@ -31,6 +31,12 @@ TEST(TransientConnectFailure, TheServerNotReadyYetIsRetriedAndAPersonsProblemIsN
   EXPECT_TRUE(is_transient_connect_failure(
       "connection to server at \"127.0.0.1\", port 5432 failed: Connection refused\n\tIs the "
       "server running on that host and accepting TCP/IP connections?"));
+  // Several hosts with target_session_attrs while the old primary is gone and no standby is
+  // promoted yet: the promotion is a moment away.
+  EXPECT_TRUE(is_transient_connect_failure(
+      "connection to server at \"127.0.0.1\", port 5433 failed: session is read-only"));
+  EXPECT_TRUE(is_transient_connect_failure(
+      "connection to server at \"127.0.0.1\", port 5433 failed: server is in hot standby mode"));
   for (const char* text : {"password authentication failed for user \"pgcdc\"",
                            "database \"nope\" does not exist",
                            "no pg_hba.conf entry for host \"127.0.0.1\", user \"x\"",
