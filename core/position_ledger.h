@@ -32,7 +32,7 @@ class PositionLedger : public DeliveryListener {
   void add_record(DeliveryToken token) { add_records(token, 1); }
   // Source thread: `count` more records of `token` are about to be handed to the buffer (a snapshot
   // chunk announces its rows at once: one lock instead of one per row).
-  void add_records(DeliveryToken token, std::uint64_t count);
+  void add_records(DeliveryToken token, std::uint64_t count) EXCLUDES(mutex_);
   // Source thread: the entry has all its records; `position` is where the source stands once they
   // are delivered (end LSN of the transaction, snapshot progress after the chunk).
   void seal(DeliveryToken token, SourceOffset position);
