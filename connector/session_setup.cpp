@@ -61,8 +61,7 @@ SlotCheck check_slot(PgConnection& query, const SourceOptions& options,
                        " was invalidated (wal_status "
                        "lost): PostgreSQL removed WAL it still needed, changes were lost: " +
                        start_over_advice(options));
-    }
-    if (slot && slot->active) {
+    } else if (slot->active) {
       // Another process (a second pgcdc instance) streams from it: stand by.
       throw SlotInUse("replication slot " + source.slot_name + " is in use by another process");
     }

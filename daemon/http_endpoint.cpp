@@ -132,9 +132,13 @@ HttpEndpoint::HttpEndpoint(const std::string& listen, Handlers handlers)
   init.user_data = this;  // for log_message
   init.configuration_options = options;
   char error_text[256] = {0};
-  unsigned error_code = 0;
   mg_error_data error{};
+#if CIVETWEB_VERSION_MAJOR == 1 && CIVETWEB_VERSION_MINOR < 16
+  // Before civetweb 1.16 (Debian 12 has 1.15) the code is written through a pointer; from 1.16
+  // (Debian 13) it is a field of its own.
+  unsigned error_code = 0;
   error.code = &error_code;
+#endif
   error.text = error_text;
   error.text_buffer_size = sizeof error_text;
   starting_ = true;  // civetweb's worker threads do not run yet: no race on startup_errors_
