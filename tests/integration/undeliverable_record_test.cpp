@@ -30,8 +30,10 @@ class UndeliverableRecord : public PipelineTest, public ::testing::WithParamInte
     std::string text = toml_config({name_}, extra_source, extra);
     return exactly_once() ? with_exactly_once(text) : text;
   }
-  std::string current_lsn() {
-    auto result = db().exec("SELECT pg_current_wal_lsn()::text");
+  // Where WAL is being written now: inside a transaction, past its last change and before its
+  // commit.
+  std::string insert_lsn() {
+    auto result = db().exec("SELECT pg_current_wal_insert_lsn()::text");
     return std::string(field(result.get(), 0, 0));
   }
   // True when the slot's confirmed position is at or before `lsn`.
@@ -79,20 +81,25 @@ TEST_P(UndeliverableRecord, ARecordTheTopicRefusesAsTooLargeStopsTheDaemonAndNoP
   ASSERT_EQ(keys_in_topic(1), (std::set<std::string>{R"({"id":1})"})) << daemon_->log();
   ASSERT_TRUE(wait_for_slot_to_catch_up(60s)) << daemon_->log();
 
-  const std::string before_wide_row = current_lsn();
   // A small record first in the same batch: the broker refuses the batch, so both are refused,
-  // and the message must still name the wide one.
+  // and the message must still name the wide one. The bound is taken inside the transaction: its
+  // commit, the first position that would pass the refused record, comes after it. (An LSN taken
+  // before the transaction is too strict: while nothing is in flight the position may follow
+  // keepalives past WAL of other databases written meanwhile.)
+  sql("BEGIN");
   sql("INSERT INTO " + name_ + " VALUES (3, 'small'), (2, " + wide_value_sql(102400) + ")");
+  const std::string before_commit = insert_lsn();
+  sql("COMMIT");
   sql("INSERT INTO " + name_ + " VALUES (4, 'after')");
   ASSERT_NO_FATAL_FAILURE(expect_exit_naming_the_record(R"({"id":2})", "max.message.bytes"));
   EXPECT_NE(daemon_->log().find("refused by the broker"), std::string::npos) << daemon_->log();
 
   // Neither the slot nor the saved position moved past the refused record.
-  EXPECT_TRUE(slot_at_or_before(before_wide_row)) << before_wide_row;
+  EXPECT_TRUE(slot_at_or_before(before_commit)) << before_commit;
   if (!exactly_once()) {
     std::optional<SourceOffset> saved = FileOffsetStore(dir_ + "/offsets.json").load();
     ASSERT_TRUE(saved.has_value());
-    EXPECT_LE(saved->lsn, parse_lsn(before_wide_row).value()) << format_lsn(saved->lsn);
+    EXPECT_LE(saved->lsn, parse_lsn(before_commit).value()) << format_lsn(saved->lsn);
   }
 
   // The fix the message names; the next start resumes from the refused record.
