@@ -65,17 +65,17 @@ BoundedBuffer::PushResult BoundedBuffer::push(Record& record, std::chrono::milli
 BoundedBuffer::PushResult BoundedBuffer::push_batch(std::span<Record> records,
                                                     std::size_t& pushed,
                                                     std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (pushed < records.size()) {
     Record& record = records[pushed];
     const std::size_t bytes = cost_of(record);
     // The predicate first: wait_for reads the clock even when it need not wait.
-    auto ready = [&] { return closed_ || has_room_for(bytes); };
+    auto ready = [&]() REQUIRES(mutex_) { return closed_ || has_room_for(bytes); };
     if (!ready()) {
       // Full: whatever batch is queued must go now, or the two sides would wait for each other.
       woken_.store(true);
       not_empty_.notify_one();
-      if (!not_full_.wait_for(lock, timeout, ready)) return PushResult::kTimedOut;
+      if (!not_full_.wait_for(lock.native(), timeout, ready)) return PushResult::kTimedOut;
     }
     if (closed_) return PushResult::kClosed;
     enqueue(record, bytes);
@@ -93,13 +93,13 @@ BoundedBuffer::PushResult BoundedBuffer::push_batch(std::span<Record> records,
 
 bool BoundedBuffer::pop_batch(std::vector<Record>& out, std::size_t max_count,
                               std::chrono::milliseconds timeout, bool reports_due) {
-  std::unique_lock lock(mutex_);
-  auto ready = [&] { return closed_ || count_ > 0 || woken_.load(); };
+  MutexLock lock(mutex_);
+  auto ready = [&]() REQUIRES(mutex_) { return closed_ || count_ > 0 || woken_.load(); };
   if (!ready()) {
     // Announced before the predicate is checked again inside wait_for: a wake_consumer() then
     // either sees this flag (and notifies) or its woken_ is seen here.
     consumer_waiting_.store(reports_due ? kWaitingForReports : kWaitingIdle);
-    not_empty_.wait_for(lock, timeout, ready);
+    not_empty_.wait_for(lock.native(), timeout, ready);
     consumer_waiting_.store(kNotWaiting);
   }
   woken_.store(false);
@@ -126,7 +126,7 @@ bool BoundedBuffer::pop_batch(std::vector<Record>& out, std::size_t max_count,
 
 void BoundedBuffer::recycle(std::vector<Record>& done) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (Record& record : done) {
       const std::size_t capacity = capacity_of(record);
       if (capacity > kSpareRecordBytes || spare_bytes_ + capacity > kSpareBytes) continue;
@@ -142,7 +142,7 @@ void BoundedBuffer::wake_consumer() {
   // load) this is two atomic operations, no lock and no system call.
   woken_.store(true);
   if (consumer_waiting_.load() == kNotWaiting) return;
-  { std::lock_guard lock(mutex_); }  // the consumer is inside wait_for: notify after it slept
+  { MutexLock lock(mutex_); }  // the consumer is inside wait_for: notify after it slept
   not_empty_.notify_one();
 }
 
@@ -153,7 +153,7 @@ void BoundedBuffer::hand_over() {
 
 void BoundedBuffer::close() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     closed_ = true;
   }
   not_full_.notify_all();
@@ -163,7 +163,7 @@ void BoundedBuffer::close() {
 void BoundedBuffer::clear() {
   std::vector<Record> dropped;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     dropped.swap(ring_);
     head_ = 0;
     count_ = 0;
@@ -173,7 +173,7 @@ void BoundedBuffer::clear() {
 }
 
 BufferStats BoundedBuffer::stats() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return BufferStats{count_, bytes_, max_records_, max_bytes_};
 }
 

@@ -14,10 +14,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <span>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/record.h"
 
 namespace pgcdc {
@@ -50,7 +50,7 @@ class BoundedBuffer {
   // hand_over() when no more records follow for now.
   // kPushed: `record` now holds a recycled record with unspecified contents (overwrite every
   // field before pushing it). kTimedOut and kClosed: the record is left untouched.
-  PushResult push(Record& record, std::chrono::milliseconds timeout);
+  PushResult push(Record& record, std::chrono::milliseconds timeout) EXCLUDES(mutex_);
 
   // Source thread. push() for several records under one lock: pushes `records[pushed...]` in
   // order while there is room, waiting up to `timeout` for room when there is none, and advances
@@ -59,7 +59,7 @@ class BoundedBuffer {
   // were. One lock per batch instead of per record: the lock's cache line and the ring are shared
   // with the sink thread on the other core, and per-record hand-offs showed in snapshot profiles.
   PushResult push_batch(std::span<Record> records, std::size_t& pushed,
-                        std::chrono::milliseconds timeout);
+                        std::chrono::milliseconds timeout) EXCLUDES(mutex_);
 
   // Sink thread. Moves up to `max_count` records into `out` (appended), waiting up to `timeout`
   // for the first one or for wake_consumer(). `reports_due`: the sink has records in flight and
@@ -73,14 +73,14 @@ class BoundedBuffer {
 
   // Any thread. Ends the consumer's current (or next) wait in pop_batch() early, even with no
   // record: the sink has delivery reports to serve.
-  void wake_consumer();
+  void wake_consumer() EXCLUDES(mutex_);
 
   // Source thread: it pushed what it had for now and is about to wait for more. Wakes a consumer
   // that waits with nothing in flight (a lone record must not wait). A consumer waiting for
   // reports is left alone: it takes these records when the reports wake it, a few milliseconds
   // later at most, and the records already wait that long in the producer's linger anyway. Waking
   // it at every hand-over cost a thread wake-up per few records while streaming.
-  void hand_over();
+  void hand_over() EXCLUDES(mutex_);
 
   // Any thread. Wakes both sides; pushes fail from now on, pops drain what is left.
   void close();
@@ -92,30 +92,30 @@ class BoundedBuffer {
   BufferStats stats() const;
 
  private:
-  bool has_room_for(std::size_t bytes) const;   // requires mutex_
-  void enqueue(Record& record, std::size_t cost);  // requires mutex_ and room
-  void grow_ring();                             // requires mutex_
-  Record& front() { return ring_[head_]; }      // requires mutex_, count_ > 0
+  bool has_room_for(std::size_t bytes) const REQUIRES(mutex_);
+  void enqueue(Record& record, std::size_t cost) REQUIRES(mutex_);  // and room
+  void grow_ring() REQUIRES(mutex_);
+  Record& front() REQUIRES(mutex_) { return ring_[head_]; }  // count_ > 0
 
   const std::size_t max_records_;
   const std::size_t max_bytes_;
-  mutable std::mutex mutex_;  // guards everything below but the two atomics
+  mutable Mutex mutex_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
   // FIFO of queued records: a ring over `ring_` (its size a power of two, grown on demand up to
   // max_records, shrunk again when it drains), `count_` records from `head_`. A deque would
   // allocate and free a node every few records.
-  std::vector<Record> ring_;
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
-  std::size_t bytes_ = 0;
-  std::vector<Record> spares_;   // recycled, waiting for push() to hand them out
-  std::size_t spare_bytes_ = 0;  // string capacity held by spares_
+  std::vector<Record> ring_ GUARDED_BY(mutex_);
+  std::size_t head_ GUARDED_BY(mutex_) = 0;
+  std::size_t count_ GUARDED_BY(mutex_) = 0;
+  std::size_t bytes_ GUARDED_BY(mutex_) = 0;
+  std::vector<Record> spares_ GUARDED_BY(mutex_);   // recycled, waiting for push() to hand them out
+  std::size_t spare_bytes_ GUARDED_BY(mutex_) = 0;  // string capacity held by spares_
   // Not guarded by mutex_: wake_consumer() avoids the lock unless the consumer sleeps.
   std::atomic<bool> woken_{false};            // wake_consumer() called since the last pop
   enum Waiting : int { kNotWaiting, kWaitingIdle, kWaitingForReports };
   std::atomic<int> consumer_waiting_{kNotWaiting};  // pop_batch() is (about to be) asleep
-  bool closed_ = false;
+  bool closed_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace pgcdc

@@ -16,7 +16,7 @@ OffsetSaver::OffsetSaver(OffsetStore& store, SourceOffset durable)
 
 OffsetSaver::~OffsetSaver() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stop_ = true;
   }
   wake_.notify_all();
@@ -29,7 +29,7 @@ void OffsetSaver::throw_if_failed() const {
 
 void OffsetSaver::request(const SourceOffset& offset) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     throw_if_failed();
     requested_ = offset;
   }
@@ -37,27 +37,28 @@ void OffsetSaver::request(const SourceOffset& offset) {
 }
 
 void OffsetSaver::save_now(const SourceOffset& offset) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   throw_if_failed();
   requested_ = offset;
   // Done when a save that started after this request has finished: saves_done_ moves past the
   // count of saves finished or in progress now.
   const std::uint64_t target = saves_done_ + (saving_ ? 2 : 1);
   wake_.notify_one();
-  saved_.wait(lock, [&] { return failure_ || saves_done_ >= target; });
+  saved_.wait(lock.native(), [&]() REQUIRES(mutex_) { return failure_ || saves_done_ >= target; });
   throw_if_failed();
 }
 
 SourceOffset OffsetSaver::durable() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   throw_if_failed();
   return durable_;
 }
 
 void OffsetSaver::run() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return stop_ || (requested_ && !failure_); });
+    wake_.wait(lock.native(),
+               [&]() REQUIRES(mutex_) { return stop_ || (requested_ && !failure_); });
     if (stop_) return;
     SourceOffset offset = std::move(*requested_);
     requested_.reset();

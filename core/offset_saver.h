@@ -12,10 +12,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <thread>
 
+#include "core/mutex.h"
 #include "core/offset_store.h"
 #include "core/source_offset.h"
 
@@ -34,29 +34,30 @@ class OffsetSaver {
   // Source thread: save `offset` soon. Replaces a request not yet started (only the newest
   // position matters). Throws std::runtime_error if an earlier save failed: the session must end
   // rather than keep reading with positions it cannot save.
-  void request(const SourceOffset& offset);
+  void request(const SourceOffset& offset) EXCLUDES(mutex_);
 
   // Saves `offset` and returns once it is durable (session end, a reset before a new snapshot).
   // Throws std::runtime_error when the save fails.
-  void save_now(const SourceOffset& offset);
+  void save_now(const SourceOffset& offset) EXCLUDES(mutex_);
 
   // The newest offset known to be durable. Throws std::runtime_error if a save failed.
-  SourceOffset durable() const;
+  SourceOffset durable() const EXCLUDES(mutex_);
 
  private:
-  void run();
-  void throw_if_failed() const;  // requires mutex_
+  void run() EXCLUDES(mutex_);
+  void throw_if_failed() const REQUIRES(mutex_);
 
   OffsetStore& store_;
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::condition_variable wake_;   // a request, or stopping
   std::condition_variable saved_;  // a save finished (or failed)
-  std::optional<SourceOffset> requested_;
-  SourceOffset durable_;
-  std::uint64_t saves_done_ = 0;   // save_now waits for a save started after its request
-  bool saving_ = false;
-  std::exception_ptr failure_;
-  bool stop_ = false;
+  std::optional<SourceOffset> requested_ GUARDED_BY(mutex_);
+  SourceOffset durable_ GUARDED_BY(mutex_);
+  // save_now waits for a save started after its request
+  std::uint64_t saves_done_ GUARDED_BY(mutex_) = 0;
+  bool saving_ GUARDED_BY(mutex_) = false;
+  std::exception_ptr failure_ GUARDED_BY(mutex_);
+  bool stop_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -7,13 +7,13 @@ namespace pgcdc {
 PositionLedger::PositionLedger(SourceOffset start) : committed_(std::move(start)) {}
 
 void PositionLedger::reset(SourceOffset start) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (!entries_.empty()) throw std::logic_error("ledger reset while entries are in flight");
   committed_ = std::move(start);
 }
 
 DeliveryToken PositionLedger::open() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   entries_.emplace_back();
   return next_token_++;
 }
@@ -24,7 +24,7 @@ PositionLedger::Entry* PositionLedger::find(DeliveryToken token) {
 }
 
 void PositionLedger::add_records(DeliveryToken token, std::uint64_t count) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Entry* entry = find(token);
   if (!entry || entry->sealed) throw std::logic_error("record added to a closed ledger entry");
   entry->pending += count;
@@ -32,7 +32,7 @@ void PositionLedger::add_records(DeliveryToken token, std::uint64_t count) {
 }
 
 void PositionLedger::seal(DeliveryToken token, SourceOffset position) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Entry* entry = find(token);
   if (!entry || entry->sealed) throw std::logic_error("ledger entry sealed twice");
   entry->sealed = true;
@@ -41,7 +41,7 @@ void PositionLedger::seal(DeliveryToken token, SourceOffset position) {
 }
 
 bool PositionLedger::advance_if_idle(Lsn lsn) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (!entries_.empty() || failed_) return false;
   if (lsn > committed_.lsn) committed_.lsn = lsn;
   return true;
@@ -49,7 +49,7 @@ bool PositionLedger::advance_if_idle(Lsn lsn) {
 
 void PositionLedger::on_delivery(const DeliveryReport& report) {
   const DeliveryToken token = report.token;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Entry* entry = find(token);
   // A report for an unknown token would mean a sink reported twice or invented a token: that is a
   // bug which could commit undelivered data, so it fails the session instead of being ignored.
@@ -82,7 +82,7 @@ void PositionLedger::on_delivery(const DeliveryReport& report) {
 }
 
 void PositionLedger::fail(std::string reason) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (failed_) return;
   failed_ = true;
   failure_ = reason.empty() ? "the session failed without a reason (a bug: please report it)"
@@ -101,32 +101,32 @@ void PositionLedger::pop_completed() {
 }
 
 SourceOffset PositionLedger::committable() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return committed_;
 }
 
 bool PositionLedger::failed() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return failed_;
 }
 
 bool PositionLedger::rejected() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return rejected_;
 }
 
 std::string PositionLedger::failure() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return failure_;
 }
 
 std::uint64_t PositionLedger::records_in_flight() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return in_flight_;
 }
 
 std::size_t PositionLedger::entries_in_flight() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return entries_.size();
 }
 

@@ -9,11 +9,11 @@
 // A rejected report does the same and also says that no later session can get past it either.
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "core/delivery.h"
+#include "core/mutex.h"
 #include "core/source_offset.h"
 
 namespace pgcdc {
@@ -32,7 +32,7 @@ class PositionLedger : public DeliveryListener {
   void add_record(DeliveryToken token) { add_records(token, 1); }
   // Source thread: `count` more records of `token` are about to be handed to the buffer (a snapshot
   // chunk announces its rows at once: one lock instead of one per row).
-  void add_records(DeliveryToken token, std::uint64_t count);
+  void add_records(DeliveryToken token, std::uint64_t count) EXCLUDES(mutex_);
   // Source thread: the entry has all its records; `position` is where the source stands once they
   // are delivered (end LSN of the transaction, snapshot progress after the chunk).
   void seal(DeliveryToken token, SourceOffset position);
@@ -69,19 +69,20 @@ class PositionLedger : public DeliveryListener {
     bool sealed = false;
     SourceOffset position;
   };
-  Entry* find(DeliveryToken token);  // requires mutex_
-  void pop_completed();              // requires mutex_
+  Entry* find(DeliveryToken token) REQUIRES(mutex_);
+  void pop_completed() REQUIRES(mutex_);
 
-  mutable std::mutex mutex_;  // guards every member below
-  std::deque<Entry> entries_;
-  DeliveryToken first_token_ = 1;  // token of entries_.front()
-  DeliveryToken next_token_ = 1;
-  SourceOffset committed_;
-  std::uint64_t in_flight_ = 0;
-  bool failed_ = false;
-  bool rejected_ = false;
-  std::size_t rejected_bytes_ = 0;  // payload of the record whose rejection failure_ holds
-  std::string failure_;
+  mutable Mutex mutex_;
+  std::deque<Entry> entries_ GUARDED_BY(mutex_);
+  DeliveryToken first_token_ GUARDED_BY(mutex_) = 1;  // token of entries_.front()
+  DeliveryToken next_token_ GUARDED_BY(mutex_) = 1;
+  SourceOffset committed_ GUARDED_BY(mutex_);
+  std::uint64_t in_flight_ GUARDED_BY(mutex_) = 0;
+  bool failed_ GUARDED_BY(mutex_) = false;
+  bool rejected_ GUARDED_BY(mutex_) = false;
+  // The payload of the record whose rejection failure_ holds.
+  std::size_t rejected_bytes_ GUARDED_BY(mutex_) = 0;
+  std::string failure_ GUARDED_BY(mutex_);
 };
 
 }  // namespace pgcdc

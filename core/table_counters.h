@@ -8,11 +8,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/record.h"
 
 namespace pgcdc {
@@ -41,8 +41,8 @@ class TableCounters {
   }
 
   // Any thread: a copy of every row seen so far.
-  std::vector<Row> rows() const {
-    std::lock_guard lock(mutex_);
+  std::vector<Row> rows() const EXCLUDES(mutex_) {
+    MutexLock lock(mutex_);
     std::vector<Row> out;
     out.reserve(entries_.size());
     for (const auto& [table, entry] : entries_) {
@@ -68,17 +68,17 @@ class TableCounters {
     std::atomic<std::uint64_t> chunks{0};
   };
 
-  Entry& entry(const std::string& table) {  // source thread
+  Entry& entry(const std::string& table) EXCLUDES(mutex_) {  // source thread
     if (last_ && table == last_table_) return *last_;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     // Map nodes never move, so the pointer stays valid while other tables are added.
     last_ = &entries_[table];
     last_table_ = table;
     return *last_;
   }
 
-  mutable std::mutex mutex_;  // guards the map's structure (entries_), not the counters
-  std::unordered_map<std::string, Entry> entries_;
+  mutable Mutex mutex_;  // guards the map's structure, not the counters
+  std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mutex_);
   // Source thread only.
   std::string last_table_;
   Entry* last_ = nullptr;

@@ -112,14 +112,14 @@ void Health::note_idle(std::int64_t now_ns) {
 }
 
 void Health::set_slot_wal_risk(std::string reason) {
-  std::lock_guard lock(slot_wal_risk_mutex_);
+  MutexLock lock(slot_wal_risk_mutex_);
   slot_wal_risk_ = std::move(reason);
 }
 
 HealthInputs Health::observe(const SessionView& session) const {
   HealthInputs in;
   {
-    std::lock_guard lock(slot_wal_risk_mutex_);
+    MutexLock lock(slot_wal_risk_mutex_);
     in.slot_wal_risk = slot_wal_risk_;
   }
   std::int64_t now = steady_now_ns();

@@ -9,9 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 
+#include "core/mutex.h"
 #include "daemon/service_state.h"
 #include "daemon/session_view.h"
 
@@ -101,8 +101,8 @@ class Health {
   std::atomic<std::int64_t> last_delivery_ns_{0};
   std::atomic<std::int64_t> last_idle_ns_{0};
   bool last_ready_ = false;                 // sample_readiness() only
-  mutable std::mutex slot_wal_risk_mutex_;  // guards slot_wal_risk_
-  std::string slot_wal_risk_;
+  mutable Mutex slot_wal_risk_mutex_;
+  std::string slot_wal_risk_ GUARDED_BY(slot_wal_risk_mutex_);
 };
 
 }  // namespace pgcdc

@@ -51,7 +51,7 @@ Metrics::Metrics(const Config& config, HealthLimits limits)
 
 Metrics::~Metrics() {
   {
-    std::lock_guard lock(sampler_mutex_);
+    MutexLock lock(sampler_mutex_);
     stop_sampler_ = true;
   }
   sampler_wake_.notify_all();
@@ -60,12 +60,13 @@ Metrics::~Metrics() {
 
 void Metrics::run_sampler() {
   name_this_thread("pgcdc-metrics");
-  std::unique_lock lock(sampler_mutex_);
+  MutexLock lock(sampler_mutex_);
   while (!stop_sampler_) {
     lock.unlock();
     sample();
     lock.lock();
-    sampler_wake_.wait_for(lock, kSampleInterval, [this] { return stop_sampler_; });
+    sampler_wake_.wait_for(lock.native(), kSampleInterval,
+                           [this]() REQUIRES(sampler_mutex_) { return stop_sampler_; });
   }
 }
 
@@ -93,7 +94,7 @@ Metrics::TableMetrics Metrics::make_table_metrics(const std::string& table) {
 Metrics::TableMetrics& Metrics::table_metrics(std::string_view table) {
   if (auto it = tables_.find(table); it != tables_.end()) return it->second;
   // Not a configured name (should not happen): counted anyway, under a lock.
-  std::lock_guard lock(extra_tables_mutex_);
+  MutexLock lock(extra_tables_mutex_);
   auto it = extra_tables_.find(table);
   if (it == extra_tables_.end()) {
     std::string name(table);
@@ -103,7 +104,7 @@ Metrics::TableMetrics& Metrics::table_metrics(std::string_view table) {
 }
 
 void Metrics::attach(const SessionView& view) {
-  std::lock_guard lock(view_mutex_);
+  MutexLock lock(view_mutex_);
   view_ = view;
   // Some of the source's counters start again from zero for each session (Pipeline resets them).
   for (std::size_t i = 0; i < kSourceCounters.size(); ++i) {
@@ -114,7 +115,7 @@ void Metrics::attach(const SessionView& view) {
 
 void Metrics::detach() {
   sample();
-  std::lock_guard lock(view_mutex_);
+  MutexLock lock(view_mutex_);
   view_ = SessionView{};
 }
 
@@ -175,7 +176,7 @@ void Metrics::count_error(const std::string& stage) {
 
 void Metrics::record_server_sample(const ServerSample& sample) {
   {
-    std::lock_guard lock(server_mutex_);
+    MutexLock lock(server_mutex_);
     if (!sample.ok) {
       registry_.counter(MetricId::kSlotSampleErrors).Increment();
       if (sample.error != last_server_error_) {
@@ -220,17 +221,17 @@ void Metrics::record_server_sample(const ServerSample& sample) {
 }
 
 HealthAnswer Metrics::liveness() const {
-  std::lock_guard lock(view_mutex_);
+  MutexLock lock(view_mutex_);
   return health_.liveness(view_);
 }
 
 HealthAnswer Metrics::readiness() const {
-  std::lock_guard lock(view_mutex_);
+  MutexLock lock(view_mutex_);
   return health_.readiness(view_);
 }
 
 std::string Metrics::status_line() const {
-  std::lock_guard lock(view_mutex_);
+  MutexLock lock(view_mutex_);
   return status_;
 }
 
@@ -239,7 +240,7 @@ std::string Metrics::text_exposition() const {
 }
 
 void Metrics::sample() {
-  std::lock_guard lock(view_mutex_);
+  MutexLock lock(view_mutex_);
   std::int64_t now = steady_now_ns();
   sample_session_locked(now);
   sample_tables_locked(now);

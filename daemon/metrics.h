@@ -17,13 +17,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 
 #include "config/config.h"
 #include "core/delivery.h"
+#include "core/mutex.h"
 #include "core/table_counters.h"
 #include "daemon/health.h"
 #include "daemon/metric_registry.h"
@@ -45,7 +45,7 @@ class Metrics {
 
   // What the sampler reads; the pointers stay valid between attach() and detach().
   void attach(const SessionView& view);  // main thread
-  void detach();                         // main thread; samples one last time first
+  void detach() EXCLUDES(view_mutex_);   // main thread; samples one last time first
 
   // Main thread: what the daemon is doing (Pipeline sets it).
   ServiceState& state() { return health_.state(); }
@@ -63,7 +63,7 @@ class Metrics {
   void count_error(const std::string& stage);  // one of kErrorStages (metric_table.h)
 
   // ServerSampler thread.
-  void record_server_sample(const ServerSample& sample);
+  void record_server_sample(const ServerSample& sample) EXCLUDES(server_mutex_);
 
   // Any thread.
   HealthAnswer liveness() const;
@@ -74,7 +74,7 @@ class Metrics {
 
   // Samples the gauges now: the sampler thread every second; the main thread in detach() and
   // once more at exit; tests directly.
-  void sample();
+  void sample() EXCLUDES(view_mutex_);
 
  private:
   // A cumulative SourceStats counter that the sampler adds to a Prometheus counter.
@@ -108,15 +108,15 @@ class Metrics {
     std::uint64_t chunks_seen = 0;
   };
   // Any thread.
-  TableMetrics& table_metrics(std::string_view table);
+  TableMetrics& table_metrics(std::string_view table) EXCLUDES(extra_tables_mutex_);
   TableMetrics make_table_metrics(const std::string& table);
   // table_metrics() for the sink thread's per-record calls: consecutive records mostly share a
   // table, so the last one is kept at hand (a string comparison instead of a map search).
   TableMetrics& sink_table_metrics(std::string_view table);
-  // Sampler, under view_mutex_.
-  void sample_session_locked(std::int64_t now_ns);
-  void sample_tables_locked(std::int64_t now_ns);
-  void run_sampler();  // the sampler thread
+  // Sampler.
+  void sample_session_locked(std::int64_t now_ns) REQUIRES(view_mutex_);
+  void sample_tables_locked(std::int64_t now_ns) REQUIRES(view_mutex_);
+  void run_sampler() EXCLUDES(sampler_mutex_);  // the sampler thread
 
   const Config& config_;
   MetricRegistry registry_;
@@ -127,27 +127,30 @@ class Metrics {
   std::map<std::string, TableMetrics, std::less<>> tables_;
   std::string sink_last_table_;                // sink thread only
   TableMetrics* sink_last_metrics_ = nullptr;  // sink thread only
-  std::mutex extra_tables_mutex_;  // guards extra_tables_ (tables not in the config; unexpected)
-  std::map<std::string, TableMetrics, std::less<>> extra_tables_;
+  Mutex extra_tables_mutex_;
+  // Tables not in the config (unexpected).
+  std::map<std::string, TableMetrics, std::less<>> extra_tables_ GUARDED_BY(extra_tables_mutex_);
 
   std::atomic<Lsn> sampled_server_wal_lsn_{0};
   std::atomic<bool> started_{false};
   std::atomic<std::uint64_t> delivered_total_{0};
 
-  mutable std::mutex server_mutex_;  // guards last_server_error_
-  std::string last_server_error_;
+  mutable Mutex server_mutex_;
+  std::string last_server_error_ GUARDED_BY(server_mutex_);
   prometheus::Gauge* slot_safe_wal_ = nullptr;  // ServerSampler thread; present only when known
   SlotWalGuard slot_wal_guard_;                 // ServerSampler thread
 
-  mutable std::mutex view_mutex_;  // guards view_ and every "sampler only" member
-  SessionView view_;
+  // Also keeps apart what the analysis cannot see: the "sampler only" counts of TableMetrics,
+  // and the sampler's calls into health_ and status_report_.
+  mutable Mutex view_mutex_;
+  SessionView view_ GUARDED_BY(view_mutex_);
   // Sampler only: what each of kSourceCounters had reached at the last sample.
-  std::array<std::uint64_t, kSourceCounters.size()> source_counters_seen_{};
-  std::string status_;
+  std::array<std::uint64_t, kSourceCounters.size()> source_counters_seen_ GUARDED_BY(view_mutex_){};
+  std::string status_ GUARDED_BY(view_mutex_);
 
-  std::mutex sampler_mutex_;  // guards stop_sampler_
+  Mutex sampler_mutex_;
   std::condition_variable sampler_wake_;
-  bool stop_sampler_ = false;
+  bool stop_sampler_ GUARDED_BY(sampler_mutex_) = false;
   std::thread sampler_;
 };
 

@@ -75,7 +75,7 @@ ServerSampler::ServerSampler(const Config& config, Callback on_sample)
 
 ServerSampler::~ServerSampler() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stop_ = true;
   }
   wake_.notify_all();
@@ -120,8 +120,9 @@ void ServerSampler::run() {
       if (!result.ok) connection.reset();
     }
     on_sample_(result);
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, config_.metrics.slot_sample_interval, [this] { return stop_; })) {
+    MutexLock lock(mutex_);
+    if (wake_.wait_for(lock.native(), config_.metrics.slot_sample_interval,
+                       [this]() REQUIRES(mutex_) { return stop_; })) {
       return;
     }
   }

@@ -14,7 +14,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -22,6 +21,7 @@
 #include "config/config.h"
 #include "connector/pg_connection.h"
 #include "core/lsn.h"
+#include "core/mutex.h"
 
 namespace pgcdc {
 
@@ -61,16 +61,16 @@ class ServerSampler {
   static ServerSample sample(PgConnection& connection, const Config& config);
 
  private:
-  void run();
+  void run() EXCLUDES(mutex_);
 
   // Throws PgError.
   PgConnection connect() const;
 
   const Config& config_;
   Callback on_sample_;
-  std::mutex mutex_;  // guards stop_
+  Mutex mutex_;
   std::condition_variable wake_;
-  bool stop_ = false;
+  bool stop_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -19,12 +19,12 @@ const char* phase_name(Phase phase) {
 }
 
 void ServiceState::set_phase(Phase phase, std::string detail) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   view_ = View{phase, std::move(detail), Clock::now()};
 }
 
 ServiceState::View ServiceState::view() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return view_;
 }
 

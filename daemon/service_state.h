@@ -2,8 +2,9 @@
 // What the daemon is doing (phase). The liveness and readiness answers derived from it are in
 // daemon/health.h.
 #include <chrono>
-#include <mutex>
 #include <string>
+
+#include "core/mutex.h"
 
 namespace pgcdc {
 
@@ -33,8 +34,8 @@ class ServiceState {
   View view() const;  // any thread
 
  private:
-  mutable std::mutex mutex_;  // guards view_
-  View view_{Phase::kStarting, {}, Clock::now()};
+  mutable Mutex mutex_;
+  View view_ GUARDED_BY(mutex_){Phase::kStarting, {}, Clock::now()};
 };
 
 }  // namespace pgcdc

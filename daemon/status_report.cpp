@@ -27,12 +27,12 @@ StatusReport::StatusReport(const std::vector<TableConfig>& tables) {
 }
 
 void StatusReport::set_estimates(const std::map<std::string, double>& estimates) {
-  std::lock_guard lock(estimates_mutex_);
+  MutexLock lock(estimates_mutex_);
   estimates_ = estimates;
 }
 
 std::map<std::string, double> StatusReport::estimates() const {
-  std::lock_guard lock(estimates_mutex_);
+  MutexLock lock(estimates_mutex_);
   return estimates_;
 }
 

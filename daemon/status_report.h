@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "core/mutex.h"
 #include "daemon/health.h"
 #include "daemon/table_state.h"
 
@@ -27,7 +27,7 @@ class StatusReport {
   explicit StatusReport(const std::vector<TableConfig>& tables);
 
   // ServerSampler thread: PostgreSQL's row estimates by "schema.table" (pg_class.reltuples).
-  void set_estimates(const std::map<std::string, double>& estimates);
+  void set_estimates(const std::map<std::string, double>& estimates) EXCLUDES(estimates_mutex_);
 
   // Metrics sampler: the configured tables' statuses at `now_ns` (steady_now_ns()). Returns the
   // progress lines due now, for the caller to log: while `snapshotting`, one for each table being
@@ -45,11 +45,11 @@ class StatusReport {
     std::uint64_t rows = 0;           // snapshot rows committed
     std::uint64_t logged_rows = 0;    // rows at the last progress line or when its snapshot began
   };
-  std::map<std::string, double> estimates() const;  // a copy
+  std::map<std::string, double> estimates() const EXCLUDES(estimates_mutex_);  // a copy
 
   std::map<std::string, Table, std::less<>> tables_;  // the configured tables
-  mutable std::mutex estimates_mutex_;                // guards estimates_
-  std::map<std::string, double> estimates_;
+  mutable Mutex estimates_mutex_;
+  std::map<std::string, double> estimates_ GUARDED_BY(estimates_mutex_);
   std::int64_t next_progress_log_ns_ = 0;  // 0 while no snapshot runs
   std::int64_t last_progress_log_ns_ = 0;
 };

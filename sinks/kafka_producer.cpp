@@ -333,7 +333,7 @@ std::optional<std::string> KafkaProducer::check_brokers(std::chrono::millisecond
                          to_ms(std::min(left, std::chrono::milliseconds(1000))), metadata);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
     rd_kafka_poll(producer_.get(), 0);  // serves the error events that say why
-    std::lock_guard lock(fatal_mutex_);
+    MutexLock lock(fatal_mutex_);
     cause = last_broker_error_code_;
     reason = last_broker_error_;
     if (refused(cause, reason)) break;
@@ -378,7 +378,7 @@ std::string KafkaProducer::describe_metadata(std::chrono::milliseconds timeout) 
 }
 
 std::string KafkaProducer::fatal_error() const {
-  std::lock_guard lock(fatal_mutex_);
+  MutexLock lock(fatal_mutex_);
   return fatal_error_;
 }
 
@@ -387,7 +387,7 @@ void KafkaProducer::remember_fatal(const std::string& message, bool log) {
   const std::string reason =
       message.empty() ? "librdkafka reported a fatal error without a reason" : message;
   {
-    std::lock_guard lock(fatal_mutex_);
+    MutexLock lock(fatal_mutex_);
     if (!fatal_error_.empty()) return;  // keep the first: later ones are its consequences
     fatal_error_ = reason;
   }
@@ -443,7 +443,7 @@ void KafkaProducer::on_error(rd_kafka_t* rk, int err, const char* reason, void* 
     return;
   }
   if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {  // a consequence: keep the cause
-    std::lock_guard lock(producer->fatal_mutex_);
+    MutexLock lock(producer->fatal_mutex_);
     producer->last_broker_error_code_ = static_cast<rd_kafka_resp_err_t>(err);
     producer->last_broker_error_ = reason;
   }

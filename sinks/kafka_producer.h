@@ -24,7 +24,6 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,6 +33,7 @@
 
 #include "config/config.h"
 #include "core/delivery.h"
+#include "core/mutex.h"
 #include "sinks/kafka_delivery_mode.h"
 #include "sinks/kafka_handles.h"
 #include "sinks/sink.h"
@@ -177,13 +177,13 @@ class KafkaProducer {
   bool sharing_report_clock_ = false;  // inside poll()'s rd_kafka_poll
 
   std::atomic<bool> fatal_{false};
-  mutable std::mutex fatal_mutex_;  // guards fatal_error_ and the last broker error
-  std::string fatal_error_;
+  mutable Mutex fatal_mutex_;
+  std::string fatal_error_ GUARDED_BY(fatal_mutex_);
   // The last error librdkafka raised about the brokers (error events), so that a failed
   // check_brokers() says why: refused credentials, an unverifiable certificate, a refused
   // connection.
-  rd_kafka_resp_err_t last_broker_error_code_ = RD_KAFKA_RESP_ERR_NO_ERROR;
-  std::string last_broker_error_;
+  rd_kafka_resp_err_t last_broker_error_code_ GUARDED_BY(fatal_mutex_) = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::string last_broker_error_ GUARDED_BY(fatal_mutex_);
 
   // Destroyed in reverse order: topic handles and the queue before the producer they belong to.
   RdKafkaPtr producer_;
