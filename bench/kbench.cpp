@@ -122,10 +122,11 @@ void set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
 RdKafkaPtr make(rd_kafka_type_t type, RdKafkaConfPtr conf, const std::string& brokers) {
   set(conf.get(), "bootstrap.servers", brokers);
   set(conf.get(), "log_level", "3");
-  char err[512];
-  RdKafkaPtr rk = new_rd_kafka(type, std::move(conf), err, sizeof err);
-  if (!rk) die(std::string("rd_kafka_new: ") + err);
-  return rk;
+  try {
+    return new_rd_kafka(type, std::move(conf), "rd_kafka_new");
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
 }
 
 // Partition count of each topic (0 when the topic does not exist).

@@ -9,13 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace pgcdc {
 
 // A configuration problem. The message names the key ("source.slot_name: ...") and, where the
 // format gives one, the line. The daemon exits with kExitConfig on it.
-class ConfigError : public std::runtime_error {
+class ConfigError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ConfigError(const std::string& message) : Error(ErrorKind::kNeedsPerson, message) {}
 };
 
 inline constexpr int kExitConfig = 2;

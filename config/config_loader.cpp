@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "config/config.h"
 #include "config/config_tree.h"
@@ -75,9 +76,10 @@ using config_detail::Format;
 
 Config load_config_file(const std::string& path) {
   std::string text;
-  std::string error;
-  if (!config_detail::read_whole_file(path, text, error)) {
-    throw ConfigError(path + ": cannot read the config file: " + error);
+  try {
+    text = config_detail::read_whole_file(path);
+  } catch (const std::system_error& e) {
+    throw ConfigError(path + ": cannot read the config file: " + e.code().message());
   }
   std::filesystem::path file(path);
   std::string extension = config_detail::lower(file.extension().string());

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <system_error>
 
 #include "config/value_parsers.h"
 
@@ -118,9 +119,10 @@ Text NodeReader::file_contents(const Node& file_key, const std::string& file_key
   if (file.is_relative() && !base_dir_.empty()) file = base_dir_ / file;
   Text text;
   text.line = file_key.line;
-  std::string error;
-  if (!read_whole_file(file.string(), text.value, error)) {
-    fail(file_key_path, "cannot read " + file.string() + ": " + error, file_key.line);
+  try {
+    text.value = read_whole_file(file.string());
+  } catch (const std::system_error& e) {
+    fail(file_key_path, "cannot read " + file.string() + ": " + e.code().message(), file_key.line);
   }
   while (!text.value.empty() && (text.value.back() == '\n' || text.value.back() == '\r')) {
     text.value.pop_back();

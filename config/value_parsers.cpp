@@ -275,22 +275,19 @@ void check_listen_address(const std::string& text, const std::string& path, int 
   }
 }
 
-bool read_whole_file(const std::string& path, std::string& contents, std::string& error) {
+std::string read_whole_file(const std::string& path) {
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) {
-    error = std::error_code(errno, std::generic_category()).message();
-    return false;
-  }
+  if (!file) throw std::system_error(errno, std::generic_category(), path);
+  std::string contents;
   char buffer[16 * 1024];
   std::size_t count = 0;
   while ((count = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
     contents.append(buffer, count);
   }
   if (std::ferror(file.get())) {  // e.g. the path is a directory
-    error = std::error_code(errno, std::generic_category()).message();
-    return false;
+    throw std::system_error(errno, std::generic_category(), path);
   }
-  return true;
+  return contents;
 }
 
 }  // namespace pgcdc::config_detail

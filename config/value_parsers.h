@@ -40,7 +40,8 @@ void check_connection_string(const std::string& text, const std::string& path, i
 // "host:port", "[ipv6]:port", or "" (off).
 void check_listen_address(const std::string& text, const std::string& path, int line);
 
-// Reads a whole file. Returns false and sets `error` to the system's reason if it cannot.
-bool read_whole_file(const std::string& path, std::string& contents, std::string& error);
+// Reads a whole file. Throws std::system_error whose code() gives the system's reason if it
+// cannot; the callers name the key or the file in their ConfigError.
+std::string read_whole_file(const std::string& path);
 
 }  // namespace pgcdc::config_detail

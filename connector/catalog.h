@@ -10,14 +10,15 @@
 #include "config/config.h"
 #include "connector/pg_connection.h"
 #include "connector/value_converter.h"
+#include "core/error.h"
 
 namespace pgcdc {
 
 // A problem a person must fix (missing table, no key, no privilege, wrong server setting).
 // The message names the object and the fix. Never retried.
-class SetupError : public std::runtime_error {
+class SetupError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SetupError(const std::string& message) : Error(ErrorKind::kNeedsPerson, message) {}
 };
 
 // Resolves type OIDs to the facts the converter needs, querying the catalog once per OID: a

@@ -282,7 +282,8 @@ void PgConnection::wait_for_server(const std::string& what) {
       // wait, a slot waiting for transactions to end), or the network may be gone. Only a
       // second connection can tell: the backend cannot answer on this one before it is done.
       probed = true;
-      if (server_at_work(deadline, probe_said)) {
+      ServerWork work = server_at_work(deadline);
+      if (work.at_work) {
         spdlog::debug(
             "{}: {}: the server has said nothing for {}, but its backend is at work: "
             "waiting on",
@@ -291,6 +292,8 @@ void PgConnection::wait_for_server(const std::string& what) {
                                                                                silent_since)));
         silent_since = Clock::now();
         probed = false;
+      } else {
+        probe_said = std::move(work.why_not);
       }
       continue;
     }
@@ -314,15 +317,14 @@ void PgConnection::close_dead() {
   }
 }
 
-bool PgConnection::server_at_work(Clock::time_point deadline, std::string& why_not) const {
+PgConnection::ServerWork PgConnection::server_at_work(Clock::time_point deadline) const {
   const std::string pid = std::to_string(PQbackendPID(conn_.get()));
   ConnectParams params(conninfo_, Kind::kQuery, timeout_, "pgcdc-probe");
   std::unique_ptr<PGconn, ConnDeleter> probe(
       PQconnectStartParams(params.keys(), params.values(), /*expand_dbname=*/1));
   auto failed = [&](const std::string& step) {
     std::string reason = probe ? trim(PQerrorMessage(probe.get())) : "out of memory";
-    why_not = "a second connection " + step + (reason.empty() ? "" : ": " + reason);
-    return false;
+    return ServerWork{false, "a second connection " + step + (reason.empty() ? "" : ": " + reason)};
   };
   if (!probe || PQstatus(probe.get()) == CONNECTION_BAD) return failed("could not start");
   // The asynchronous connect, so that the deadline holds (connect_timeout counts whole seconds).
@@ -331,8 +333,7 @@ bool PgConnection::server_at_work(Clock::time_point deadline, std::string& why_n
     if (polling == PGRES_POLLING_FAILED) return failed("could not connect");
     const short events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     if (!wait_socket(PQsocket(probe.get()), events, deadline)) {
-      why_not = "a second connection got no answer either";
-      return false;
+      return ServerWork{false, "a second connection got no answer either"};
     }
     polling = PQconnectPoll(probe.get());
   }
@@ -345,22 +346,18 @@ bool PgConnection::server_at_work(Clock::time_point deadline, std::string& why_n
   }
   while (PQisBusy(probe.get()) != 0) {
     if (!wait_socket(PQsocket(probe.get()), POLLIN, deadline)) {
-      why_not = "a second connection got no answer either";
-      return false;
+      return ServerWork{false, "a second connection got no answer either"};
     }
     if (PQconsumeInput(probe.get()) == 0) return failed("failed");
   }
   PgResult result(PQgetResult(probe.get()));
   if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    why_not = make_pg_error(result.get(), probe.get(),
-                            "a second connection could not read "
-                            "pg_stat_activity")
-                  .what();
-    return false;
+    return ServerWork{false, make_pg_error(result.get(), probe.get(),
+                                           "a second connection could not read pg_stat_activity")
+                                 .what()};
   }
   if (PQntuples(result.get()) == 0) {
-    why_not = "a second connection finds no backend " + pid + " on the server";
-    return false;
+    return ServerWork{false, "a second connection finds no backend " + pid + " on the server"};
   }
   const std::string state(field(result.get(), 0, 0));
   const std::string wait_event(field(result.get(), 0, 1));
@@ -371,12 +368,11 @@ bool PgConnection::server_at_work(Clock::time_point deadline, std::string& why_n
       "ClientRead", "ClientWrite", "WalSenderWriteData", "WalSenderMain", "WalSenderWaitForWAL"};
   if (state == "active" && std::find(kWaitingForTheClient.begin(), kWaitingForTheClient.end(),
                                      wait_event) == kWaitingForTheClient.end()) {
-    return true;
+    return ServerWork{true, {}};
   }
-  why_not = "a second connection sees backend " + pid + " " +
-            (state.empty() ? "in no state" : state) +
-            (wait_event.empty() ? "" : ", waiting on " + wait_event);
-  return false;
+  return ServerWork{false, "a second connection sees backend " + pid + " " +
+                               (state.empty() ? "in no state" : state) +
+                               (wait_event.empty() ? "" : ", waiting on " + wait_event)};
 }
 
 std::string PgConnection::quote_identifier(std::string_view name) const {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
+
 namespace pgcdc {
 
 struct PgResultDeleter {
@@ -17,19 +19,20 @@ struct PgResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
-// A PostgreSQL error. `transient()` says whether retrying later can help (server starting or
-// shutting down, connection lost or refused) as opposed to a problem a person must fix
-// (authentication, privileges, missing objects, bad settings).
-class PgError : public std::runtime_error {
+// A PostgreSQL error. `transient` (kind kTransient) when retrying later can help (server starting
+// or shutting down, connection lost or refused: the SQLSTATE or the connection's state says so),
+// as opposed to a problem a person must fix (kNeedsPerson: authentication, privileges, missing
+// objects, bad settings).
+class PgError : public Error {
  public:
   PgError(const std::string& message, std::string sqlstate, bool transient)
-      : std::runtime_error(message), sqlstate_(std::move(sqlstate)), transient_(transient) {}
+      : Error(transient ? ErrorKind::kTransient : ErrorKind::kNeedsPerson, message),
+        sqlstate_(std::move(sqlstate)) {}
   const std::string& sqlstate() const { return sqlstate_; }
-  bool transient() const { return transient_; }
+  bool transient() const { return kind() == ErrorKind::kTransient; }
 
  private:
   std::string sqlstate_;
-  bool transient_;
 };
 
 // Whether a failure to connect (libpq reports it as text only) is one that waiting mends: the
@@ -89,7 +92,11 @@ class PgConnection {
   // (ClientRead, ClientWrite, a walsender's WalSenderMain, WalSenderWaitForWAL,
   // WalSenderWriteData). `why_not` says what it saw otherwise. Needs the conninfo to accept a
   // plain connection for the same role.
-  bool server_at_work(std::chrono::steady_clock::time_point deadline, std::string& why_not) const;
+  struct ServerWork {
+    bool at_work = false;
+    std::string why_not;
+  };
+  ServerWork server_at_work(std::chrono::steady_clock::time_point deadline) const;
 
   // Shuts the socket down under libpq, so every later call on this connection fails at once
   // instead of waiting for a peer that is gone. Nothing is sent: in a black hole a cancel request

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
 #include "core/lsn.h"
 
 namespace pgcdc::pgoutput {
@@ -110,9 +111,9 @@ class Handler {
 };
 
 // Names the message type and the byte offset where decoding failed.
-class DecodeError : public std::runtime_error {
+class DecodeError : public Error {
  public:
-  using runtime_error::runtime_error;
+  explicit DecodeError(const std::string& message) : Error(ErrorKind::kDecode, message) {}
 };
 
 // Not thread-safe; one per replication stream. Keeps its tuple, relation and relation-id buffers

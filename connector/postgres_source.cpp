@@ -278,14 +278,18 @@ void PostgresSource::watch_replication_connection() {
                     silent.count());
       positions_->send_status(/*reply_requested=*/true);
       return;
-    case SilenceWatch::Verdict::kCheckServer:
+    case SilenceWatch::Verdict::kCheckServer: {
       // A walsender replaying a large transaction it filters out reads no replies meanwhile.
-      if (replication_->server_at_work(silence_->dead_at(), silence_check_)) {
+      PgConnection::ServerWork work = replication_->server_at_work(silence_->dead_at());
+      if (work.at_work) {
         spdlog::debug("{}: no message for {} ms, but the walsender is at work",
                       replication_->name(), silent.count());
         silence_->heard(Clock::now());
+      } else {
+        silence_check_ = std::move(work.why_not);
       }
       return;
+    }
     case SilenceWatch::Verdict::kPresumedDead: {
       std::string message = fmt::format(
           "{}: no message from the server for {:.1f} s, not even an answer to a request for one "

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "connector/catalog.h"
 #include "connector/pg_connection.h"
+#include "core/error.h"
 #include "core/lsn.h"
 
 namespace pgcdc {
@@ -18,9 +19,9 @@ namespace pgcdc {
 // Another process streams from the slot, or created it a moment ago: a second pgcdc instance with
 // this configuration won the race for it. Not a failure: the daemon stands by and checks again.
 // The message names the slot and, where PostgreSQL said, the process.
-class SlotInUse : public std::runtime_error {
+class SlotInUse : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SlotInUse(const std::string& message) : Error(ErrorKind::kStandby, message) {}
 };
 
 struct SlotState {

@@ -10,7 +10,8 @@ namespace pgcdc {
 class OffsetStore {
  public:
   virtual ~OffsetStore() = default;
-  // nullopt when nothing was ever saved. Throws std::runtime_error on a corrupt or unreadable store.
+  // nullopt when nothing was ever saved. Throws on a corrupt or unreadable store: an Error of kind
+  // kTransient when waiting may mend it; anything else needs a person (core/error.h kind_of).
   virtual std::optional<SourceOffset> load() = 0;
   // Returns only when the offset is durable. Throws std::runtime_error on failure.
   virtual void save(const SourceOffset& offset) = 0;

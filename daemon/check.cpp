@@ -339,9 +339,8 @@ int run_checks(const Config& config) {
   check(config.sink.kind == SinkConfig::Kind::kKafka ? "kafka (sink.kafka.brokers)" : "stdout sink",
         [&] {
           auto sink = make_sink(config.sink, listener);
-          std::string error;
-          if (!sink->ping(std::chrono::milliseconds(10000), error)) {
-            throw_with_hint(std::runtime_error(error), "sink.kafka.brokers");
+          if (std::optional<Error> unreachable = sink->ping(std::chrono::milliseconds(10000))) {
+            throw_with_hint(*unreachable, "sink.kafka.brokers");
           }
           if (auto* kafka = dynamic_cast<KafkaSink*>(sink.get())) {
             return "reachable; " + topic_creation_check(kafka->native_handle(), config, tables);

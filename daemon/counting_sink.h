@@ -35,11 +35,11 @@ class CountingSink : public Sink {
   bool flush(std::chrono::milliseconds timeout) override { return inner_->flush(timeout); }
   std::size_t in_flight() const override { return inner_->in_flight(); }
   std::string name() const override { return inner_->name(); }
-  bool ping(std::chrono::milliseconds timeout, std::string& error) override {
-    return inner_->ping(timeout, error);
+  std::optional<Error> ping(std::chrono::milliseconds timeout) override {
+    return inner_->ping(timeout);
   }
   bool fatal() const override { return inner_->fatal(); }
-  std::string fatal_error() const override { return inner_->fatal_error(); }
+  std::optional<Error> fatal_error() const override { return inner_->fatal_error(); }
 
  private:
   void count(const Record& record) { count_runs(std::span<const Record>(&record, 1)); }

@@ -22,18 +22,18 @@ class ReopenableFileSink : public spdlog::sinks::base_sink<std::mutex> {
   }
 
   // Any thread. Opens the new file before closing the old one, so a failure loses nothing.
-  bool reopen(std::string& error) {
+  // The reason when the new file cannot be opened.
+  std::optional<std::string> reopen() {
     auto fresh = std::make_unique<spdlog::details::file_helper>();
     try {
       fresh->open(path_, /*truncate=*/false);
     } catch (const spdlog::spdlog_ex& e) {
-      error = e.what();
-      return false;
+      return e.what();
     }
     std::lock_guard lock(mutex_);  // base_sink's mutex: no line is being written
     file_->flush();
     file_ = std::move(fresh);
-    return true;
+    return std::nullopt;
   }
 
  protected:
@@ -50,7 +50,10 @@ class ReopenableFileSink : public spdlog::sinks::base_sink<std::mutex> {
   std::unique_ptr<spdlog::details::file_helper> file_;  // guarded by mutex_
 };
 
-bool LogOutput::reopen(std::string& error) { return !file_ || file_->reopen(error); }
+std::optional<std::string> LogOutput::reopen() {
+  if (!file_) return std::nullopt;
+  return file_->reopen();
+}
 
 namespace {
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -13,9 +14,9 @@ class LogOutput {
  public:
   explicit LogOutput(std::shared_ptr<ReopenableFileSink> file) : file_(std::move(file)) {}
   // Any thread (the service thread on SIGHUP). Reopens log.file by name, so a file that logrotate
-  // renamed is left behind and a new one started. False with `error` when the new file cannot be
-  // opened; logging then goes on into the old one. Nothing to do (true) when logging to stderr.
-  bool reopen(std::string& error);
+  // renamed is left behind and a new one started. The reason when the new file cannot be opened;
+  // logging then goes on into the old one. Nothing to do (nullopt) when logging to stderr.
+  std::optional<std::string> reopen();
   bool to_file() const { return file_ != nullptr; }
 
  private:

@@ -109,15 +109,14 @@ int run(const pgcdc::Config& config, pgcdc::LogOutput& log_output) {
     pgcdc::name_this_thread("pgcdc-service");
     while (!service_stop) {
       if (g_reopen_logs.exchange(false)) {
-        std::string error;
         if (!log_output.to_file()) {
           spdlog::info("SIGHUP: logging to stderr, nothing to reopen (configuration changes "
                        "need a restart)");
-        } else if (log_output.reopen(error)) {
-          spdlog::info("SIGHUP: log file {} reopened", config.log.file);
-        } else {
+        } else if (std::optional<std::string> error = log_output.reopen()) {
           spdlog::error("SIGHUP: cannot reopen log file {}: {}; still writing to the old one",
-                        config.log.file, error);
+                        config.log.file, *error);
+        } else {
+          spdlog::info("SIGHUP: log file {} reopened", config.log.file);
         }
       }
       notifier.tick(notifier_inputs(g_stop), std::chrono::steady_clock::now());

@@ -6,8 +6,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "connector/catalog.h"
-#include "connector/pgoutput.h"
 #include "connector/replication_setup.h"
 #include "core/offset_store.h"
 #include "daemon/counting_listener.h"
@@ -38,11 +36,11 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   const auto max_backoff = std::chrono::milliseconds(30000);
   bool standing_by = false;
   for (;;) {
-    std::string error;
     auto started = std::chrono::steady_clock::now();
     metrics_.state().set_phase(Phase::kSession);
-    SessionEnd end = run_session(stop, error);
-    switch (end) {
+    const SessionOutcome outcome = run_session(stop);
+    const std::string& error = outcome.error;
+    switch (outcome.end) {
       case SessionEnd::kStopped:
         metrics_.state().set_phase(Phase::kStopping);
         spdlog::info("stopped");
@@ -144,11 +142,17 @@ SourceOptions source_options(const Config& config, bool exactly_once) {
 
 }  // namespace
 
-Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::string& error) {
+SessionOutcome Pipeline::run_session(const std::atomic<bool>& stop) {
+  // Every failure goes through session_outcome(); what it says to count is counted here, once.
+  auto settle = [this](const SessionOutcome& so_far, const SessionFailure& failure) {
+    SessionOutcome outcome = session_outcome(so_far, failure);
+    if (outcome.count_as) metrics_.count_error(outcome.count_as);
+    return outcome;
+  };
+  const SessionOutcome nothing_failed;
   if (config_.source.cdc) {
     if (auto holder = slot_holder(config_.source)) {
-      error = *holder;
-      return SessionEnd::kStandby;
+      return settle(nothing_failed, {SessionStep::kCheckSlot, SlotInUse(*holder)});
     }
   }
   const bool exactly_once = delivers_exactly_once(config_);
@@ -168,24 +172,16 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
     // CountingSink: records produced, by table and operation (metrics).
     sink = std::make_unique<CountingSink>(make_sink(config_.sink, listener), metrics_);
   } catch (const std::exception& e) {
-    error = std::string("cannot create the ") +
-            (config_.sink.kind == SinkConfig::Kind::kKafka ? "Kafka" : "stdout") +
-            " sink: " + e.what();
-    metrics_.count_error("sink");
-    return SessionEnd::kFatal;
+    const char* kind = config_.sink.kind == SinkConfig::Kind::kKafka ? "Kafka" : "stdout";
+    return settle(nothing_failed, {SessionStep::kCreateSink, e, kind});
   }
-  std::string ping_error;
-  if (!sink->ping(std::chrono::milliseconds(10000), ping_error)) {
-    error = "sink not reachable: " + ping_error;
-    metrics_.count_error("sink");
-    return sink->fatal() ? SessionEnd::kFatal : SessionEnd::kRetry;
+  if (std::optional<Error> unreachable = sink->ping(std::chrono::milliseconds(10000))) {
+    return settle(nothing_failed, {SessionStep::kPingSink, *unreachable});
   }
   try {
     ledger.reset(offsets->load().value_or(SourceOffset{}));
   } catch (const std::exception& e) {
-    error = std::string("cannot read the committed position: ") + e.what();
-    metrics_.count_error("offsets");
-    return exactly_once ? SessionEnd::kRetry : SessionEnd::kFatal;
+    return settle(nothing_failed, {SessionStep::kReadPosition, e});
   }
 
   const std::string sink_name = sink->name();  // before the sink thread owns the sink
@@ -197,58 +193,41 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
 
   PostgresSource source(source_options(config_, exactly_once), buffer, ledger, *offsets,
                         source_stats_);
-  PostgresSource::Outcome outcome = PostgresSource::Outcome::kStopped;
-  SessionEnd end = SessionEnd::kStopped;
+  SessionOutcome outcome;
   try {
-    outcome = source.run(stop);
-    switch (outcome) {
-      case PostgresSource::Outcome::kStopped: end = SessionEnd::kStopped; break;
-      case PostgresSource::Outcome::kFinished: end = SessionEnd::kFinished; break;
+    switch (source.run(stop)) {
+      case PostgresSource::Outcome::kStopped:
+        outcome.end = SessionEnd::kStopped;
+        break;
+      case PostgresSource::Outcome::kFinished:
+        outcome.end = SessionEnd::kFinished;
+        break;
       case PostgresSource::Outcome::kDeliveryFailed:
-        // A rejected record would be rejected again by every next session: a person must act
-        // (decided once the reports are drained, below).
-        end = SessionEnd::kRetry;
-        error = "delivery failed: " + ledger.failure();
-        metrics_.count_error("sink");
+        // Retried: whether the record is refused for good is decided once the reports are
+        // drained (kDrain, below).
+        outcome = settle(outcome,
+                         {SessionStep::kDeliver, Error(ErrorKind::kTransient, ledger.failure())});
         break;
     }
-  } catch (const SlotInUse& e) {
-    // Two instances started together: the other one won the slot after slot_holder() found it
-    // free. Not an error.
-    error = e.what();
-    end = SessionEnd::kStandby;
-  } catch (const PgError& e) {
-    error = e.what();
-    end = e.transient() ? SessionEnd::kRetry : SessionEnd::kFatal;
-    metrics_.count_error("source");
-  } catch (const SetupError& e) {
-    error = e.what();
-    end = SessionEnd::kFatal;
-    metrics_.count_error("setup");
-  } catch (const pgoutput::DecodeError& e) {
-    error = std::string("cannot decode the replication stream: ") + e.what();
-    end = SessionEnd::kFatal;
-    metrics_.count_error("decode");
   } catch (const std::exception& e) {
-    error = e.what();
-    end = SessionEnd::kFatal;
-    metrics_.count_error("source");
+    outcome = settle(outcome, {SessionStep::kRunSource, e});
   }
 
   // The source no longer runs (the flags stay set after a failure otherwise).
   source_stats_.streaming = false;
   source_stats_.snapshotting = false;
-  if (end == SessionEnd::kStopped || end == SessionEnd::kFinished) {
+  if (outcome.end == SessionEnd::kStopped || outcome.end == SessionEnd::kFinished) {
     metrics_.state().set_phase(Phase::kStopping);
-  } else if (end == SessionEnd::kStandby) {
-    metrics_.state().set_phase(Phase::kBackoff, "standby: " + error);
+  } else if (outcome.end == SessionEnd::kStandby) {
+    metrics_.state().set_phase(Phase::kBackoff, "standby: " + outcome.error);
   } else {
-    metrics_.state().set_phase(end == SessionEnd::kFatal ? Phase::kFailed : Phase::kBackoff, error);
+    metrics_.state().set_phase(outcome.end == SessionEnd::kFatal ? Phase::kFailed : Phase::kBackoff,
+                               outcome.error);
   }
 
   // Drain: on a clean stop every buffered record is still sent and awaited (bounded by
   // shutdown_timeout); after a failure the buffer is dropped, it will be re-read.
-  bool clean = end == SessionEnd::kStopped || end == SessionEnd::kFinished;
+  bool clean = outcome.end == SessionEnd::kStopped || outcome.end == SessionEnd::kFinished;
   sink_thread.finish(clean);
   auto flush_for = clean ? config_.shutdown_timeout : std::chrono::milliseconds(5000);
   if (!sink->flush(flush_for)) {
@@ -257,28 +236,26 @@ Pipeline::SessionEnd Pipeline::run_session(const std::atomic<bool>& stop, std::s
   }
   // A session that lost the slot read nothing, and the offsets file (shared by instances with the
   // same configuration) belongs to the instance that holds the slot.
-  if (end != SessionEnd::kStandby) source.commit_positions();
-  if (end == SessionEnd::kRetry && ledger.rejected()) {
-    // Decided now that every report is in: the drain may have brought the rejection (after an
-    // earlier, transient failure ended the session), or a larger record of the refused batch
-    // whose error says more. Retrying would meet the record again.
-    end = SessionEnd::kFatal;
-    error = "a record cannot be delivered: " + ledger.failure();
-    metrics_.state().set_phase(Phase::kFailed, error);
+  if (outcome.end != SessionEnd::kStandby) source.commit_positions();
+  if (ledger.rejected()) {
+    // A rejected record would be rejected again by every next session: a person must act.
+    const SessionEnd before = outcome.end;
+    outcome =
+        settle(outcome, {SessionStep::kDrain, Error(ErrorKind::kNeedsPerson, ledger.failure())});
+    if (outcome.end != before) metrics_.state().set_phase(Phase::kFailed, outcome.error);
   }
-  if (end == SessionEnd::kStopped && config_.source.drop_slot_on_stop && config_.source.cdc) {
+  if (outcome.end == SessionEnd::kStopped && config_.source.drop_slot_on_stop &&
+      config_.source.cdc) {
     try {
       source.drop_replication_objects();
     } catch (const std::exception& e) {
       spdlog::error("could not drop the slot and publication: {}", e.what());
     }
   }
-  if (sink->fatal() && end != SessionEnd::kFatal) {
-    if (end != SessionEnd::kRetry) metrics_.count_error("sink");
-    end = SessionEnd::kRetry;
-    if (error.empty()) error = "sink failed: " + sink->fatal_error();
+  if (std::optional<Error> failed = sink->fatal_error()) {
+    outcome = settle(outcome, {SessionStep::kSinkFailed, *failed});
   }
-  return end;
+  return outcome;
 }
 
 }  // namespace pgcdc

@@ -6,6 +6,7 @@
 // commit what was delivered. A delivery failure or a transient error ends the session and a new
 // one starts from the last committed position after a backoff; nothing is skipped. A problem a
 // person must fix (SetupError, bad Kafka property, decode error) ends the daemon with exit 1.
+// daemon/session_outcome.h decides which failure does what.
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include "core/bounded_buffer.h"
 #include "core/position_ledger.h"
 #include "daemon/metrics.h"
+#include "daemon/session_outcome.h"
 
 namespace pgcdc {
 
@@ -30,9 +32,7 @@ class Pipeline {
   int run(const std::atomic<bool>& stop);
 
  private:
-  // kStandby: another instance streams from the slot; wait and check again (no backoff growth).
-  enum class SessionEnd { kStopped, kFinished, kRetry, kFatal, kStandby };
-  SessionEnd run_session(const std::atomic<bool>& stop, std::string& error);
+  SessionOutcome run_session(const std::atomic<bool>& stop);
   bool sleep_unless_stopped(std::chrono::milliseconds duration, const std::atomic<bool>& stop);
 
   const Config& config_;

@@ -10,14 +10,56 @@
 namespace pgcdc {
 namespace {
 
-// Runs `sql` with text parameters; on failure returns nullptr and sets `error`.
-PgResult query(PgConnection& connection, const std::string& sql,
-               const std::vector<std::optional<std::string>>& params, std::string& error) {
-  try {
-    return connection.exec_params(sql, params);
-  } catch (const PgError& e) {
-    error = e.what();
-    return nullptr;
+// Fills `out` but for ok and error; throws PgError when a query fails.
+void read_sample(PgConnection& connection, const Config& config, ServerSample& out) {
+  const std::string& slot = config.source.slot_name;
+  PgResult wal = connection.exec_params(
+      "WITH w AS (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
+      "THEN pg_catalog.pg_last_wal_replay_lsn() "
+      "ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) "
+      "SELECT w.lsn::text, s.slot_name IS NOT NULL, s.wal_status, s.active, "
+      "pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint, "
+      "s.safe_wal_size, s.confirmed_flush_lsn::text, "
+      // In MB (its unit in pg_settings); -1 when unlimited.
+      "(SELECT setting::bigint FROM pg_catalog.pg_settings "
+      "WHERE name = 'max_slot_wal_keep_size') "
+      "FROM w LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = $1",
+      {slot});
+  out.server_wal_lsn = parse_lsn(field(wal.get(), 0, 0)).value_or(0);
+  out.slot_exists = field(wal.get(), 0, 1) == "t";
+  if (!PQgetisnull(wal.get(), 0, 7)) {
+    std::int64_t keep_mb = std::strtoll(PQgetvalue(wal.get(), 0, 7), nullptr, 10);
+    if (keep_mb >= 0) out.max_slot_wal_keep_size_bytes = keep_mb * 1024 * 1024;
+  }
+  if (out.slot_exists) {
+    out.wal_status = std::string(field(wal.get(), 0, 2));
+    out.slot_active = field(wal.get(), 0, 3) == "t";
+    if (!PQgetisnull(wal.get(), 0, 4)) {
+      out.retained_wal_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 4), nullptr, 10);
+    }
+    if (!PQgetisnull(wal.get(), 0, 5)) {
+      out.safe_wal_size_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 5), nullptr, 10);
+    }
+    out.slot_confirmed_flush_lsn = parse_lsn(field(wal.get(), 0, 6)).value_or(0);
+    out.slot_failover_ready = read_failover_readiness(connection, slot).ready();
+  }
+  for (const auto& table : config.source.tables) {
+    PgResult estimate = connection.exec_params(
+        // A partitioned table holds no rows: its leaves' estimates
+        // add up to its size (-1 while none of them is known yet).
+        "SELECT CASE WHEN c.relkind <> 'p' THEN c.reltuples::float8 "
+        "ELSE (SELECT coalesce(sum(l.reltuples) FILTER "
+        "(WHERE l.reltuples >= 0), -1)::float8 "
+        "FROM pg_catalog.pg_partition_tree(c.oid) t "
+        "JOIN pg_catalog.pg_class l ON l.oid = t.relid WHERE t.isleaf) END "
+        "FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2",
+        {table.schema, table.name});
+    if (PQntuples(estimate.get()) == 1) {
+      out.estimated_rows[table.qualified()] =
+          std::strtod(PQgetvalue(estimate.get(), 0, 0), nullptr);
+    }
   }
 }
 
@@ -40,81 +82,24 @@ ServerSampler::~ServerSampler() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::optional<PgConnection> ServerSampler::connect(std::string& error) const {
+PgConnection ServerSampler::connect() const {
   // Short statement and lock timeouts: this connection only ever runs three catalog reads. A
   // silent network ends a wait after source.connection_timeout (PgConnection).
-  try {
-    std::optional<PgConnection> connection;
-    connection.emplace(config_.source.url, PgConnection::Kind::kQuery,
-                       config_.source.connection_timeout, "pgcdc-metrics");
-    connection->exec("SET statement_timeout = 5000");
-    connection->exec("SET lock_timeout = 1000");
-    return connection;
-  } catch (const PgError& e) {
-    error = e.what();  // names host and port, never the password
-    return std::nullopt;
-  }
+  PgConnection connection(config_.source.url, PgConnection::Kind::kQuery,
+                          config_.source.connection_timeout, "pgcdc-metrics");
+  connection.exec("SET statement_timeout = 5000");
+  connection.exec("SET lock_timeout = 1000");
+  return connection;
 }
 
 ServerSample ServerSampler::sample(PgConnection& connection, const Config& config) {
   ServerSample out;
-  const std::string& slot = config.source.slot_name;
-  PgResult wal = query(connection,
-                       "WITH w AS (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
-                       "THEN pg_catalog.pg_last_wal_replay_lsn() "
-                       "ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) "
-                       "SELECT w.lsn::text, s.slot_name IS NOT NULL, s.wal_status, s.active, "
-                       "pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint, "
-                       "s.safe_wal_size, s.confirmed_flush_lsn::text, "
-                       // In MB (its unit in pg_settings); -1 when unlimited.
-                       "(SELECT setting::bigint FROM pg_catalog.pg_settings "
-                       "WHERE name = 'max_slot_wal_keep_size') "
-                       "FROM w LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = $1",
-                       {slot}, out.error);
-  if (!wal) return out;
-  out.server_wal_lsn = parse_lsn(field(wal.get(), 0, 0)).value_or(0);
-  out.slot_exists = field(wal.get(), 0, 1) == "t";
-  if (!PQgetisnull(wal.get(), 0, 7)) {
-    std::int64_t keep_mb = std::strtoll(PQgetvalue(wal.get(), 0, 7), nullptr, 10);
-    if (keep_mb >= 0) out.max_slot_wal_keep_size_bytes = keep_mb * 1024 * 1024;
+  try {
+    read_sample(connection, config, out);
+    out.ok = true;
+  } catch (const PgError& e) {
+    out.error = e.what();
   }
-  if (out.slot_exists) {
-    out.wal_status = std::string(field(wal.get(), 0, 2));
-    out.slot_active = field(wal.get(), 0, 3) == "t";
-    if (!PQgetisnull(wal.get(), 0, 4)) {
-      out.retained_wal_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 4), nullptr, 10);
-    }
-    if (!PQgetisnull(wal.get(), 0, 5)) {
-      out.safe_wal_size_bytes = std::strtoll(PQgetvalue(wal.get(), 0, 5), nullptr, 10);
-    }
-    out.slot_confirmed_flush_lsn = parse_lsn(field(wal.get(), 0, 6)).value_or(0);
-    try {
-      out.slot_failover_ready = read_failover_readiness(connection, slot).ready();
-    } catch (const PgError& e) {
-      out.error = e.what();
-      return out;
-    }
-  }
-  for (const auto& table : config.source.tables) {
-    PgResult estimate = query(connection,
-                              // A partitioned table holds no rows: its leaves' estimates
-                              // add up to its size (-1 while none of them is known yet).
-                              "SELECT CASE WHEN c.relkind <> 'p' THEN c.reltuples::float8 "
-                              "ELSE (SELECT coalesce(sum(l.reltuples) FILTER "
-                              "(WHERE l.reltuples >= 0), -1)::float8 "
-                              "FROM pg_catalog.pg_partition_tree(c.oid) t "
-                              "JOIN pg_catalog.pg_class l ON l.oid = t.relid WHERE t.isleaf) END "
-                              "FROM pg_catalog.pg_class c "
-                              "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                              "WHERE n.nspname = $1 AND c.relname = $2",
-                              {table.schema, table.name}, out.error);
-    if (!estimate) return out;
-    if (PQntuples(estimate.get()) == 1) {
-      out.estimated_rows[table.qualified()] =
-          std::strtod(PQgetvalue(estimate.get(), 0, 0), nullptr);
-    }
-  }
-  out.ok = true;
   return out;
 }
 
@@ -122,7 +107,13 @@ void ServerSampler::run() {
   std::optional<PgConnection> connection;
   for (;;) {
     ServerSample result;
-    if (!connection) connection = connect(result.error);
+    if (!connection) {
+      try {
+        connection.emplace(connect());
+      } catch (const PgError& e) {
+        result.error = e.what();  // names host and port, never the password
+      }
+    }
     if (connection) {
       result = sample(*connection, config_);
       // A failed query may mean a broken connection: start over with a fresh one next time.

@@ -56,13 +56,15 @@ class ServerSampler {
   ServerSampler(const ServerSampler&) = delete;
   ServerSampler& operator=(const ServerSampler&) = delete;
 
-  // One sample on `connection` (already connected); for the thread and for tests.
+  // One sample on `connection` (already connected); for the thread and for tests. Not ok, with
+  // the error, when a query failed.
   static ServerSample sample(PgConnection& connection, const Config& config);
 
  private:
   void run() EXCLUDES(mutex_);
 
-  std::optional<PgConnection> connect(std::string& error) const;
+  // Throws PgError.
+  PgConnection connect() const;
 
   const Config& config_;
   Callback on_sample_;

@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 namespace pgcdc {
 
@@ -65,12 +67,14 @@ using RdKafkaMockClusterPtr =
     std::unique_ptr<rd_kafka_mock_cluster_t, RdKafkaDestroy<rd_kafka_mock_cluster_destroy>>;
 
 // rd_kafka_new, with the ownership hand-over in one place: rd_kafka_new takes the conf only when
-// it succeeds. Here `conf` is consumed either way: null (with `errstr` saying why) on failure,
-// the conf destroyed; the client, which now owns the conf, on success.
-inline RdKafkaPtr new_rd_kafka(rd_kafka_type_t type, RdKafkaConfPtr conf, char* errstr,
-                               std::size_t errstr_size) {
-  RdKafkaPtr rk(rd_kafka_new(type, conf.get(), errstr, errstr_size));
-  if (rk) (void)conf.release();  // rd_kafka_new took it
+// it succeeds. Here `conf` is consumed either way: the client, which now owns the conf, on
+// success; on failure the conf is destroyed and std::runtime_error says "<what>: <librdkafka's
+// reason>".
+inline RdKafkaPtr new_rd_kafka(rd_kafka_type_t type, RdKafkaConfPtr conf, const std::string& what) {
+  char errstr[512] = "";
+  RdKafkaPtr rk(rd_kafka_new(type, conf.get(), errstr, sizeof errstr));
+  if (!rk) throw std::runtime_error(what + ": " + errstr);
+  (void)conf.release();  // rd_kafka_new took it
   return rk;
 }
 

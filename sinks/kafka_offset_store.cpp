@@ -60,6 +60,14 @@ void create_compacted_topic(rd_kafka_t* rk, const std::string& topic) {
 }  // namespace
 
 std::optional<SourceOffset> KafkaOffsetStore::load() {
+  try {
+    return read();
+  } catch (const std::exception& e) {
+    throw Error(ErrorKind::kTransient, e.what());
+  }
+}
+
+std::optional<SourceOffset> KafkaOffsetStore::read() {
   const std::string& topic = config_.offsets_topic;
   RdKafkaConfPtr conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", config_.brokers);
@@ -72,10 +80,8 @@ std::optional<SourceOffset> KafkaOffsetStore::load() {
   for (const auto& [name, value] : config_.properties) {
     if (applies_to_consumer(name)) set(conf.get(), name, value);
   }
-  char errstr[512];
   // Closed (leaving its group) and destroyed by its owner on every way out.
-  RdKafkaPtr consumer = new_rd_kafka(RD_KAFKA_CONSUMER, std::move(conf), errstr, sizeof errstr);
-  if (!consumer) throw std::runtime_error(std::string("kafka offsets reader: ") + errstr);
+  RdKafkaPtr consumer = new_rd_kafka(RD_KAFKA_CONSUMER, std::move(conf), "kafka offsets reader");
 
   RdKafkaTopicPtr handle(rd_kafka_topic_new(consumer.get(), topic.c_str(), nullptr));
   RdKafkaMetadataPtr metadata;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "config/config.h"
+#include "core/error.h"
 #include "core/offset_store.h"
 
 namespace pgcdc {
@@ -18,7 +19,8 @@ class KafkaOffsetStore : public OffsetStore {
 
   // Main thread, after the sink's init_transactions (which aborts a previous instance's open
   // transaction, so reading to the end does not wait for it). Creates the compacted offsets topic
-  // when it does not exist. Throws std::runtime_error when the topic cannot be read to its end.
+  // when it does not exist. Throws an Error of kind kTransient when the topic cannot be read to
+  // its end: the store is read through the network, and the brokers may come back.
   std::optional<SourceOffset> load() override;
 
   // Nothing to do: the sink wrote the position inside the Kafka transaction that delivered the
@@ -27,6 +29,8 @@ class KafkaOffsetStore : public OffsetStore {
   void save(const SourceOffset&) override {}
 
  private:
+  std::optional<SourceOffset> read();
+
   const KafkaSinkConfig& config_;
 };
 

@@ -50,9 +50,7 @@ KafkaProducer::KafkaProducer(const KafkaSinkConfig& config, DeliveryMode& mode,
   rd_kafka_conf_set_error_cb(conf.get(), &KafkaProducer::on_error);
   rd_kafka_conf_set_log_cb(conf.get(), &KafkaProducer::on_log);
 
-  char errstr[512];
-  producer_ = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof(errstr));
-  if (!producer_) throw std::runtime_error(std::string("kafka: cannot create producer: ") + errstr);
+  producer_ = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), "kafka: cannot create producer");
   logger_->info("kafka producer {} created for {}", rd_kafka_name(producer_.get()), brokers_);
   const rd_kafka_conf_t* effective = rd_kafka_conf(producer_.get());
   scram_note_ =
@@ -67,25 +65,24 @@ KafkaProducer::~KafkaProducer() {
   topics_.clear();  // topic handles go before the producer (member order also ensures it)
 }
 
-rd_kafka_topic_t* KafkaProducer::topic_handle(const std::string& topic, std::string& error) {
+KafkaProducer::TopicHandle KafkaProducer::topic_handle(const std::string& topic) {
   // Consecutive records mostly go to one topic: a string comparison instead of a hash lookup.
-  if (last_topic_handle_ && topic == last_topic_) return last_topic_handle_;
+  if (last_topic_handle_ && topic == last_topic_) return {last_topic_handle_, {}};
   auto it = topics_.find(topic);
   if (it != topics_.end()) {
     last_topic_ = topic;
     last_topic_handle_ = it->second.get();
-    return last_topic_handle_;
+    return {last_topic_handle_, {}};
   }
   // nullptr conf: the topic uses the producer's default topic properties (acks, timeouts).
   RdKafkaTopicPtr handle(rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr));
   if (!handle) {
-    error = "kafka topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error());
-    return nullptr;
+    return {nullptr, "kafka topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error())};
   }
   last_topic_ = topic;
   last_topic_handle_ = handle.get();
   topics_.emplace(topic, std::move(handle));
-  return last_topic_handle_;
+  return {last_topic_handle_, {}};
 }
 
 KafkaProducer::InFlight* KafkaProducer::acquire_slot(const Record& record) {
@@ -128,11 +125,11 @@ Sink::SendResult KafkaProducer::produce(const Record& record) {
   InFlight* slot = acquire_slot(record);
   in_flight_.fetch_add(1);
 
-  std::string error;
-  rd_kafka_topic_t* topic = topic_handle(record.topic, error);
+  const TopicHandle found = topic_handle(record.topic);
+  rd_kafka_topic_t* topic = found.handle;
   if (!topic) {
-    logger_->error("{}", error);
-    report(slot, DeliveryStatus::kFailed, error);
+    logger_->error("{}", found.error);
+    report(slot, DeliveryStatus::kFailed, found.error);
     return Sink::SendResult::kAccepted;
   }
   // RD_KAFKA_MSG_F_COPY: librdkafka copies key and value, so the record's buffers are free again
@@ -157,8 +154,7 @@ Sink::SendResult KafkaProducer::produce(const Record& record) {
 }
 
 std::size_t KafkaProducer::produce_run(std::span<const Record> run) {
-  std::string error;
-  rd_kafka_topic_t* topic = topic_handle(run.front().topic, error);
+  rd_kafka_topic_t* topic = topic_handle(run.front().topic).handle;
   if (!topic) {  // each record is reported failed, with the reason
     for (const Record& record : run) produce(record);
     return run.size();
@@ -212,9 +208,9 @@ void KafkaProducer::fail_at_once(const Record& record, const std::string& error)
 std::optional<std::string> KafkaProducer::produce_own(const std::string& topic,
                                                       std::string_view key, std::string_view value,
                                                       std::chrono::milliseconds timeout) {
-  std::string error;
-  rd_kafka_topic_t* handle = topic_handle(topic, error);
-  if (!handle) return error;
+  const TopicHandle found = topic_handle(topic);
+  rd_kafka_topic_t* handle = found.handle;
+  if (!handle) return found.error;
   // The mode's message follows records of its own, so librdkafka's queue may be full of them:
   // serve reports until it has room. A full queue is no reason to give up.
   const auto deadline = std::chrono::steady_clock::now() + timeout;

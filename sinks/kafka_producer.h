@@ -137,7 +137,12 @@ class KafkaProducer {
   Failure explain_failure(const FailedRecord& record) const;
   // Reports a record librdkafka refused when it was produced (too large, fatal state...).
   void refuse(InFlight* slot, const Record& record, rd_kafka_resp_err_t err);
-  rd_kafka_topic_t* topic_handle(const std::string& topic, std::string& error);
+  // A topic's handle (owned by topics_), or why librdkafka would not make one.
+  struct TopicHandle {
+    rd_kafka_topic_t* handle = nullptr;
+    std::string error;  // set when handle is null
+  };
+  TopicHandle topic_handle(const std::string& topic);
   InFlight* acquire_slot(const Record& record);
   void release_slot(InFlight* slot);
   void report(InFlight* slot, DeliveryStatus status, std::string_view error);

@@ -102,12 +102,16 @@ bool KafkaSink::flush(std::chrono::milliseconds timeout) {
   return producer_.in_flight() == 0;
 }
 
-bool KafkaSink::ping(std::chrono::milliseconds timeout, std::string& error) {
+std::optional<Error> KafkaSink::ping(std::chrono::milliseconds timeout) {
   std::optional<std::string> problem = producer_.check_brokers(timeout);
   if (!problem) problem = mode_->on_connected(producer_, timeout);
-  if (!problem) return true;
-  error = std::move(*problem);
-  return false;
+  if (!problem) return std::nullopt;
+  return Error(producer_.fatal() ? ErrorKind::kNeedsPerson : ErrorKind::kTransient, *problem);
+}
+
+std::optional<Error> KafkaSink::fatal_error() const {
+  if (!producer_.fatal()) return std::nullopt;
+  return Error(ErrorKind::kTransient, producer_.fatal_error());
 }
 
 std::string KafkaSink::describe_metadata(std::chrono::milliseconds timeout) {

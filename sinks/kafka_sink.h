@@ -19,11 +19,13 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "config/config.h"
 #include "core/delivery.h"
+#include "core/error.h"
 #include "sinks/kafka_delivery_mode.h"
 #include "sinks/kafka_producer.h"
 #include "sinks/sink.h"
@@ -68,15 +70,17 @@ class KafkaSink : public Sink {
 
   // Sink thread or owner, at startup. Asks a broker for cluster metadata (rd_kafka_metadata),
   // then lets the mode start (exactly-once: init_transactions, which fences older producers).
-  // False with a message naming the bootstrap servers when none answers within `timeout`.
-  bool ping(std::chrono::milliseconds timeout, std::string& error) override;
+  // The error names the bootstrap servers: kTransient when none answers within `timeout`,
+  // kNeedsPerson when the producer went fatal meanwhile (refused credentials, a transactional id
+  // it may not use), since a new one would meet the same at its start.
+  std::optional<Error> ping(std::chrono::milliseconds timeout) override;
   // Owner's thread. "N broker(s): id@host:port, ..." or throws std::runtime_error like ping()
   // fails.
   std::string describe_metadata(std::chrono::milliseconds timeout);
 
-  // Any thread.
+  // Any thread. kTransient: a fatal producer cannot be used again, but a new one starts afresh.
   bool fatal() const override { return producer_.fatal(); }
-  std::string fatal_error() const override { return producer_.fatal_error(); }
+  std::optional<Error> fatal_error() const override;
 
   // The underlying handle, for tests (e.g. rd_kafka_test_fatal_error) and diagnostics. Still
   // owned by the sink: never destroy it, never poll it from another thread.

@@ -13,10 +13,12 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "core/delivery.h"
+#include "core/error.h"
 #include "core/record.h"
 
 namespace pgcdc {
@@ -60,20 +62,20 @@ class Sink {
   // Short name for logs and metric labels ("kafka", "stdout").
   virtual std::string name() const = 0;
 
-  // Startup check, before the pipeline runs: true when the destination is reachable within
-  // `timeout`; otherwise false with `error` saying why (naming the address). Default: nothing to
-  // check.
-  virtual bool ping(std::chrono::milliseconds timeout, std::string& error) {
+  // Startup check, before the pipeline runs: nullopt when the destination is reachable within
+  // `timeout`; otherwise the error saying why (naming the address), kTransient when waiting may
+  // mend it (no answer), kNeedsPerson when not (refused credentials). Default: nothing to check.
+  virtual std::optional<Error> ping(std::chrono::milliseconds timeout) {
     (void)timeout;
-    (void)error;
-    return true;
+    return std::nullopt;
   }
   // Any thread. True once the sink can deliver nothing more in this session (Kafka: a fatal
   // producer error such as a fenced idempotent producer). Every record accepted from then on is
   // reported kFailed; the owner must recreate the sink and resume from the last committed position.
   virtual bool fatal() const { return false; }
-  // Any thread. Why fatal() is true; empty otherwise.
-  virtual std::string fatal_error() const { return {}; }
+  // Any thread. Why fatal() is true, as an error whose kind says whether a new sink can mend it;
+  // nullopt otherwise.
+  virtual std::optional<Error> fatal_error() const { return std::nullopt; }
 };
 
 }  // namespace pgcdc

@@ -67,8 +67,7 @@ class MockCluster {
     char errstr[256];
     RdKafkaConfPtr conf(rd_kafka_conf_new());
     rd_kafka_conf_set(conf.get(), "log_level", "3", errstr, sizeof(errstr));
-    host_ = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof(errstr));
-    if (!host_) throw std::runtime_error(errstr);
+    host_ = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), "mock cluster host");
     cluster_.reset(rd_kafka_mock_cluster_new(host_.get(), 1));
     if (!cluster_) throw std::runtime_error("rd_kafka_mock_cluster_new failed");
   }
@@ -123,8 +122,8 @@ TEST_F(KafkaMockSinkTest, DeliveredRecordsAreReportedOnceWithTheirTokens) {
   PositionLedger ledger;
   RecordingListener listener(&ledger);
   KafkaSink sink(config(), listener);
-  std::string error;
-  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+  std::optional<Error> unreachable = sink.ping(milliseconds(5000));
+  ASSERT_FALSE(unreachable) << unreachable->what();
 
   std::vector<DeliveryToken> tokens;
   for (int t = 0; t < 10; ++t) {
@@ -160,8 +159,8 @@ TEST_F(KafkaMockSinkTest, ReadyDeliveryReportsCallTheWakeUpFromLibrdkafkasThread
   PositionLedger ledger;
   RecordingListener listener(&ledger);
   KafkaSink sink(config(), listener);
-  std::string error;
-  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+  std::optional<Error> unreachable = sink.ping(milliseconds(5000));
+  ASSERT_FALSE(unreachable) << unreachable->what();
   std::atomic<int> wakeups{0};
   ASSERT_TRUE(sink.set_report_wakeup([&] { ++wakeups; }));
   const int at_start = wakeups.load();  // it wakes once at once, for reports already queued
@@ -239,8 +238,8 @@ TEST_F(KafkaMockSinkTest, ARecordTheBrokerRefusesAsTooLargeIsRejectedNamingTheTo
   PositionLedger ledger;
   RecordingListener listener(&ledger);
   KafkaSink sink(config(), listener);
-  std::string error;
-  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+  std::optional<Error> unreachable = sink.ping(milliseconds(5000));
+  ASSERT_FALSE(unreachable) << unreachable->what();
 
   DeliveryToken first = ledger.open();
   Record a = make_record(first, topic_, 1);
@@ -275,8 +274,8 @@ TEST_F(KafkaMockSinkTest, NotEnoughReplicasIsRetriedAndDelivered) {
   PositionLedger ledger;
   RecordingListener listener(&ledger);
   KafkaSink sink(config({{"retry.backoff.ms", "10"}}), listener);
-  std::string error;
-  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+  std::optional<Error> unreachable = sink.ping(milliseconds(5000));
+  ASSERT_FALSE(unreachable) << unreachable->what();
   // Transient: librdkafka retries these itself, and the record makes it.
   rd_kafka_mock_push_request_errors(
       cluster_.get(), kProduceApiKey, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
@@ -297,8 +296,8 @@ TEST_F(KafkaMockSinkTest, BrokerDownPastTheMessageTimeoutFailsTheRecords) {
   PositionLedger ledger;
   RecordingListener listener(&ledger);
   KafkaSink sink(config({{"message.timeout.ms", "1000"}}), listener);
-  std::string error;
-  ASSERT_TRUE(sink.ping(milliseconds(5000), error)) << error;
+  std::optional<Error> unreachable = sink.ping(milliseconds(5000));
+  ASSERT_FALSE(unreachable) << unreachable->what();
 
   DeliveryToken first = ledger.open();
   Record a = make_record(first, topic_, 1);
@@ -365,8 +364,7 @@ TEST_F(KafkaMockSinkTest, LibrdkafkaTakesNothingAfterAFullQueue) {
             RD_KAFKA_CONF_OK);
   ASSERT_EQ(rd_kafka_conf_set(conf.get(), "queue.buffering.max.kbytes", "1", errstr, sizeof errstr),
             RD_KAFKA_CONF_OK);
-  RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof errstr);
-  ASSERT_TRUE(producer) << errstr;
+  RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), "test producer");
   RdKafkaTopicPtr topic(rd_kafka_topic_new(producer.get(), topic_.c_str(), nullptr));
   ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster_.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   std::string large(600, 'a');  // two of these exceed the 1 KiB queue
@@ -455,8 +453,12 @@ TEST_F(KafkaMockSinkTest, FatalErrorIsVisibleAndLaterRecordsFail) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (!sink.fatal() && std::chrono::steady_clock::now() < deadline) sink.poll(milliseconds(20));
   ASSERT_TRUE(sink.fatal());
-  EXPECT_NE(sink.fatal_error().find("injected by the test"), std::string::npos)
-      << sink.fatal_error();
+  std::optional<Error> fatal = sink.fatal_error();
+  ASSERT_TRUE(fatal);
+  EXPECT_NE(std::string(fatal->what()).find("injected by the test"), std::string::npos)
+      << fatal->what();
+  // A new producer starts afresh: the session is retried with a new sink.
+  EXPECT_EQ(fatal->kind(), ErrorKind::kTransient);
 
   // Accepted and failed at once: exactly one report, nothing left in flight.
   Record b = make_record(2, topic_, 2);
@@ -552,8 +554,8 @@ class KafkaMockTransactionTest : public KafkaMockSinkTest {
   }
   // A transactional sink with its transactions initialized, as a session starts one.
   static void start(KafkaSink& sink) {
-    std::string error;
-    ASSERT_TRUE(sink.ping(milliseconds(10000), error)) << error;
+    std::optional<Error> unreachable = sink.ping(milliseconds(10000));
+    ASSERT_FALSE(unreachable) << unreachable->what();
   }
   // Where the next session would resume: the position committed in the offsets topic (0: none).
   static Lsn committed_position(const KafkaSinkConfig& c) {
@@ -663,8 +665,7 @@ TEST_F(KafkaMockTransactionTest, ATombstoneForThePipelinesKeyRemovesItsPosition)
   ASSERT_EQ(rd_kafka_conf_set(conf.get(), "bootstrap.servers", cluster_.bootstraps().c_str(),
                               errstr, sizeof errstr),
             RD_KAFKA_CONF_OK);
-  RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), errstr, sizeof errstr);
-  ASSERT_TRUE(producer) << errstr;
+  RdKafkaPtr producer = new_rd_kafka(RD_KAFKA_PRODUCER, std::move(conf), "test producer");
   // A record of `key` in the offsets topic; without a position, a tombstone.
   auto put = [&](const std::string& key, std::optional<Lsn> position) {
     const std::string value = position ? offset_to_json(at(*position)) : std::string();
@@ -819,9 +820,12 @@ TEST(KafkaSinkConfigTest, PingFailsClearlyWhenNoBrokerAnswers) {
   sink_config.kind = SinkConfig::Kind::kKafka;
   sink_config.kafka = config;
   std::unique_ptr<Sink> sink = make_sink(sink_config, listener);
-  std::string error;
-  EXPECT_FALSE(sink->ping(milliseconds(500), error));
-  EXPECT_NE(error.find("127.0.0.1:1"), std::string::npos) << error;
+  std::optional<Error> unreachable = sink->ping(milliseconds(500));
+  ASSERT_TRUE(unreachable);
+  EXPECT_NE(std::string(unreachable->what()).find("127.0.0.1:1"), std::string::npos)
+      << unreachable->what();
+  // No broker answered: waiting may mend that, so the session is retried.
+  EXPECT_EQ(unreachable->kind(), ErrorKind::kTransient);
 }
 
 }  // namespace
