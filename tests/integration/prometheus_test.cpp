@@ -18,27 +18,12 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/pipeline_fixture.h"
+#include "tests/support/waiting.h"
 
 namespace pgcdc::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return condition();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 std::string url_encode(const std::string& text) {
   static const char* hex = "0123456789ABCDEF";
